@@ -1,0 +1,72 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# qemu-paiov: build Debian's QEMU 10.0 source with the PAIOV patch set.
+#
+#   make          install build deps (root), fetch, patch, overlay, build
+#   make check    unit tests, qtests, guest end-to-end tests
+#   make demo     boot the test guest with paiov devices, print a timeline
+#   make checkpatch   scripts/checkpatch.pl on patches/ and the overlay
+
+BUILD      ?= build
+SRC         = $(BUILD)/qemu-src
+TREE        = $(BUILD)/qemu
+OBJ         = $(BUILD)/obj
+QEMU        = $(BUILD)/qemu-system-x86_64
+PATCHES     = $(sort $(wildcard patches/*.patch))
+DEPS_STAMP  = $(BUILD)/.deps-stamp
+JOBS       ?= $(shell nproc)
+
+FIRMWARE_DIRS = /usr/share/qemu /usr/share/seabios /usr/lib/ipxe/qemu
+CONFIGURE_OPTS = \
+	--target-list=x86_64-softmmu \
+	--without-default-features \
+	--disable-install-blobs --disable-download \
+	--python=/usr/bin/python3 \
+	--audio-drv-list=pa \
+	--enable-pa --enable-slirp --enable-tcg --enable-kvm --enable-fdt=system \
+	--enable-pixman \
+	--firmwarepath=$(subst $(eval) ,:,$(FIRMWARE_DIRS)) \
+	--disable-docs --disable-werror
+
+.PHONY: all deps qemu check check-unit check-qtest check-e2e demo \
+	checkpatch bench clean distclean guest
+
+all: qemu
+
+deps: $(DEPS_STAMP)
+
+$(DEPS_STAMP): tools/install-deps.sh
+	@mkdir -p $(BUILD)
+	PAIOV_DEPS_STAMP=$@ tools/install-deps.sh
+
+$(SRC)/.paiov-debian-version: tools/qemu-version tools/fetch-qemu.sh \
+		| $(DEPS_STAMP)
+	tools/fetch-qemu.sh $(BUILD)
+
+$(TREE)/.paiov-patched: $(SRC)/.paiov-debian-version $(PATCHES) \
+		tools/prepare-tree.sh
+	tools/prepare-tree.sh $(SRC) $(TREE) patches
+	touch $@
+
+$(OBJ)/build.ninja: $(TREE)/.paiov-patched
+	tools/place-overlay.sh $(CURDIR) $(TREE)
+	rm -rf $(OBJ)
+	mkdir -p $(OBJ)
+	cd $(OBJ) && $(CURDIR)/$(TREE)/configure $(CONFIGURE_OPTS) \
+		> configure.log 2>&1 || { tail -n 40 configure.log; exit 1; }
+
+qemu: $(OBJ)/build.ninja
+	tools/place-overlay.sh $(CURDIR) $(TREE)
+	ninja -C $(OBJ) -j $(JOBS) qemu-system-x86_64
+	@# run from the build tree, QEMU looks for firmware in qemu-bundle/
+	for d in $(FIRMWARE_DIRS); do \
+		mkdir -p $(OBJ)/qemu-bundle$$(dirname $$d); \
+		ln -sfn $$d $(OBJ)/qemu-bundle$$d; \
+	done
+	ln -sf obj/qemu-system-x86_64 $(QEMU)
+
+clean:
+	rm -rf $(OBJ) $(TREE) $(QEMU)
+
+distclean:
+	rm -rf $(BUILD)

@@ -1,0 +1,258 @@
+/*
+ * ES1370 with a virtual power state agent (es1370-paiov)
+ *
+ * Guest-visible as an ENSONIQ AudioPCI ES1370 (same IDs, the unmodified
+ * guest driver binds) plus a PCI power management capability at 0xdc,
+ * where the real chip has one: D0 and D3hot, no D1/D2, no PME.
+ *
+ * Power states (see PaiovPowerState in qapi/paiov.json):
+ * - active: a DAC or ADC channel is enabled in the CONTROL register;
+ * - idle: D0, all channels disabled;
+ * - d3hot: the guest wrote D3hot to PMCSR.
+ * In idle and d3hot no voice is active, so the audio timer stops once the
+ * samples QEMU buffered are played out; the proxy PMA then corks (idle) or
+ * releases (d3hot) the host stream.  A channel the guest left enabled when
+ * it entered D3hot is paused and resumes on D0.
+ *
+ * Copyright (c) 2026 The qemu-paiov authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "hw/audio/es1370.h"
+#include "hw/qdev-properties.h"
+#include "migration/vmstate.h"
+#include "paiov/paiov.h"
+
+#define TYPE_ES1370_PAIOV "es1370-paiov"
+OBJECT_DECLARE_SIMPLE_TYPE(ES1370PaiovState, ES1370_PAIOV)
+
+/* Where the real ES1370 has its power management capability */
+#define ES1370_PAIOV_PM_CAP 0xdc
+
+#define ES1370_CHANNELS_EN (CTRL_DAC1_EN | CTRL_DAC2_EN | CTRL_ADC_EN)
+
+struct ES1370PaiovState {
+    ES1370State parent_obj;
+
+    PaiovVPSA vpsa;
+    PaiovPMA *pma;
+};
+
+typedef struct ES1370PaiovClass {
+    ES1370Class parent_class;
+
+    PCIConfigWriteFunc *parent_config_write;
+    DeviceRealize parent_realize;
+    ResettablePhases parent_phases;
+} ES1370PaiovClass;
+
+DECLARE_CLASS_CHECKERS(ES1370PaiovClass, ES1370_PAIOV, TYPE_ES1370_PAIOV)
+
+/* Activate the voices the guest enabled, or pause all of them */
+static void es1370_paiov_voices_run(ES1370State *s, bool run)
+{
+    static const uint32_t en[] = { CTRL_DAC1_EN, CTRL_DAC2_EN };
+    static const uint32_t pause[] = { SCTRL_P1PAUSE, SCTRL_P2PAUSE };
+    int i;
+
+    for (i = 0; i < 2; i++) {
+        AUD_set_active_out(s->dac_voice[i], run && (s->ctl & en[i]) &&
+                           !(s->sctl & pause[i]));
+    }
+    AUD_set_active_in(s->adc_voice, run && (s->ctl & CTRL_ADC_EN));
+}
+
+static void es1370_paiov_power_changed(PaiovVPSA *vpsa, PaiovPowerState old,
+                                       PaiovPowerState new)
+{
+    ES1370PaiovState *ps = container_of(vpsa, ES1370PaiovState, vpsa);
+
+    if (new == PAIOV_POWER_STATE_D3HOT) {
+        es1370_paiov_voices_run(&ps->parent_obj, false);
+    } else if (old == PAIOV_POWER_STATE_D3HOT) {
+        es1370_paiov_voices_run(&ps->parent_obj, true);
+    }
+}
+
+static bool es1370_paiov_timer_armed(PaiovVPSA *vpsa)
+{
+    ES1370PaiovState *ps = container_of(vpsa, ES1370PaiovState, vpsa);
+
+    return AUD_is_timer_armed(&ps->parent_obj.card);
+}
+
+static const PaiovVPSAOps es1370_paiov_vpsa_ops = {
+    .power_changed = es1370_paiov_power_changed,
+    .timer_armed = es1370_paiov_timer_armed,
+};
+
+static void es1370_paiov_io_write(void *opaque, hwaddr addr, uint64_t val,
+                                  unsigned size)
+{
+    ES1370PaiovState *ps = opaque;
+    ES1370State *s = &ps->parent_obj;
+
+    /*
+     * Only a full CONTROL write enables channels; the host side must be
+     * running before the first sample is due, so leave idle first and
+     * enter it only after the voices were stopped.
+     */
+    if ((addr & 0xff) == ES1370_REG_CONTROL && size == 4 &&
+        (val & ES1370_CHANNELS_EN)) {
+        paiov_vpsa_set_functions_enabled(&ps->vpsa, true);
+    }
+    es1370_io_write(opaque, addr, val, size);
+    paiov_vpsa_set_functions_enabled(&ps->vpsa,
+                                     s->ctl & ES1370_CHANNELS_EN);
+}
+
+static uint64_t es1370_paiov_io_read(void *opaque, hwaddr addr,
+                                     unsigned size)
+{
+    return es1370_io_read(opaque, addr, size);
+}
+
+static const MemoryRegionOps es1370_paiov_io_ops = {
+    .read = es1370_paiov_io_read,
+    .write = es1370_paiov_io_write,
+    .valid = {
+        .min_access_size = 1,
+        .max_access_size = 4,
+    },
+    .impl = {
+        .min_access_size = 4,
+        .max_access_size = 4,
+    },
+    .endianness = DEVICE_LITTLE_ENDIAN,
+};
+
+static void es1370_paiov_config_write(PCIDevice *dev, uint32_t addr,
+                                      uint32_t val, int len)
+{
+    ES1370PaiovState *ps = ES1370_PAIOV(dev);
+
+    paiov_pci_config_write(&ps->vpsa, dev, addr, val, len);
+}
+
+static void es1370_paiov_realize(DeviceState *dev, Error **errp)
+{
+    ES1370PaiovState *ps = ES1370_PAIOV(dev);
+    ES1370PaiovClass *k = ES1370_PAIOV_GET_CLASS(dev);
+    Error *local_err = NULL;
+
+    k->parent_realize(dev, &local_err);
+    if (local_err) {
+        error_propagate(errp, local_err);
+        return;
+    }
+    if (!paiov_pci_pm_init(PCI_DEVICE(dev), ES1370_PAIOV_PM_CAP, errp)) {
+        return;
+    }
+    ps->vpsa.card = &ps->parent_obj.card;
+    paiov_vpsa_realize(&ps->vpsa, ps->pma, errp);
+}
+
+static void es1370_paiov_unrealize(PCIDevice *dev)
+{
+    ES1370PaiovState *ps = ES1370_PAIOV(dev);
+
+    paiov_vpsa_unrealize(&ps->vpsa);
+}
+
+static void es1370_paiov_reset_hold(Object *obj, ResetType type)
+{
+    ES1370PaiovState *ps = ES1370_PAIOV(obj);
+    ES1370PaiovClass *k = ES1370_PAIOV_GET_CLASS(obj);
+
+    if (k->parent_phases.hold) {
+        k->parent_phases.hold(obj, type);
+    }
+    paiov_vpsa_reset(&ps->vpsa);
+}
+
+static void es1370_paiov_instance_init(Object *obj)
+{
+    ES1370PaiovState *ps = ES1370_PAIOV(obj);
+
+    paiov_vpsa_init(&ps->vpsa, DEVICE(obj), &es1370_paiov_vpsa_ops);
+}
+
+/* Sent only when the device is not in its reset state (D0, idle) */
+static bool es1370_paiov_vpsa_needed(void *opaque)
+{
+    ES1370PaiovState *ps = opaque;
+
+    return ps->vpsa.state != PAIOV_POWER_STATE_IDLE ||
+           ps->vpsa.dstate != 0 || ps->vpsa.functions_enabled;
+}
+
+static const VMStateDescription vmstate_es1370_paiov_vpsa = {
+    .name = "es1370-paiov/vpsa",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = es1370_paiov_vpsa_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_PAIOV_VPSA(vpsa, ES1370PaiovState),
+        VMSTATE_END_OF_LIST()
+    }
+};
+
+static const VMStateDescription vmstate_es1370_paiov = {
+    .name = "es1370-paiov",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_STRUCT(parent_obj, ES1370PaiovState, 2, vmstate_es1370,
+                       ES1370State),
+        VMSTATE_END_OF_LIST()
+    },
+    .subsections = (const VMStateDescription * const []) {
+        &vmstate_es1370_paiov_vpsa,
+        NULL
+    }
+};
+
+static const Property es1370_paiov_properties[] = {
+    DEFINE_PROP_LINK("pma", ES1370PaiovState, pma, TYPE_PAIOV_PMA,
+                     PaiovPMA *),
+};
+
+static void es1370_paiov_class_init(ObjectClass *klass, void *data)
+{
+    DeviceClass *dc = DEVICE_CLASS(klass);
+    PCIDeviceClass *pk = PCI_DEVICE_CLASS(klass);
+    ES1370Class *ek = ES1370_CLASS(klass);
+    ES1370PaiovClass *k = ES1370_PAIOV_CLASS(klass);
+    ResettableClass *rc = RESETTABLE_CLASS(klass);
+
+    ek->io_ops = &es1370_paiov_io_ops;
+    k->parent_config_write = pk->config_write;
+    pk->config_write = es1370_paiov_config_write;
+    pk->exit = es1370_paiov_unrealize;
+    device_class_set_parent_realize(dc, es1370_paiov_realize,
+                                    &k->parent_realize);
+    resettable_class_set_parent_phases(rc, NULL, es1370_paiov_reset_hold,
+                                       NULL, &k->parent_phases);
+    dc->desc = "ENSONIQ AudioPCI ES1370 with PCI power management (PAIOV)";
+    dc->vmsd = &vmstate_es1370_paiov;
+    device_class_set_props(dc, es1370_paiov_properties);
+}
+
+static const TypeInfo es1370_paiov_info = {
+    .name = TYPE_ES1370_PAIOV,
+    .parent = TYPE_ES1370,
+    .instance_size = sizeof(ES1370PaiovState),
+    .instance_init = es1370_paiov_instance_init,
+    .class_size = sizeof(ES1370PaiovClass),
+    .class_init = es1370_paiov_class_init,
+};
+
+static void es1370_paiov_register_types(void)
+{
+    type_register_static(&es1370_paiov_info);
+}
+
+type_init(es1370_paiov_register_types)

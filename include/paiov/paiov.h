@@ -1,0 +1,142 @@
+/*
+ * PAIOV: power-aware I/O virtualization
+ *
+ * Public interface of the core for paiov device models: the virtual power
+ * state agent (virtual PSA) that a device embeds, and the proxy power
+ * management agent (proxy PMA) that turns its states into host actions.
+ *
+ * Copyright (c) 2026 The qemu-paiov authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef PAIOV_PAIOV_H
+#define PAIOV_PAIOV_H
+
+#include "qapi/qapi-types-paiov.h"
+#include "qom/object.h"
+#include "migration/vmstate.h"
+#include "audio/audio.h"
+
+#define TYPE_PAIOV_PMA "paiov-pma"
+OBJECT_DECLARE_SIMPLE_TYPE(PaiovPMA, PAIOV_PMA)
+
+/* Name of the proxy PMA created for devices that do not name one */
+#define PAIOV_PMA_DEFAULT_ID "paiov-pma-default"
+
+typedef struct PaiovVPSA PaiovVPSA;
+
+/**
+ * PaiovVPSAOps: what a device model does for its virtual PSA
+ * @power_changed: called by the core after the state changed and before
+ *     the proxy PMA acts on the host; the device stops its own timers when
+ *     @new is not %PAIOV_POWER_STATE_ACTIVE and restarts them otherwise.
+ * @timer_armed: whether a timer the device depends on is armed now.
+ */
+typedef struct PaiovVPSAOps {
+    void (*power_changed)(PaiovVPSA *vpsa, PaiovPowerState old,
+                          PaiovPowerState new);
+    bool (*timer_armed)(PaiovVPSA *vpsa);
+} PaiovVPSAOps;
+
+/**
+ * PaiovHostRecord: the proxy PMA's account of one host backend of a device
+ */
+typedef struct PaiovHostRecord {
+    const char *action;
+    int level;                      /* backend-specific requested level */
+    PaiovHostActionResult result;
+    char *error;
+    uint64_t requests;
+    uint64_t failures;
+} PaiovHostRecord;
+
+/**
+ * PaiovVPSA: virtual power state agent, embedded in a paiov device
+ *
+ * The device feeds it what the guest does (PCI power state, whether any
+ * device function is enabled); the core derives the power state, and only
+ * paiov_vpsa_set_state() changes it.  All functions must be called with
+ * the BQL held.
+ */
+struct PaiovVPSA {
+    /* configuration, set by paiov_vpsa_init() */
+    DeviceState *dev;
+    const PaiovVPSAOps *ops;
+    PaiovPMA *pma;
+    QEMUSoundCard *card;            /* audio host resource, or NULL */
+
+    /* guest-visible inputs, migrated */
+    uint8_t dstate;                 /* PCI D-state, 0 or 3 */
+    bool functions_enabled;         /* any device function enabled */
+    uint32_t state;                 /* PaiovPowerState */
+    uint32_t state_before_load;     /* not migrated */
+
+    /* accounting, not migrated */
+    int64_t entered_ns;             /* QEMU_CLOCK_VIRTUAL */
+    int64_t residency_ns[PAIOV_POWER_STATE__MAX];
+    uint64_t transitions;
+    PaiovReason last_reason;
+    PaiovHostRecord audio;
+
+    QTAILQ_ENTRY(PaiovVPSA) next;   /* in the list of all virtual PSAs */
+};
+
+/**
+ * paiov_transition_allowed: the core's transition table
+ *
+ * Returns: whether a virtual PSA may go from @from to @to for @reason.
+ * A state never transitions to itself.
+ */
+bool paiov_transition_allowed(PaiovPowerState from, PaiovPowerState to,
+                              PaiovReason reason);
+
+/**
+ * paiov_vpsa_set_state: the one function that changes a virtual PSA state
+ *
+ * Traces "old -> new (reason)", accounts residency, notifies the device
+ * and the proxy PMA, and emits PAIOV_POWER_STATE_CHANGE.
+ *
+ * Returns: 0 on success, -EALREADY if @vpsa is in @state already,
+ * -EINVAL if the transition is not allowed (nothing changes).
+ */
+int paiov_vpsa_set_state(PaiovVPSA *vpsa, PaiovPowerState state,
+                         PaiovReason reason);
+
+void paiov_vpsa_init(PaiovVPSA *vpsa, DeviceState *dev,
+                     const PaiovVPSAOps *ops);
+
+/**
+ * paiov_vpsa_realize: attach @vpsa to @pma, or to the machine's default
+ * proxy PMA (created on first use) when @pma is NULL.
+ */
+bool paiov_vpsa_realize(PaiovVPSA *vpsa, PaiovPMA *pma, Error **errp);
+void paiov_vpsa_unrealize(PaiovVPSA *vpsa);
+
+/* Inputs from the device model */
+void paiov_vpsa_set_dstate(PaiovVPSA *vpsa, uint8_t dstate);
+void paiov_vpsa_set_functions_enabled(PaiovVPSA *vpsa, bool enabled);
+void paiov_vpsa_reset(PaiovVPSA *vpsa);
+
+/* Accounting */
+int64_t paiov_vpsa_residency_ms(PaiovVPSA *vpsa, PaiovPowerState state);
+PaiovDeviceInfo *paiov_vpsa_query(PaiovVPSA *vpsa);
+PaiovDeviceInfoList *paiov_query_all(void);
+
+extern const VMStateDescription vmstate_paiov_vpsa;
+
+#define VMSTATE_PAIOV_VPSA(_field, _state) \
+    VMSTATE_STRUCT(_field, _state, 1, vmstate_paiov_vpsa, PaiovVPSA)
+
+/* Proxy PMA, called by the core */
+PaiovPMA *paiov_pma_get_default(Error **errp);
+void paiov_pma_power_changed(PaiovPMA *pma, PaiovVPSA *vpsa,
+                             PaiovPowerState old, PaiovPowerState new);
+void paiov_pma_refresh(PaiovPMA *pma, PaiovVPSA *vpsa);
+
+/* PCI glue shared by the paiov PCI devices (hw/paiov/paiov-pci.c) */
+bool paiov_pci_pm_init(PCIDevice *pci_dev, uint8_t offset, Error **errp);
+void paiov_pci_config_write(PaiovVPSA *vpsa, PCIDevice *pci_dev,
+                            uint32_t addr, uint32_t val, int len);
+
+#endif /* PAIOV_PAIOV_H */
