@@ -28,7 +28,7 @@ CONFIGURE_OPTS = \
 	--firmwarepath=$(subst $(eval) ,:,$(FIRMWARE_DIRS)) \
 	--disable-docs --disable-werror
 
-.PHONY: all deps qemu check check-unit check-qtest check-e2e demo \
+.PHONY: FORCE all deps qemu check check-unit check-qtest check-e2e demo \
 	checkpatch bench clean distclean guest
 
 all: qemu
@@ -48,14 +48,21 @@ $(TREE)/.paiov-patched: $(SRC)/.paiov-debian-version $(PATCHES) \
 	tools/prepare-tree.sh $(SRC) $(TREE) patches
 	touch $@
 
-$(OBJ)/build.ninja: $(TREE)/.paiov-patched
+# Reconfigure only when the options change: a new patch set only touches
+# the files it patches (timestamps are kept), and meson regenerates
+# build.ninja by itself when a meson.build changes.
+$(OBJ)/.configure-opts: FORCE
+	@mkdir -p $(OBJ)
+	@echo '$(CONFIGURE_OPTS)' | cmp -s - $@ || echo '$(CONFIGURE_OPTS)' > $@
+
+$(OBJ)/build.ninja: $(OBJ)/.configure-opts | $(TREE)/.paiov-patched
 	tools/place-overlay.sh $(CURDIR) $(TREE)
-	rm -rf $(OBJ)
-	mkdir -p $(OBJ)
+	find $(OBJ) -mindepth 1 -maxdepth 1 ! -name .configure-opts \
+		-exec rm -rf {} +
 	cd $(OBJ) && $(CURDIR)/$(TREE)/configure $(CONFIGURE_OPTS) \
 		> configure.log 2>&1 || { tail -n 40 configure.log; exit 1; }
 
-qemu: $(OBJ)/build.ninja
+qemu: $(TREE)/.paiov-patched $(OBJ)/build.ninja
 	tools/place-overlay.sh $(CURDIR) $(TREE)
 	ninja -C $(OBJ) -j $(JOBS) qemu-system-x86_64
 	@# run from the build tree, QEMU looks for firmware in qemu-bundle/

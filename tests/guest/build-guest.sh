@@ -69,8 +69,8 @@ ALSA_DATA=/usr/share/alsa
 
 KVER=${PAIOV_GUEST_KVER:-}
 if [ -z "$KVER" ]; then
-    KIMG=$(ls -1 /boot/vmlinuz-*-amd64 2>/dev/null | sort -V | tail -n 1)
-    [ -n "$KIMG" ] || die "no /boot/vmlinuz-*-amd64; install Debian package 'linux-image-amd64'"
+    KIMG=$(printf '%s\n' /boot/vmlinuz-*-amd64 | sort -V | tail -n 1)
+    [ -f "$KIMG" ] || die "no /boot/vmlinuz-*-amd64; install Debian package 'linux-image-amd64'"
     KVER=${KIMG#/boot/vmlinuz-}
 fi
 KIMG=/boot/vmlinuz-$KVER
@@ -89,21 +89,23 @@ case $LIBS in
 *MISSING:*) die "ldd reports missing libraries for aplay/amixer: $(echo "$LIBS" | grep MISSING: | tr '\n' ' ')" ;;
 esac
 
-INPUTS="$SELF"
+INPUTS=("$SELF")
 for f in $GUEST_FILES; do
     [ -f "$HERE/$f" ] || die "$HERE/$f missing"
-    INPUTS="$INPUTS $HERE/$f"
+    INPUTS+=("$HERE/$f")
 done
-INPUTS="$INPUTS $KIMG $MODDIR/modules.dep $BUSYBOX $APLAY $AMIXER $ALSA_DATA/alsa.conf $LIBS"
+# shellcheck disable=SC2206 # library paths from ldd contain no blanks
+INPUTS+=("$KIMG" "$MODDIR/modules.dep" "$BUSYBOX" "$APLAY" "$AMIXER"
+         "$ALSA_DATA/alsa.conf" $LIBS)
 
 mkdir -p "$OUT" || die "cannot create $OUT"
 OUT=$(cd "$OUT" && pwd)
 MANIFEST_NEW="kernel $KVER
-$(stat -L -c '%n %s %Y' $INPUTS)"
+$(stat -L -c '%n %s %Y' "${INPUTS[@]}")"
 
 up_to_date() {
     [ -f "$OUT/initrd.img" ] && [ -f "$OUT/vmlinuz" ] && [ -f "$OUT/.inputs" ] || return 1
-    for f in $INPUTS; do
+    for f in "${INPUTS[@]}"; do
         [ "$OUT/initrd.img" -nt "$f" ] || return 1
     done
     [ "$(cat "$OUT/.inputs")" = "$MANIFEST_NEW" ] || return 1
@@ -140,8 +142,9 @@ for applet in $("$BUSYBOX" --list-full); do
     ln -s /bin/busybox "$R/$applet"
     n=$((n + 1))
 done
-[ -L "$R/bin/sh" ] && [ -L "$R/sbin/init" ] && [ -L "$R/sbin/modprobe" ] ||
-    die "busybox lacks sh, init or modprobe applets"
+for a in bin/sh sbin/init sbin/modprobe sbin/udhcpc; do
+    [ -L "$R/$a" ] || die "busybox has no applet $a"
+done
 info "busybox: $n applet links"
 
 install -m 0755 "$HERE/init" "$R/init"
@@ -152,7 +155,7 @@ cat >"$R/etc/inittab" <<'EOF'
 # busybox init; /init did the setup before exec'ing it
 ::respawn:/sbin/paiov-agent
 ::ctrlaltdel:/sbin/reboot
-::shutdown:/bin/umount -a -r
+::shutdown:/bin/sync
 EOF
 cat >"$R/etc/passwd" <<'EOF'
 root:x:0:0:root:/root:/bin/sh

@@ -9,8 +9,10 @@
                 workdir='/tmp/paiov-run')
         g.wait_ready(120)
         rc, out = g.run('aplay /sound.wav', timeout=60)
-        g.qmp.cmd('query-status')
-        g.qmp.wait_event('SUSPEND', 10)
+        g.send('echo mem > /sys/power/state')    # S3; returns after wakeup
+        g.qmp.wait_event('SUSPEND', 60)
+        g.qmp.cmd('system_wakeup')
+        rc, out = g.wait_done(60)
     # leaving the block calls g.shutdown()
 
 QEMU connects as a *client* to two unix sockets this module listens on
@@ -20,6 +22,7 @@ to WORKDIR/serial.log; QEMU's own stdout/stderr go to WORKDIR/qemu.log.
 The guest side of the protocol is paiov-agent (see there).
 """
 
+import atexit
 import json
 import os
 import re
@@ -41,6 +44,14 @@ MAX_CMD = 4000          # the guest tty's canonical line buffer is 4095 bytes
 
 DEFAULT_APPEND = 'console=ttyS0 loglevel=1 panic=-1'
 FIRMWARE_DIRS = ('/usr/share/qemu', '/usr/share/seabios', '/usr/lib/ipxe/qemu')
+
+_LIVE = set()       # started guests, killed at interpreter exit
+
+
+@atexit.register
+def _kill_leftovers():
+    for g in list(_LIVE):
+        g.kill()
 
 
 class QMPError(Exception):
@@ -275,8 +286,9 @@ class Guest:
             log.flush()
             self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
                                          stdout=log, stderr=subprocess.STDOUT)
+        _LIVE.add(self)
         try:
-            ser = self._accept(ser_l, timeout)
+            self._serial = self._accept(ser_l, timeout)
             qsock = self._accept(qmp_l, timeout)
         finally:
             ser_l.close()
@@ -286,7 +298,6 @@ class Guest:
                     os.unlink(p)
                 except OSError:
                     pass
-        self._serial = ser
         self._serial_log = open(os.path.join(self.workdir, 'serial.log'),
                                 'wb')
         self._serial_thread = threading.Thread(
@@ -385,6 +396,7 @@ class Guest:
         if self._sockdir:
             shutil.rmtree(self._sockdir, ignore_errors=True)
             self._sockdir = None
+        _LIVE.discard(self)
         return self.proc.returncode if self.proc else None
 
     def __enter__(self):
@@ -415,11 +427,10 @@ class Guest:
         """Wait for PAIOV-GUEST-READY (boot under TCG takes 10-40 s)."""
         def ready():
             i = self._buf.find(READY, self._ready_pos)
-            if i < 0:
+            end = self._buf.find(b'\n', i) if i >= 0 else -1
+            if end < 0:             # wait for the whole line
                 return False
-            end = self._buf.find(b'\n', i)
-            self._ready_pos = self._pos = (end + 1 if end >= 0
-                                           else i + len(READY))
+            self._ready_pos = self._pos = end + 1
             return True
         with self._cond:
             self._wait(ready, timeout, 'waiting for the guest agent')
@@ -483,6 +494,17 @@ class Guest:
             self._busy = None
         text = out.decode('utf-8', 'replace').replace('\r\n', '\n')
         return int(m.group(1)), text
+
+    def interrupt(self, timeout=30):
+        """Send ^C: kills the running command and the agent, which busybox
+        init restarts; waits for its new PAIOV-GUEST-READY."""
+        with self._cond:
+            self._ready_pos = len(self._buf)
+        try:
+            self._serial.sendall(b'\x03')
+        except OSError as e:
+            raise GuestError('serial send failed: %s' % e) from e
+        self.wait_ready(timeout)
 
     def serial_output(self):
         """Everything the guest wrote on ttyS0 so far, as text."""
