@@ -1,0 +1,358 @@
+/*
+ * QTest for es1370-paiov: the virtual PSA of the power-aware ES1370
+ *
+ * Everything runs under qtest's virtual clock: channel enable/disable
+ * through the CONTROL register, D3hot/D0 through PMCSR, the event, the
+ * audio timer, guest errors and migration of the power state.
+ *
+ * Copyright (c) 2026 The qemu-paiov authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "libqtest.h"
+#include "libqos/pci-pc.h"
+#include "qobject/qdict.h"
+#include "qobject/qlist.h"
+#include "hw/pci/pci_regs.h"
+#include "qemu/timer.h"
+
+#define PAIOV_DEVFN QPCI_DEVFN(4, 0)
+#define STOCK_DEVFN QPCI_DEVFN(5, 0)
+#define PM_CAP 0xdc
+
+#define REG_CONTROL 0x00
+#define REG_MEMPAGE 0x0c
+#define REG_SERIAL_CONTROL 0x20
+#define REG_DAC2_SCOUNT 0x28
+#define REG_DAC2_FRAMEADR 0x38      /* in memory page 0xc */
+#define REG_DAC2_FRAMECNT 0x3c      /* in memory page 0xc */
+#define CTRL_DAC2_EN 0x20
+#define SCTRL_P2_S16_STEREO 0x0c
+#define CTRL_PCLKDIV_44100 (30 << 16)
+
+#define ARGS "-M pc -audiodev none,id=snd0 " \
+    "-device es1370-paiov,audiodev=snd0,id=snd,addr=04.0 "
+
+typedef struct Fixture {
+    QTestState *qts;
+    QPCIBus *bus;
+    QPCIDevice *dev;
+    QPCIBar bar;
+} Fixture;
+
+static void fixture_start(Fixture *f, const char *extra)
+{
+    f->qts = qtest_initf(ARGS "%s", extra ?: "");
+    f->bus = qpci_new_pc(f->qts, NULL);
+    f->dev = qpci_device_find(f->bus, PAIOV_DEVFN);
+    g_assert_nonnull(f->dev);
+    qpci_device_enable(f->dev);
+    f->bar = qpci_iomap(f->dev, 0, NULL);
+}
+
+static void fixture_stop(Fixture *f)
+{
+    g_free(f->dev);
+    qpci_free_pc(f->bus);
+    qtest_quit(f->qts);
+}
+
+/* query-paiov entry of the paiov device; caller unrefs */
+static QDict *paiov_info(QTestState *qts)
+{
+    QDict *rsp = qtest_qmp(qts, "{ 'execute': 'query-paiov' }");
+    QList *list = qdict_get_qlist(rsp, "return");
+    QDict *info;
+
+    g_assert_cmpint(qlist_size(list), ==, 1);
+    info = qobject_to(QDict, qlist_peek(list));
+    qobject_ref(info);
+    qobject_unref(rsp);
+    return info;
+}
+
+static char *paiov_state(QTestState *qts)
+{
+    QDict *info = paiov_info(qts);
+    char *state = g_strdup(qdict_get_str(info, "state"));
+
+    qobject_unref(info);
+    return state;
+}
+
+static bool paiov_timer_armed(QTestState *qts)
+{
+    QDict *info = paiov_info(qts);
+    bool armed = qdict_get_bool(info, "timer-armed");
+
+    qobject_unref(info);
+    return armed;
+}
+
+static char *paiov_audio_action(QTestState *qts)
+{
+    QDict *info = paiov_info(qts);
+    QList *actions = qdict_get_qlist(info, "host-actions");
+    QDict *audio = qobject_to(QDict, qlist_peek(actions));
+    char *action = g_strdup(qdict_get_str(audio, "action"));
+
+    qobject_unref(info);
+    return action;
+}
+
+#define assert_state(qts, expected) do {                \
+        g_autofree char *_s = paiov_state(qts);         \
+        g_assert_cmpstr(_s, ==, (expected));            \
+    } while (0)
+
+/* Program DAC2 for 44.1 kHz 16-bit stereo playback from guest memory */
+static void dac2_setup(Fixture *f)
+{
+    qpci_io_writel(f->dev, f->bar, REG_MEMPAGE, 0xc);
+    qpci_io_writel(f->dev, f->bar, REG_DAC2_FRAMEADR, 0x100000);
+    qpci_io_writel(f->dev, f->bar, REG_DAC2_FRAMECNT, 0xff);
+    qpci_io_writel(f->dev, f->bar, REG_DAC2_SCOUNT, 0x3ff);
+    qpci_io_writel(f->dev, f->bar, REG_SERIAL_CONTROL, SCTRL_P2_S16_STEREO);
+}
+
+static void dac2_enable(Fixture *f, bool on)
+{
+    qpci_io_writel(f->dev, f->bar, REG_CONTROL,
+                   CTRL_PCLKDIV_44100 | (on ? CTRL_DAC2_EN : 0));
+}
+
+static void pmcsr_write(Fixture *f, uint16_t val)
+{
+    qpci_config_writew(f->dev, PM_CAP + PCI_PM_CTRL, val);
+}
+
+/*
+ * Guards the capability layout: D0/D3hot only, at the real chip's offset,
+ * stock ES1370 unchanged beside it (same IDs, no capability).
+ */
+static void test_capability(void)
+{
+    Fixture f;
+    QPCIDevice *stock;
+    uint16_t pmc;
+
+    fixture_start(&f, "-device ES1370,audiodev=snd0,addr=05.0");
+    g_assert_cmphex(qpci_config_readw(f.dev, PCI_VENDOR_ID), ==, 0x1274);
+    g_assert_cmphex(qpci_config_readw(f.dev, PCI_DEVICE_ID), ==, 0x5000);
+    g_assert_cmphex(qpci_find_capability(f.dev, PCI_CAP_ID_PM, 0), ==,
+                    PM_CAP);
+    pmc = qpci_config_readw(f.dev, PM_CAP + PCI_PM_PMC);
+    g_assert_false(pmc & (PCI_PM_CAP_D1 | PCI_PM_CAP_D2));
+    g_assert_cmphex(pmc & PCI_PM_CAP_PME_MASK, ==, 0);
+
+    stock = qpci_device_find(f.bus, STOCK_DEVFN);
+    g_assert_nonnull(stock);
+    g_assert_cmphex(qpci_config_readw(stock, PCI_DEVICE_ID), ==, 0x5000);
+    g_assert_cmphex(qpci_find_capability(stock, PCI_CAP_ID_PM, 0), ==, 0);
+    g_free(stock);
+    fixture_stop(&f);
+}
+
+/*
+ * Guards the core regression: a guest that disables its DAC must leave no
+ * timer armed (the hot 4 ms audio timer of the paper), and the proxy PMA
+ * must cork the host stream.
+ */
+static void test_channels(void)
+{
+    Fixture f;
+    QDict *ev;
+    g_autofree char *action = NULL;
+
+    fixture_start(&f, NULL);
+    assert_state(f.qts, "idle");
+    g_assert_false(paiov_timer_armed(f.qts));
+
+    dac2_setup(&f);
+    dac2_enable(&f, true);
+    assert_state(f.qts, "active");
+    ev = qtest_qmp_eventwait_ref(f.qts, "PAIOV_POWER_STATE_CHANGE");
+    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(ev, "data"), "new"), ==,
+                    "active");
+    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(ev, "data"), "reason"),
+                    ==, "device-active");
+    qobject_unref(ev);
+    qtest_clock_step(f.qts, 50 * SCALE_MS);
+    g_assert_true(paiov_timer_armed(f.qts));
+
+    dac2_enable(&f, false);
+    assert_state(f.qts, "idle");
+    /* what was buffered plays out, then the timer stops for good */
+    qtest_clock_step(f.qts, 100 * SCALE_MS);
+    g_assert_false(paiov_timer_armed(f.qts));
+    qtest_clock_step(f.qts, 1000 * SCALE_MS);
+    g_assert_false(paiov_timer_armed(f.qts));
+    action = paiov_audio_action(f.qts);
+    g_assert_cmpstr(action, ==, "cork");
+
+    /* rate-limited event of the second change, delivered after 1 s */
+    ev = qtest_qmp_eventwait_ref(f.qts, "PAIOV_POWER_STATE_CHANGE");
+    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(ev, "data"), "new"), ==,
+                    "idle");
+    qobject_unref(ev);
+    fixture_stop(&f);
+}
+
+/*
+ * Guards D3hot: BARs off, voices paused even with the DAC left enabled,
+ * the stream released; D0 brings all of it back.
+ */
+static void test_d3hot(void)
+{
+    Fixture f;
+    g_autofree char *action = NULL;
+    g_autofree char *action2 = NULL;
+
+    fixture_start(&f, NULL);
+    dac2_setup(&f);
+    dac2_enable(&f, true);
+    qtest_clock_step(f.qts, 50 * SCALE_MS);
+    g_assert_true(paiov_timer_armed(f.qts));
+
+    pmcsr_write(&f, 3);
+    assert_state(f.qts, "d3hot");
+    g_assert_cmphex(qpci_config_readw(f.dev, PM_CAP + PCI_PM_CTRL) & 3, ==,
+                    3);
+    g_assert_cmphex(qpci_io_readl(f.dev, f.bar, REG_CONTROL), ==, 0xffffffff);
+    qtest_clock_step(f.qts, 200 * SCALE_MS);
+    g_assert_false(paiov_timer_armed(f.qts));
+    action = paiov_audio_action(f.qts);
+    g_assert_cmpstr(action, ==, "release");
+
+    pmcsr_write(&f, 0);
+    assert_state(f.qts, "active");
+    g_assert_cmphex(qpci_io_readl(f.dev, f.bar, REG_CONTROL) & CTRL_DAC2_EN,
+                    ==, CTRL_DAC2_EN);
+    qtest_clock_step(f.qts, 50 * SCALE_MS);
+    g_assert_true(paiov_timer_armed(f.qts));
+    action2 = paiov_audio_action(f.qts);
+    g_assert_cmpstr(action2, ==, "run");
+
+    /* reset from D3hot: D0, idle */
+    pmcsr_write(&f, 3);
+    qtest_qmp_assert_success(f.qts, "{ 'execute': 'system_reset' }");
+    qtest_qmp_eventwait(f.qts, "RESET");
+    assert_state(f.qts, "idle");
+    fixture_stop(&f);
+}
+
+/*
+ * Guards against a guest confusing the device: D1/D2 (not advertised) and
+ * reserved PMCSR bits are logged as guest errors and change nothing.
+ */
+static void test_invalid_pmcsr(void)
+{
+    Fixture f;
+    g_autofree char *log = NULL;
+    g_autofree char *logpath = NULL;
+    g_autofree char *extra = NULL;
+    int fd;
+
+    fd = g_file_open_tmp("es1370-paiov-log-XXXXXX", &logpath, NULL);
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+    extra = g_strdup_printf("-d guest_errors -D %s", logpath);
+    fixture_start(&f, extra);
+
+    pmcsr_write(&f, 1);
+    assert_state(f.qts, "idle");
+    g_assert_cmphex(qpci_config_readw(f.dev, PM_CAP + PCI_PM_CTRL) & 3, ==,
+                    0);
+    pmcsr_write(&f, 2);
+    assert_state(f.qts, "idle");
+    pmcsr_write(&f, 0x00f0);
+    assert_state(f.qts, "idle");
+    g_assert_cmphex(qpci_config_readw(f.dev, PM_CAP + PCI_PM_CTRL) & 0xf4,
+                    ==, 0);
+    /* and the device still works */
+    pmcsr_write(&f, 3);
+    assert_state(f.qts, "d3hot");
+    pmcsr_write(&f, 0);
+    assert_state(f.qts, "idle");
+    fixture_stop(&f);
+
+    g_assert_true(g_file_get_contents(logpath, &log, NULL, NULL));
+    g_assert_nonnull(strstr(log, "unsupported power state D1"));
+    g_assert_nonnull(strstr(log, "unsupported power state D2"));
+    g_assert_nonnull(strstr(log, "reserved PMCSR bits 0xf0"));
+    unlink(logpath);
+}
+
+/*
+ * Guards migration of the power state: the destination ends up in the
+ * source's state and re-applies the host action itself.
+ */
+static void migrate_in_state(bool d3hot)
+{
+    Fixture f;
+    QTestState *dst;
+    g_autofree char *path = NULL;
+    g_autofree char *action = NULL;
+    g_autofree char *uri = NULL;
+    QDict *info;
+    int fd;
+
+    fd = g_file_open_tmp("es1370-paiov-mig-XXXXXX", &path, NULL);
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+
+    fixture_start(&f, NULL);
+    dac2_setup(&f);
+    if (d3hot) {
+        dac2_enable(&f, true);
+        pmcsr_write(&f, 3);
+        assert_state(f.qts, "d3hot");
+    }
+    uri = g_strdup_printf("file:%s", path);
+    qtest_qmp_assert_success(f.qts, "{ 'execute': 'migrate', 'arguments':"
+                             " { 'uri': %s } }", uri);
+    qtest_qmp_eventwait(f.qts, "STOP");
+
+    dst = qtest_initf(ARGS "-incoming file:%s", path);
+    qtest_qmp_eventwait(dst, "RESUME");
+    info = paiov_info(dst);
+    g_assert_cmpstr(qdict_get_str(info, "state"), ==,
+                    d3hot ? "d3hot" : "idle");
+    if (d3hot) {
+        g_assert_cmpstr(qdict_get_str(info, "last-reason"), ==,
+                        "migration");
+    }
+    qobject_unref(info);
+    action = paiov_audio_action(dst);
+    g_assert_cmpstr(action, ==, d3hot ? "release" : "cork");
+    qtest_clock_step(dst, 200 * SCALE_MS);
+    g_assert_false(paiov_timer_armed(dst));
+
+    qtest_quit(dst);
+    fixture_stop(&f);
+    unlink(path);
+}
+
+static void test_migrate_idle(void)
+{
+    migrate_in_state(false);
+}
+
+static void test_migrate_d3hot(void)
+{
+    migrate_in_state(true);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    qtest_add_func("/es1370-paiov/capability", test_capability);
+    qtest_add_func("/es1370-paiov/channels", test_channels);
+    qtest_add_func("/es1370-paiov/d3hot", test_d3hot);
+    qtest_add_func("/es1370-paiov/invalid-pmcsr", test_invalid_pmcsr);
+    qtest_add_func("/es1370-paiov/migrate/idle", test_migrate_idle);
+    qtest_add_func("/es1370-paiov/migrate/d3hot", test_migrate_d3hot);
+    return g_test_run();
+}
