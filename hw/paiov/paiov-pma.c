@@ -74,7 +74,7 @@ static void paiov_pma_audio(PaiovPMA *pma, PaiovVPSA *vpsa,
     g_free(rec->error);
     rec->error = NULL;
 
-    ret = AUD_set_host_power_out(vpsa->card, level, &err);
+    ret = AUD_set_host_power(vpsa->card, level, &err);
     trace_paiov_pma_host_request(dev, "audio", rec->action, ret);
     switch (ret) {
     case 0:
@@ -120,7 +120,7 @@ void paiov_pma_refresh(PaiovPMA *pma, PaiovVPSA *vpsa)
         rec->result == PAIOV_HOST_ACTION_RESULT_FAILED) {
         return;
     }
-    if (!AUD_get_host_power_out(vpsa->card, &applied, &err)) {
+    if (!AUD_get_host_power(vpsa->card, &applied, &err)) {
         rec->result = PAIOV_HOST_ACTION_RESULT_FAILED;
         rec->failures++;
         g_free(rec->error);
