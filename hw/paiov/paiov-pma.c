@@ -128,7 +128,10 @@ void paiov_pma_refresh(PaiovPMA *pma, PaiovVPSA *vpsa)
         trace_paiov_pma_host_failed(object_get_typename(OBJECT(vpsa->dev)),
                                     "audio", rec->action, rec->error);
         error_free(err);
-    } else if (applied == rec->level) {
+    } else if (applied == rec->level ||
+               (rec->level != AUDIO_HOST_POWER_RUNNING &&
+                applied > rec->level)) {
+        /* a released stream is as quiet as a corked one */
         rec->result = PAIOV_HOST_ACTION_RESULT_OK;
     }
 }

@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""End-to-end: a Linux guest plays through es1370-paiov, then goes quiet.
+
+A private PulseAudio daemon (null sink, module-suspend-on-idle) is started
+by each test; the guest (tests/guest) runs under TCG.  With es1370-paiov
+the sink reaches SUSPENDED once the guest stops playing; with stock
+ES1370 in the same run it stays RUNNING, which shows the test can tell.
+
+Usage: test_audio.py QEMU_BINARY   (guest from $PAIOV_GUEST_DIR or
+build/guest)
+"""
+
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, '..', 'guest'))
+
+from guest import Guest          # noqa: E402
+from pulse import Pulse          # noqa: E402
+from tap import check, main      # noqa: E402
+
+# module-suspend-on-idle suspends after 1 s; TCG is slow, allow plenty
+SETTLE = 30
+
+
+def boot(qemu, pulse, device, extra=()):
+    g = Guest()
+    g.start(qemu, ['-audiodev', 'pa,id=snd0,server=' + pulse.server,
+                   '-device', device + ',audiodev=snd0,id=snd0'] +
+            list(extra))
+    g.wait_ready(180)
+    return g
+
+
+def paiov_info(g):
+    devs = g.qmp.cmd('query-paiov')
+    check(len(devs) == 1, 'one paiov device expected: %r' % devs)
+    return devs[0]
+
+
+def play_and_watch(g, pulse):
+    """aplay in the guest; return the sink states seen while it played."""
+    seen = set()
+    g.send('aplay -q /sound.wav')
+    deadline = time.monotonic() + 120
+    while True:
+        seen.add(pulse.sink_state())
+        try:
+            rc, out = g.wait_done(0.3)
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+    check(rc == 0, 'aplay failed (%d): %s' % (rc, out))
+    return seen
+
+
+def test_paiov_sink_suspends(qemu):
+    """Regression: the host sink stayed RUNNING forever after playback."""
+    with Pulse() as pulse:
+        g = boot(qemu, pulse, 'es1370-paiov')
+        try:
+            state = pulse.wait_sink_state('SUSPENDED', SETTLE)
+            check(state == 'SUSPENDED',
+                  'sink %s after boot, before playback' % state)
+            seen = play_and_watch(g, pulse)
+            check('RUNNING' in seen, 'sink never RUNNING while playing: %r'
+                  % seen)
+            state = pulse.wait_sink_state('SUSPENDED', SETTLE)
+            check(state == 'SUSPENDED', 'sink %s after playback' % state)
+            check(all(corked for _, corked in pulse.sink_inputs()),
+                  'a stream is still uncorked: %r' % pulse.sink_inputs())
+            info = paiov_info(g)
+            check(info['state'] == 'idle', 'state %s' % info['state'])
+            check(info['transitions'] >= 2,
+                  'transitions %d' % info['transitions'])
+            check(not info['timer-armed'], 'audio timer still armed')
+            audio = info['host-actions'][0]
+            check(audio['action'] == 'cork' and audio['result'] == 'ok',
+                  'host action %r' % audio)
+            # and it plays again after having been corked
+            seen = play_and_watch(g, pulse)
+            check('RUNNING' in seen, 'second playback: sink %r' % seen)
+        finally:
+            g.shutdown()
+
+
+def test_stock_sink_stays_running(qemu):
+    """Control: stock ES1370 keeps the sink RUNNING (the test can tell)."""
+    with Pulse() as pulse:
+        g = boot(qemu, pulse, 'ES1370')
+        try:
+            play_and_watch(g, pulse)
+            state = pulse.wait_sink_state('SUSPENDED', 10)
+            check(state == 'RUNNING',
+                  'stock ES1370: sink %s after playback' % state)
+        finally:
+            g.shutdown()
+
+
+def test_release_policy(qemu):
+    """audio-idle=release disconnects the streams; they come back."""
+    with Pulse() as pulse:
+        g = boot(qemu, pulse, 'es1370-paiov,pma=pma0',
+                 ['-object', 'paiov-pma,id=pma0,audio-idle=release'])
+        try:
+            play_and_watch(g, pulse)
+            state = pulse.wait_sink_state('SUSPENDED', SETTLE)
+            check(state == 'SUSPENDED', 'sink %s' % state)
+            check(pulse.sink_inputs() == [],
+                  'streams left: %r' % pulse.sink_inputs())
+            seen = play_and_watch(g, pulse)
+            check('RUNNING' in seen, 'after release: sink %r' % seen)
+            info = paiov_info(g)
+            check(info['pma'] == '/objects/pma0', 'pma %s' % info['pma'])
+        finally:
+            g.shutdown()
+
+
+def test_pulse_killed(qemu):
+    """The sound server dies under a running VM: QEMU and guest go on."""
+    pulse = Pulse().start()
+    g = boot(qemu, pulse, 'es1370-paiov')
+    try:
+        play_and_watch(g, pulse)
+        pulse.kill()
+        g.run('aplay -q /sound.wav', timeout=120)
+        status = g.qmp.cmd('query-status')
+        check(status['status'] == 'running', 'status %r' % status)
+        rc, out = g.run('echo alive', timeout=60)
+        check(rc == 0 and 'alive' in out, 'guest: %d %r' % (rc, out))
+        info = paiov_info(g)
+        audio = info['host-actions'][0]
+        check(audio['result'] == 'failed' and audio['failures'] >= 1,
+              'host action %r' % audio)
+        check(audio.get('error'), 'no error text in %r' % audio)
+    finally:
+        g.shutdown()
+        pulse.stop()
+
+
+if __name__ == '__main__':
+    main([test_paiov_sink_suspends, test_stock_sink_stays_running,
+          test_release_policy, test_pulse_killed], sys.argv[1])
