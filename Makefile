@@ -28,8 +28,8 @@ CONFIGURE_OPTS = \
 	--firmwarepath=$(subst $(eval) ,:,$(FIRMWARE_DIRS)) \
 	--disable-docs --disable-werror
 
-.PHONY: FORCE all deps qemu check check-unit check-qtest check-e2e demo \
-	checkpatch bench clean distclean guest
+.PHONY: FORCE all deps qemu test-bins check check-unit check-qtest \
+	check-e2e checkpatch demo clean distclean guest
 
 all: qemu
 
@@ -72,8 +72,51 @@ qemu: $(TREE)/.paiov-patched $(OBJ)/build.ninja
 	done
 	ln -sf obj/qemu-system-x86_64 $(QEMU)
 
+# The test guest: Debian kernel + busybox initramfs (tests/guest)
+GUEST = $(BUILD)/guest
+GUEST_SRC = $(wildcard tests/guest/*.sh tests/guest/init \
+	tests/guest/paiov-agent tests/guest/udhcpc.script)
+
+guest: $(GUEST)/initrd.img
+
+$(GUEST)/initrd.img: $(GUEST_SRC) | $(DEPS_STAMP)
+	tests/guest/build-guest.sh $(GUEST)
+
+UNIT_TESTS = tests/unit/test-paiov-vpsa
+QTESTS = tests/qtest/es1370-paiov-test
+E2E_TESTS = tests/e2e/test_audio.py
+RUN_TESTS = tools/run-tests.py \
+	--env QTEST_QEMU_BINARY=$(CURDIR)/$(OBJ)/qemu-system-x86_64 \
+	--env PAIOV_GUEST_DIR=$(CURDIR)/$(GUEST)
+
+test-bins: qemu
+	ninja -C $(OBJ) -j $(JOBS) $(UNIT_TESTS) $(QTESTS)
+
+# Everything: style, unit tests, qtests, guest end-to-end tests.
+check: test-bins guest
+	$(RUN_TESTS) -- tools/checkpatch.sh $(TREE) \
+		$(foreach t,$(UNIT_TESTS) $(QTESTS),-- $(OBJ)/$(t) --tap) \
+		$(foreach t,$(E2E_TESTS),-- $(t) $(QEMU))
+
+check-unit: test-bins
+	$(RUN_TESTS) $(foreach t,$(UNIT_TESTS),-- $(OBJ)/$(t) --tap)
+
+check-qtest: test-bins
+	$(RUN_TESTS) $(foreach t,$(QTESTS),-- $(OBJ)/$(t) --tap)
+
+check-e2e: qemu guest
+	$(RUN_TESTS) $(foreach t,$(E2E_TESTS),-- $(t) $(QEMU))
+
+checkpatch: $(TREE)/.paiov-patched
+	tools/checkpatch.sh $(TREE)
+
+# Boot the test guest with es1370-paiov against PulseAudio, play, go
+# silent, print the power timeline and the host-side effect.
+demo: qemu guest
+	tools/paiov-demo.py --qemu $(QEMU) --guest $(GUEST)
+
 clean:
-	rm -rf $(OBJ) $(TREE) $(QEMU)
+	rm -rf $(OBJ) $(TREE) $(QEMU) $(GUEST)
 
 distclean:
 	rm -rf $(BUILD)
