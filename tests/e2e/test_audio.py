@@ -143,6 +143,35 @@ def test_pulse_killed(qemu):
         pulse.stop()
 
 
+def test_pulse_unreachable_at_start(qemu):
+    """No sound server at startup: QEMU and the guest run; sound comes
+    back once a server listens and the guest plays again."""
+    pulse = Pulse()
+    g = boot(qemu, pulse, 'es1370-paiov')
+    try:
+        rc, out = g.run('aplay -q /sound.wav', timeout=120)
+        check(rc == 0, 'aplay into the void failed (%d): %s' % (rc, out))
+        audio = paiov_info(g)['host-actions'][0]
+        check(audio['result'] == 'failed', 'host action %r' % audio)
+        check('connect' in audio.get('error', ''), 'error %r' % audio)
+        with open(g.workdir + '/qemu.log') as f:
+            log = f.read()
+        check('starting without sound' in log, 'no warning in %s' % log)
+
+        pulse.start()
+        seen = play_and_watch(g, pulse)
+        check('RUNNING' in seen, 'server came back, sink %r' % seen)
+        state = pulse.wait_sink_state('SUSPENDED', SETTLE)
+        check(state == 'SUSPENDED', 'sink %s after playback' % state)
+        audio = paiov_info(g)['host-actions'][0]
+        check(audio['action'] == 'cork' and audio['result'] == 'ok',
+              'host action %r' % audio)
+    finally:
+        g.shutdown()
+        pulse.stop()
+
+
 if __name__ == '__main__':
     main([test_paiov_sink_suspends, test_stock_sink_stays_running,
-          test_release_policy, test_pulse_killed], sys.argv[1])
+          test_release_policy, test_pulse_killed,
+          test_pulse_unreachable_at_start], sys.argv[1])
