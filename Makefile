@@ -16,6 +16,11 @@ PATCHES     = $(sort $(wildcard patches/*.patch))
 DEPS_STAMP  = $(BUILD)/.deps-stamp
 JOBS       ?= $(shell nproc)
 
+# ccache (installed by tools/install-deps.sh, used by meson): share hits
+# between checkouts in different directories
+export CCACHE_BASEDIR ?= $(CURDIR)
+export CCACHE_NOHASHDIR ?= 1
+
 FIRMWARE_DIRS = /usr/share/qemu /usr/share/seabios /usr/lib/ipxe/qemu
 CONFIGURE_OPTS = \
 	--target-list=x86_64-softmmu \
@@ -84,7 +89,7 @@ $(GUEST)/initrd.img: $(GUEST_SRC) | $(DEPS_STAMP)
 
 UNIT_TESTS = tests/unit/test-paiov-vpsa
 QTESTS = tests/qtest/es1370-paiov-test
-E2E_TESTS = tests/e2e/test_audio.py
+E2E_TESTS = tests/e2e/test_audio.py tests/e2e/test_migration.py
 RUN_TESTS = tools/run-tests.py \
 	--env QTEST_QEMU_BINARY=$(CURDIR)/$(OBJ)/qemu-system-x86_64 \
 	--env PAIOV_GUEST_DIR=$(CURDIR)/$(GUEST)

@@ -190,7 +190,7 @@ static bool es1370_paiov_vpsa_needed(void *opaque)
 }
 
 static const VMStateDescription vmstate_es1370_paiov_vpsa = {
-    .name = "es1370-paiov/vpsa",
+    .name = "paiov-es1370/vpsa",
     .version_id = 1,
     .minimum_version_id = 1,
     .needed = es1370_paiov_vpsa_needed,
@@ -200,12 +200,17 @@ static const VMStateDescription vmstate_es1370_paiov_vpsa = {
     }
 };
 
+/*
+ * Not named "es1370-paiov": the migration core takes a subsection whose
+ * name starts with the name of the struct being loaded ("es1370") for one
+ * of that struct's own.
+ */
 static const VMStateDescription vmstate_es1370_paiov = {
-    .name = "es1370-paiov",
+    .name = "paiov-es1370",
     .version_id = 1,
     .minimum_version_id = 1,
     .fields = (const VMStateField[]) {
-        VMSTATE_STRUCT(parent_obj, ES1370PaiovState, 2, vmstate_es1370,
+        VMSTATE_STRUCT(parent_obj, ES1370PaiovState, 0, vmstate_es1370,
                        ES1370State),
         VMSTATE_END_OF_LIST()
     },

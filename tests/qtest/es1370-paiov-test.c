@@ -296,6 +296,9 @@ static void migrate_in_state(bool d3hot)
     g_autofree char *path = NULL;
     g_autofree char *action = NULL;
     g_autofree char *uri = NULL;
+    QPCIBus *dst_bus;
+    QPCIDevice *dst_dev;
+    QPCIBar bar;
     QDict *info;
     int fd;
 
@@ -329,6 +332,18 @@ static void migrate_in_state(bool d3hot)
     g_assert_cmpstr(action, ==, d3hot ? "release" : "cork");
     qtest_clock_step(dst, 200 * SCALE_MS);
     g_assert_false(paiov_timer_armed(dst));
+
+    /* the destination's BAR works again once the guest writes D0 */
+    dst_bus = qpci_new_pc(dst, NULL);
+    dst_dev = qpci_device_find(dst_bus, PAIOV_DEVFN);
+    bar = qpci_legacy_iomap(dst_dev, f.bar.addr);
+    qpci_config_writew(dst_dev, PM_CAP + PCI_PM_CTRL, 0);
+    g_assert_cmphex(qpci_io_readl(dst_dev, bar, REG_CONTROL) & CTRL_DAC2_EN,
+                    ==, d3hot ? CTRL_DAC2_EN : 0);
+    qtest_clock_step(dst, 50 * SCALE_MS);
+    g_assert_cmpint(paiov_timer_armed(dst), ==, d3hot);
+    g_free(dst_dev);
+    qpci_free_pc(dst_bus);
 
     qtest_quit(dst);
     fixture_stop(&f);
