@@ -17,7 +17,7 @@ zlib1g-dev dpkg-dev devscripts quilt"
 BP_DEPS="meson python3-pycotap qemu-system-data"
 RUN_DEPS="seabios ipxe-qemu pulseaudio pulseaudio-utils alsa-utils
 linux-image-amd64 busybox-static cpio kmod xz-utils zstd procps sox
-libvirt-clients libvirt-daemon libvirt-daemon-driver-qemu python3-lxml"
+python3"
 
 stamp=${PAIOV_DEPS_STAMP:-}
 all="$BUILD_DEPS $RUN_DEPS"
