@@ -87,7 +87,7 @@ guest: $(GUEST)/initrd.img
 $(GUEST)/initrd.img: $(GUEST_SRC) | $(DEPS_STAMP)
 	tests/guest/build-guest.sh $(GUEST)
 
-UNIT_TESTS = tests/unit/test-paiov-vpsa
+UNIT_TESTS = tests/unit/test-paiov-vpsa tests/unit/test-paiov-rpm
 QTESTS = tests/qtest/es1370-paiov-test
 E2E_TESTS = tests/e2e/test_audio.py tests/e2e/test_migration.py
 RUN_TESTS = tools/run-tests.py --timeout 900 \

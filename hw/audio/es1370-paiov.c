@@ -223,6 +223,7 @@ static const VMStateDescription vmstate_es1370_paiov = {
 static const Property es1370_paiov_properties[] = {
     DEFINE_PROP_LINK("pma", ES1370PaiovState, pma, TYPE_PAIOV_PMA,
                      PaiovPMA *),
+    DEFINE_PROP_STRING("host-device", ES1370PaiovState, vpsa.host_device),
 };
 
 static void es1370_paiov_class_init(ObjectClass *klass, void *data)

@@ -19,7 +19,9 @@
 #include "qapi/qapi-visit-paiov.h"
 #include "qom/object_interfaces.h"
 #include "hw/qdev-core.h"
+#include "system/system.h"
 #include "paiov/paiov.h"
+#include "paiov/paiov-rpm.h"
 #include "trace.h"
 
 struct PaiovPMA {
@@ -27,6 +29,11 @@ struct PaiovPMA {
 
     PaiovAudioAction audio_idle;
     PaiovAudioAction audio_d3hot;
+    char *sysfs_root;
+    char *runtime_dir;
+    uint32_t autosuspend_delay_ms;
+    Notifier exit;
+    bool exit_registered;
 };
 
 static const char *const paiov_audio_level_names[] = {
@@ -97,6 +104,74 @@ static void paiov_pma_audio(PaiovPMA *pma, PaiovVPSA *vpsa,
     error_free(err);
 }
 
+static void paiov_pma_runtime_pm(PaiovPMA *pma, PaiovVPSA *vpsa,
+                                 PaiovPowerState state)
+{
+    PaiovHostRecord *rec = &vpsa->runtime_pm;
+    const char *dev = object_get_typename(OBJECT(vpsa->dev));
+    bool low = state != PAIOV_POWER_STATE_ACTIVE;
+    Error *err = NULL;
+    int ret;
+
+    rec->action = low ? "auto" : "on";
+    rec->requests++;
+    g_free(rec->error);
+    rec->error = NULL;
+    ret = paiov_rpm_vote(vpsa->rpm, low, pma->autosuspend_delay_ms, &err);
+    trace_paiov_pma_host_request(dev, "runtime-pm", rec->action, ret);
+    if (ret < 0) {
+        rec->result = PAIOV_HOST_ACTION_RESULT_FAILED;
+        rec->failures++;
+        rec->error = g_strdup(error_get_pretty(err));
+        trace_paiov_pma_host_failed(dev, "runtime-pm", rec->action,
+                                    rec->error);
+        warn_report_once("paiov: %s: host runtime PM %s failed: %s", dev,
+                         rec->action, rec->error);
+        error_free(err);
+    } else {
+        rec->result = PAIOV_HOST_ACTION_RESULT_OK;
+    }
+}
+
+static void paiov_pma_release_knob(PaiovVPSA *vpsa, void *opaque)
+{
+    if ((!opaque || vpsa->pma == opaque) && vpsa->rpm) {
+        paiov_rpm_close(vpsa->rpm);
+        vpsa->rpm = NULL;
+    }
+}
+
+/* QEMU exits (quit, SIGTERM, SIGINT): every knob goes back */
+static void paiov_pma_exit(Notifier *n, void *data)
+{
+    PaiovPMA *pma = container_of(n, PaiovPMA, exit);
+
+    paiov_vpsa_foreach(paiov_pma_release_knob, pma);
+}
+
+bool paiov_pma_attach(PaiovPMA *pma, PaiovVPSA *vpsa, Error **errp)
+{
+    if (!vpsa->host_device) {
+        return true;
+    }
+    vpsa->rpm = paiov_rpm_open(pma->sysfs_root, vpsa->host_device,
+                               pma->runtime_dir, "host-device", errp);
+    if (!vpsa->rpm) {
+        return false;
+    }
+    if (!pma->exit_registered) {
+        pma->exit.notify = paiov_pma_exit;
+        qemu_add_exit_notifier(&pma->exit);
+        pma->exit_registered = true;
+    }
+    return true;
+}
+
+void paiov_pma_detach(PaiovPMA *pma, PaiovVPSA *vpsa)
+{
+    paiov_pma_release_knob(vpsa, NULL);
+}
+
 void paiov_pma_power_changed(PaiovPMA *pma, PaiovVPSA *vpsa,
                              PaiovPowerState old, PaiovPowerState new)
 {
@@ -105,6 +180,9 @@ void paiov_pma_power_changed(PaiovPMA *pma, PaiovVPSA *vpsa,
                                   PaiovPowerState_str(new));
     if (vpsa->card) {
         paiov_pma_audio(pma, vpsa, new);
+    }
+    if (vpsa->rpm) {
+        paiov_pma_runtime_pm(pma, vpsa, new);
     }
 }
 
@@ -169,12 +247,59 @@ static void paiov_pma_set_audio_d3hot(Object *obj, int value, Error **errp)
     PAIOV_PMA(obj)->audio_d3hot = value;
 }
 
+static char *paiov_pma_get_sysfs_root(Object *obj, Error **errp)
+{
+    return g_strdup(PAIOV_PMA(obj)->sysfs_root);
+}
+
+static void paiov_pma_set_sysfs_root(Object *obj, const char *value,
+                                     Error **errp)
+{
+    PaiovPMA *pma = PAIOV_PMA(obj);
+
+    g_free(pma->sysfs_root);
+    pma->sysfs_root = g_strdup(value);
+}
+
+static char *paiov_pma_get_runtime_dir(Object *obj, Error **errp)
+{
+    return g_strdup(PAIOV_PMA(obj)->runtime_dir);
+}
+
+static void paiov_pma_set_runtime_dir(Object *obj, const char *value,
+                                      Error **errp)
+{
+    PaiovPMA *pma = PAIOV_PMA(obj);
+
+    g_free(pma->runtime_dir);
+    pma->runtime_dir = g_strdup(value);
+}
+
 static void paiov_pma_instance_init(Object *obj)
 {
     PaiovPMA *pma = PAIOV_PMA(obj);
 
     pma->audio_idle = PAIOV_AUDIO_ACTION_CORK;
     pma->audio_d3hot = PAIOV_AUDIO_ACTION_RELEASE;
+    pma->sysfs_root = g_strdup("/sys");
+    pma->runtime_dir = getuid() ? g_build_filename(g_get_user_runtime_dir(),
+                                                   "qemu-paiov", NULL)
+                                : g_strdup("/run/qemu-paiov");
+    pma->autosuspend_delay_ms = 2000;
+    object_property_add_uint32_ptr(obj, "autosuspend-delay-ms",
+                                   &pma->autosuspend_delay_ms,
+                                   OBJ_PROP_FLAG_READWRITE);
+}
+
+static void paiov_pma_instance_finalize(Object *obj)
+{
+    PaiovPMA *pma = PAIOV_PMA(obj);
+
+    if (pma->exit_registered) {
+        qemu_remove_exit_notifier(&pma->exit);
+    }
+    g_free(pma->sysfs_root);
+    g_free(pma->runtime_dir);
 }
 
 static void paiov_pma_class_init(ObjectClass *oc, void *data)
@@ -193,6 +318,18 @@ static void paiov_pma_class_init(ObjectClass *oc, void *data)
     object_class_property_set_description(oc, "audio-d3hot",
         "What to do with the host audio stream of a device in D3hot:"
         " run, cork or release (default)");
+    object_class_property_add_str(oc, "sysfs-root", paiov_pma_get_sysfs_root,
+                                  paiov_pma_set_sysfs_root);
+    object_class_property_set_description(oc, "sysfs-root",
+        "Where host-device paths of the devices are looked up; nothing "
+        "outside it is written (default /sys)");
+    object_class_property_add_str(oc, "runtime-dir",
+                                  paiov_pma_get_runtime_dir,
+                                  paiov_pma_set_runtime_dir);
+    object_class_property_set_description(oc, "runtime-dir",
+        "Directory shared by the QEMU processes that use the same host "
+        "devices, for their runtime-PM votes (default /run/qemu-paiov, "
+        "or $XDG_RUNTIME_DIR/qemu-paiov when not root)");
 }
 
 static const TypeInfo paiov_pma_info = {
@@ -200,6 +337,7 @@ static const TypeInfo paiov_pma_info = {
     .parent = TYPE_OBJECT,
     .instance_size = sizeof(PaiovPMA),
     .instance_init = paiov_pma_instance_init,
+    .instance_finalize = paiov_pma_instance_finalize,
     .class_init = paiov_pma_class_init,
     .interfaces = (InterfaceInfo[]) {
         { TYPE_USER_CREATABLE },

@@ -165,6 +165,9 @@ bool paiov_vpsa_realize(PaiovVPSA *vpsa, PaiovPMA *pma, Error **errp)
             return false;
         }
     }
+    if (!paiov_pma_attach(pma, vpsa, errp)) {
+        return false;
+    }
     vpsa->pma = PAIOV_PMA(object_ref(OBJECT(pma)));
     vpsa->entered_ns = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
     QTAILQ_INSERT_TAIL(&paiov_vpsas, vpsa, next);
@@ -179,11 +182,24 @@ void paiov_vpsa_unrealize(PaiovVPSA *vpsa)
 {
     if (vpsa->pma) {
         QTAILQ_REMOVE(&paiov_vpsas, vpsa, next);
+        paiov_pma_detach(vpsa->pma, vpsa);
         object_unref(OBJECT(vpsa->pma));
         vpsa->pma = NULL;
     }
     g_free(vpsa->audio.error);
     vpsa->audio.error = NULL;
+    g_free(vpsa->runtime_pm.error);
+    vpsa->runtime_pm.error = NULL;
+}
+
+void paiov_vpsa_foreach(void (*fn)(PaiovVPSA *vpsa, void *opaque),
+                        void *opaque)
+{
+    PaiovVPSA *vpsa, *next;
+
+    QTAILQ_FOREACH_SAFE(vpsa, &paiov_vpsas, next, next) {
+        fn(vpsa, opaque);
+    }
 }
 
 int64_t paiov_vpsa_residency_ms(PaiovVPSA *vpsa, PaiovPowerState state)
@@ -234,6 +250,11 @@ PaiovDeviceInfo *paiov_vpsa_query(PaiovVPSA *vpsa)
     info->last_reason = vpsa->last_reason;
     info->timer_armed = vpsa->ops->timer_armed &&
                         vpsa->ops->timer_armed(vpsa);
+    if (vpsa->runtime_pm.action) {
+        QAPI_LIST_PREPEND(info->host_actions,
+                          paiov_host_action("runtime-pm",
+                                            &vpsa->runtime_pm));
+    }
     if (vpsa->audio.action) {
         QAPI_LIST_PREPEND(info->host_actions,
                           paiov_host_action("audio", &vpsa->audio));

@@ -65,6 +65,8 @@ struct PaiovVPSA {
     const PaiovVPSAOps *ops;
     PaiovPMA *pma;
     QEMUSoundCard *card;            /* audio host resource, or NULL */
+    char *host_device;              /* property: sysfs dir of a host device */
+    struct PaiovRpmKnob *rpm;       /* its runtime-PM knob, or NULL */
 
     /* guest-visible inputs, migrated */
     uint8_t dstate;                 /* PCI D-state, 0 or 3 */
@@ -78,6 +80,7 @@ struct PaiovVPSA {
     uint64_t transitions;
     PaiovReason last_reason;
     PaiovHostRecord audio;
+    PaiovHostRecord runtime_pm;
 
     QTAILQ_ENTRY(PaiovVPSA) next;   /* in the list of all virtual PSAs */
 };
@@ -130,6 +133,10 @@ extern const VMStateDescription vmstate_paiov_vpsa;
 
 /* Proxy PMA, called by the core */
 PaiovPMA *paiov_pma_get_default(Error **errp);
+bool paiov_pma_attach(PaiovPMA *pma, PaiovVPSA *vpsa, Error **errp);
+void paiov_pma_detach(PaiovPMA *pma, PaiovVPSA *vpsa);
+void paiov_vpsa_foreach(void (*fn)(PaiovVPSA *vpsa, void *opaque),
+                        void *opaque);
 void paiov_pma_power_changed(PaiovPMA *pma, PaiovVPSA *vpsa,
                              PaiovPowerState old, PaiovPowerState new);
 void paiov_pma_refresh(PaiovPMA *pma, PaiovVPSA *vpsa);

@@ -50,6 +50,15 @@ void paiov_pma_refresh(PaiovPMA *pma, PaiovVPSA *vpsa)
 {
 }
 
+bool paiov_pma_attach(PaiovPMA *pma, PaiovVPSA *vpsa, Error **errp)
+{
+    return true;
+}
+
+void paiov_pma_detach(PaiovPMA *pma, PaiovVPSA *vpsa)
+{
+}
+
 static void test_dev_power_changed(PaiovVPSA *vpsa, PaiovPowerState old,
                                    PaiovPowerState new)
 {
