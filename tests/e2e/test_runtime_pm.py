@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""End-to-end: several QEMU processes share one host device's runtime-PM
+knob (a sysfs tree the test builds, the same code path as /sys).
+
+The knob goes to "auto" only while every VM's device is low-power, and
+the original values come back when the last VM goes, whether the others
+quit, got SIGTERM/SIGINT, or were killed with SIGKILL.
+
+Usage: test_runtime_pm.py QEMU_BINARY
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, '..', 'guest'))
+
+from guest import QMP            # noqa: E402
+from tap import check, main      # noqa: E402
+
+DEV = 'devices/pci0000:00/0000:00:1b.0'
+LINK = 'bus/pci/devices/0000:00:1b.0'
+
+
+class Tree:
+    def __init__(self):
+        self.top = tempfile.mkdtemp(prefix='paiov-rpm-')
+        self.root = os.path.join(self.top, 'sys')
+        self.run = os.path.join(self.top, 'run')
+        power = os.path.join(self.root, DEV, 'power')
+        os.makedirs(power)
+        os.makedirs(os.path.join(self.root, 'bus/pci/devices'))
+        os.symlink('../../../' + DEV, os.path.join(self.root, LINK))
+        self.write('control', 'on\n')
+        self.write('autosuspend_delay_ms', '100\n')
+
+    def path(self, attr):
+        return os.path.join(self.root, DEV, 'power', attr)
+
+    def write(self, attr, value):
+        with open(self.path(attr), 'w') as f:
+            f.write(value)
+
+    def read(self, attr):
+        with open(self.path(attr)) as f:
+            return f.read().strip()
+
+    def cleanup(self):
+        shutil.rmtree(self.top, ignore_errors=True)
+
+
+class VM:
+    """A QEMU with es1370-paiov (idle from realize) behind the knob."""
+
+    def __init__(self, qemu, tree, n):
+        self.sock = os.path.join(tree.top, 'qmp%d.sock' % n)
+        self.log = open(os.path.join(tree.top, 'qemu%d.log' % n), 'w')
+        self.proc = subprocess.Popen(
+            [qemu, '-M', 'pc', '-accel', 'tcg', '-S', '-display', 'none',
+             '-nodefaults', '-audiodev', 'none,id=snd0',
+             '-object', 'paiov-pma,id=pma0,sysfs-root=%s,runtime-dir=%s,'
+             'autosuspend-delay-ms=1500' % (tree.root, tree.run),
+             '-device', 'es1370-paiov,audiodev=snd0,pma=pma0,'
+             'host-device=' + LINK,
+             '-qmp', 'unix:%s,server=on,wait=off' % self.sock],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while not os.path.exists(self.sock):
+            check(self.proc.poll() is None, 'QEMU %d exited' % n)
+            check(time.monotonic() < deadline, 'no QMP socket')
+            time.sleep(0.05)
+        self.qmp = QMP.connect(self.sock)
+
+    def runtime_pm(self):
+        dev = self.qmp.cmd('query-paiov')[0]
+        return [a for a in dev['host-actions']
+                if a['backend'] == 'runtime-pm'][0]
+
+    def quit(self):
+        self.qmp.cmd('quit')
+        self.wait()
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+        self.wait()
+
+    def wait(self):
+        self.proc.wait(timeout=30)
+        self.qmp.close()
+        self.log.close()
+
+
+def test_three_vms_one_killed(qemu):
+    """Regression guard: a VM killed with SIGKILL must not leave the knob
+    changed once the others are gone, nor block them."""
+    tree = Tree()
+    try:
+        vms = [VM(qemu, tree, n) for n in range(3)]
+        check(tree.read('control') == 'auto', 'all idle: %s'
+              % tree.read('control'))
+        check(tree.read('autosuspend_delay_ms') == '1500', 'delay')
+        rpm = vms[0].runtime_pm()
+        check(rpm['action'] == 'auto' and rpm['result'] == 'ok', repr(rpm))
+        vms[0].signal(signal.SIGKILL)
+        vms[1].quit()
+        check(tree.read('control') == 'auto', 'one VM still idle')
+        vms[2].signal(signal.SIGTERM)
+        check(tree.read('control') == 'on', 'not restored: %s'
+              % tree.read('control'))
+        check(tree.read('autosuspend_delay_ms') == '100', 'delay')
+    finally:
+        tree.cleanup()
+
+
+def test_two_vms_sigint(qemu):
+    """SIGINT is an exit like quit: the knob follows the remaining VM."""
+    tree = Tree()
+    try:
+        a = VM(qemu, tree, 0)
+        b = VM(qemu, tree, 1)
+        b.signal(signal.SIGINT)
+        check(tree.read('control') == 'auto', 'a is still idle')
+        a.quit()
+        check(tree.read('control') == 'on', 'not restored')
+    finally:
+        tree.cleanup()
+
+
+def test_sole_vm_killed_repaired(qemu):
+    """The only user killed: the next user finds its stale state and
+    restores the values from before the crash when it exits."""
+    tree = Tree()
+    try:
+        VM(qemu, tree, 0).signal(signal.SIGKILL)
+        check(tree.read('control') == 'auto', 'killed VM wrote auto')
+        VM(qemu, tree, 1).quit()
+        check(tree.read('control') == 'on', 'not repaired: %s'
+              % tree.read('control'))
+        check(tree.read('autosuspend_delay_ms') == '100', 'delay')
+    finally:
+        tree.cleanup()
+
+
+if __name__ == '__main__':
+    main([test_three_vms_one_killed, test_two_vms_sigint,
+          test_sole_vm_killed_repaired], sys.argv[1])
