@@ -23,6 +23,7 @@ export CCACHE_NOHASHDIR ?= 1
 
 FIRMWARE_DIRS = /usr/share/qemu /usr/share/seabios /usr/lib/ipxe/qemu
 CONFIGURE_OPTS = \
+	--cc=$(CURDIR)/tools/cc.sh \
 	--target-list=x86_64-softmmu \
 	--without-default-features \
 	--disable-install-blobs --disable-download \
