@@ -44,8 +44,8 @@ struct ES1370PaiovState {
 typedef struct ES1370PaiovClass {
     ES1370Class parent_class;
 
-    PCIConfigWriteFunc *parent_config_write;
     DeviceRealize parent_realize;
+    PCIUnregisterFunc *parent_exit;
     ResettablePhases parent_phases;
 } ES1370PaiovClass;
 
@@ -134,7 +134,7 @@ static void es1370_paiov_config_write(PCIDevice *dev, uint32_t addr,
 {
     ES1370PaiovState *ps = ES1370_PAIOV(dev);
 
-    paiov_pci_config_write(&ps->vpsa, dev, addr, val, len);
+    paiov_pci_config_write(&ps->vpsa, dev, addr, val, len, NULL);
 }
 
 static void es1370_paiov_realize(DeviceState *dev, Error **errp)
@@ -160,6 +160,7 @@ static void es1370_paiov_unrealize(PCIDevice *dev)
     ES1370PaiovState *ps = ES1370_PAIOV(dev);
 
     paiov_vpsa_unrealize(&ps->vpsa);
+    ES1370_PAIOV_GET_CLASS(dev)->parent_exit(dev);
 }
 
 static void es1370_paiov_reset_hold(Object *obj, ResetType type)
@@ -235,8 +236,8 @@ static void es1370_paiov_class_init(ObjectClass *klass, void *data)
     ResettableClass *rc = RESETTABLE_CLASS(klass);
 
     ek->io_ops = &es1370_paiov_io_ops;
-    k->parent_config_write = pk->config_write;
     pk->config_write = es1370_paiov_config_write;
+    k->parent_exit = pk->exit;
     pk->exit = es1370_paiov_unrealize;
     device_class_set_parent_realize(dc, es1370_paiov_realize,
                                     &k->parent_realize);

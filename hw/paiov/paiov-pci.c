@@ -57,7 +57,8 @@ static void paiov_pci_check_pmcsr(PCIDevice *pci_dev, uint16_t pmcsr,
 }
 
 void paiov_pci_config_write(PaiovVPSA *vpsa, PCIDevice *pci_dev,
-                            uint32_t addr, uint32_t val, int len)
+                            uint32_t addr, uint32_t val, int len,
+                            PCIConfigWriteFunc *parent)
 {
     uint32_t pmcsr_addr = pci_dev->pm_cap + PCI_PM_CTRL;
     bool pm_write = pci_dev->pm_cap &&
@@ -81,7 +82,7 @@ void paiov_pci_config_write(PaiovVPSA *vpsa, PCIDevice *pci_dev,
         paiov_pci_check_pmcsr(pci_dev, pmcsr, mask);
     }
 
-    pci_default_write_config(pci_dev, addr, val, len);
+    (parent ?: pci_default_write_config)(pci_dev, addr, val, len);
 
     if (pm_write) {
         uint16_t now = pci_get_word(pci_dev->config + pmcsr_addr);

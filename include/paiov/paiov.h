@@ -17,6 +17,7 @@
 #include "qom/object.h"
 #include "migration/vmstate.h"
 #include "audio/audio.h"
+#include "hw/pci/pci.h"
 
 #define TYPE_PAIOV_PMA "paiov-pma"
 OBJECT_DECLARE_SIMPLE_TYPE(PaiovPMA, PAIOV_PMA)
@@ -144,6 +145,7 @@ void paiov_pma_refresh(PaiovPMA *pma, PaiovVPSA *vpsa);
 /* PCI glue shared by the paiov PCI devices (hw/paiov/paiov-pci.c) */
 bool paiov_pci_pm_init(PCIDevice *pci_dev, uint8_t offset, Error **errp);
 void paiov_pci_config_write(PaiovVPSA *vpsa, PCIDevice *pci_dev,
-                            uint32_t addr, uint32_t val, int len);
+                            uint32_t addr, uint32_t val, int len,
+                            PCIConfigWriteFunc *parent);
 
 #endif /* PAIOV_PAIOV_H */

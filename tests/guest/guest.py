@@ -127,8 +127,8 @@ class QMP:
                 self.closed = True
                 self._cond.notify_all()
 
-    def cmd(self, name, timeout=30, **args):
-        """Run command NAME; return its 'return' value or raise QMPError.
+    def cmd(self, command, timeout=30, **args):
+        """Run COMMAND; return its 'return' value or raise QMPError.
 
         ARGS are the command's arguments; pass QAPI names containing '-'
         as cmd('x', **{'some-arg': 1}).
@@ -136,7 +136,7 @@ class QMP:
         with self._cond:
             self._next_id += 1
             cid = self._next_id
-        msg = {'execute': name, 'id': cid}
+        msg = {'execute': command, 'id': cid}
         if args:
             msg['arguments'] = args
         data = json.dumps(msg).encode() + b'\n'
@@ -144,20 +144,20 @@ class QMP:
             with self._send_lock:
                 self._sock.sendall(data)
         except OSError as e:
-            raise QMPError('%s: send failed: %s' % (name, e)) from e
+            raise QMPError('%s: send failed: %s' % (command, e)) from e
         deadline = time.monotonic() + timeout
         with self._cond:
             while cid not in self._replies:
                 left = deadline - time.monotonic()
                 if self.closed:
-                    raise QMPError('%s: QMP connection closed' % name)
+                    raise QMPError('%s: QMP connection closed' % command)
                 if left <= 0:
-                    raise QMPError('%s: no reply within %ss' % (name, timeout))
+                    raise QMPError('%s: no reply within %ss' % (command, timeout))
                 self._cond.wait(left)
             reply = self._replies.pop(cid)
         if 'error' in reply:
             err = reply['error']
-            raise QMPError('%s: %s: %s' % (name, err.get('class'),
+            raise QMPError('%s: %s: %s' % (command, err.get('class'),
                                            err.get('desc')), err)
         return reply.get('return')
 

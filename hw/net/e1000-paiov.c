@@ -1,0 +1,309 @@
+/*
+ * Intel 82540EM with a virtual power state agent (e1000-paiov)
+ *
+ * Guest-visible as QEMU's "e1000" (82540EM, same IDs; Linux e1000 binds
+ * unchanged) plus the PCI power management capability the real chip has
+ * at 0xdc, reduced to D0 and D3hot (no PME).
+ *
+ * Power states (see PaiovPowerState in qapi/paiov.json):
+ * - active: D0, receive or transmit enabled (RCTL.EN, TCTL.EN) and the
+ *   link up;
+ * - idle: D0, receive and transmit disabled, or the link set down from
+ *   the monitor (set_link);
+ * - d3hot: the guest wrote D3hot to PMCSR.
+ * Outside active no device timer is armed (auto-negotiation, interrupt
+ * mitigation, queue flush: a timer armed meanwhile is parked and armed
+ * again, due at once, on the way back) and the backend is not polled for
+ * receive.  Packets that arrive meanwhile stay queued in the backend
+ * (QEMU's net queue, bounded there as for a guest that is slow to refill
+ * its receive ring) and are delivered once the device is active again.
+ *
+ * Copyright (c) 2026 The qemu-paiov authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "hw/qdev-properties.h"
+#include "migration/vmstate.h"
+#include "net/net.h"
+#include "e1000.h"
+#include "paiov/paiov.h"
+
+#define TYPE_E1000_PAIOV "e1000-paiov"
+OBJECT_DECLARE_SIMPLE_TYPE(E1000PaiovState, E1000_PAIOV)
+
+/* Where the real 82540EM has its power management capability */
+#define E1000_PAIOV_PM_CAP 0xdc
+
+#define E1000_PAIOV_NR_TIMERS 3
+
+struct E1000PaiovState {
+    E1000State parent_obj;
+
+    PaiovVPSA vpsa;
+    PaiovPMA *pma;
+    PCIConfigWriteFunc *parent_config_write;
+    bool parked[E1000_PAIOV_NR_TIMERS];     /* timers to arm on wake-up */
+};
+
+typedef struct E1000PaiovClass {
+    E1000BaseClass parent_class;
+
+    DeviceRealize parent_realize;
+    PCIUnregisterFunc *parent_exit;
+    ResettablePhases parent_phases;
+} E1000PaiovClass;
+
+DECLARE_CLASS_CHECKERS(E1000PaiovClass, E1000_PAIOV, TYPE_E1000_PAIOV)
+
+static QEMUTimer **e1000_paiov_timers(E1000State *s,
+                                      QEMUTimer **t[E1000_PAIOV_NR_TIMERS])
+{
+    t[0] = &s->autoneg_timer;
+    t[1] = &s->mit_timer;
+    t[2] = &s->flush_queue_timer;
+    return t[0];
+}
+
+/* Not active: no timer stays armed; remember which ones were */
+static void e1000_paiov_park_timers(E1000PaiovState *ps)
+{
+    QEMUTimer **t[E1000_PAIOV_NR_TIMERS];
+    int i;
+
+    e1000_paiov_timers(&ps->parent_obj, t);
+    for (i = 0; i < E1000_PAIOV_NR_TIMERS; i++) {
+        if (*t[i] && timer_pending(*t[i])) {
+            ps->parked[i] = true;
+            timer_del(*t[i]);
+        }
+    }
+}
+
+static void e1000_paiov_unpark_timers(E1000PaiovState *ps)
+{
+    QEMUTimer **t[E1000_PAIOV_NR_TIMERS];
+    int64_t now = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
+    int i;
+
+    e1000_paiov_timers(&ps->parent_obj, t);
+    for (i = 0; i < E1000_PAIOV_NR_TIMERS; i++) {
+        if (ps->parked[i]) {
+            ps->parked[i] = false;
+            timer_mod_ns(*t[i], now);
+        }
+    }
+}
+
+static bool e1000_paiov_functions_enabled(E1000State *s)
+{
+    return ((s->mac_reg[RCTL] & E1000_RCTL_EN) ||
+            (s->mac_reg[TCTL] & E1000_TCTL_EN)) &&
+           !qemu_get_queue(s->nic)->link_down;
+}
+
+/* After any guest or monitor action: derive the state, keep timers off */
+static void e1000_paiov_update(E1000State *s)
+{
+    E1000PaiovState *ps = E1000_PAIOV(s);
+
+    paiov_vpsa_set_functions_enabled(&ps->vpsa,
+                                     e1000_paiov_functions_enabled(s));
+    if (ps->vpsa.state != PAIOV_POWER_STATE_ACTIVE) {
+        e1000_paiov_park_timers(ps);
+    }
+}
+
+static void e1000_paiov_mmio_written(E1000State *s, unsigned index)
+{
+    e1000_paiov_update(s);
+}
+
+static void e1000_paiov_link_changed(E1000State *s)
+{
+    e1000_paiov_update(s);
+}
+
+static bool e1000_paiov_rx_allowed(E1000State *s)
+{
+    return E1000_PAIOV(s)->vpsa.state == PAIOV_POWER_STATE_ACTIVE;
+}
+
+static void e1000_paiov_power_changed(PaiovVPSA *vpsa, PaiovPowerState old,
+                                      PaiovPowerState new)
+{
+    E1000PaiovState *ps = container_of(vpsa, E1000PaiovState, vpsa);
+
+    if (new != PAIOV_POWER_STATE_ACTIVE) {
+        e1000_paiov_park_timers(ps);
+    } else if (ps->parent_obj.nic) {
+        e1000_paiov_unpark_timers(ps);
+        /* what the backend kept for us meanwhile */
+        qemu_flush_queued_packets(qemu_get_queue(ps->parent_obj.nic));
+    }
+}
+
+static bool e1000_paiov_timer_armed(PaiovVPSA *vpsa)
+{
+    E1000PaiovState *ps = container_of(vpsa, E1000PaiovState, vpsa);
+    QEMUTimer **t[E1000_PAIOV_NR_TIMERS];
+    int i;
+
+    e1000_paiov_timers(&ps->parent_obj, t);
+    for (i = 0; i < E1000_PAIOV_NR_TIMERS; i++) {
+        if (*t[i] && timer_pending(*t[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static const PaiovVPSAOps e1000_paiov_vpsa_ops = {
+    .power_changed = e1000_paiov_power_changed,
+    .timer_armed = e1000_paiov_timer_armed,
+};
+
+static void e1000_paiov_config_write(PCIDevice *dev, uint32_t addr,
+                                     uint32_t val, int len)
+{
+    E1000PaiovState *ps = E1000_PAIOV(dev);
+
+    paiov_pci_config_write(&ps->vpsa, dev, addr, val, len,
+                           ps->parent_config_write);
+}
+
+static void e1000_paiov_realize(DeviceState *dev, Error **errp)
+{
+    E1000PaiovState *ps = E1000_PAIOV(dev);
+    PCIDevice *pci_dev = PCI_DEVICE(dev);
+    Error *local_err = NULL;
+
+    E1000_PAIOV_GET_CLASS(dev)->parent_realize(dev, &local_err);
+    if (local_err) {
+        error_propagate(errp, local_err);
+        return;
+    }
+    /* e1000 installs its own config_write at realize: wrap it */
+    ps->parent_config_write = pci_dev->config_write;
+    pci_dev->config_write = e1000_paiov_config_write;
+    if (!paiov_pci_pm_init(pci_dev, E1000_PAIOV_PM_CAP, errp)) {
+        return;
+    }
+    paiov_vpsa_realize(&ps->vpsa, ps->pma, errp);
+}
+
+static void e1000_paiov_unrealize(PCIDevice *dev)
+{
+    E1000PaiovState *ps = E1000_PAIOV(dev);
+
+    paiov_vpsa_unrealize(&ps->vpsa);
+    E1000_PAIOV_GET_CLASS(dev)->parent_exit(dev);
+}
+
+static void e1000_paiov_reset_hold(Object *obj, ResetType type)
+{
+    E1000PaiovState *ps = E1000_PAIOV(obj);
+    E1000PaiovClass *k = E1000_PAIOV_GET_CLASS(obj);
+
+    if (k->parent_phases.hold) {
+        k->parent_phases.hold(obj, type);
+    }
+    memset(ps->parked, 0, sizeof(ps->parked));
+    paiov_vpsa_reset(&ps->vpsa);
+    e1000_paiov_update(&ps->parent_obj);
+}
+
+static void e1000_paiov_instance_init(Object *obj)
+{
+    E1000PaiovState *ps = E1000_PAIOV(obj);
+
+    paiov_vpsa_init(&ps->vpsa, DEVICE(obj), &e1000_paiov_vpsa_ops);
+}
+
+/* Sent only when the device is not in its reset state (D0, idle) */
+static bool e1000_paiov_vpsa_needed(void *opaque)
+{
+    E1000PaiovState *ps = opaque;
+
+    return ps->vpsa.state != PAIOV_POWER_STATE_IDLE ||
+           ps->vpsa.dstate != 0 || ps->vpsa.functions_enabled;
+}
+
+static const VMStateDescription vmstate_e1000_paiov_vpsa = {
+    .name = "paiov-e1000/vpsa",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = e1000_paiov_vpsa_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_PAIOV_VPSA(vpsa, E1000PaiovState),
+        VMSTATE_BOOL_ARRAY(parked, E1000PaiovState, E1000_PAIOV_NR_TIMERS),
+        VMSTATE_END_OF_LIST()
+    }
+};
+
+/*
+ * Not named "e1000-paiov": the migration core takes a subsection whose
+ * name starts with the name of the struct being loaded ("e1000") for one
+ * of that struct's own.
+ */
+static const VMStateDescription vmstate_e1000_paiov = {
+    .name = "paiov-e1000",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_STRUCT(parent_obj, E1000PaiovState, 0, vmstate_e1000,
+                       E1000State),
+        VMSTATE_END_OF_LIST()
+    },
+    .subsections = (const VMStateDescription * const []) {
+        &vmstate_e1000_paiov_vpsa,
+        NULL
+    }
+};
+
+static const Property e1000_paiov_properties[] = {
+    DEFINE_PROP_LINK("pma", E1000PaiovState, pma, TYPE_PAIOV_PMA,
+                     PaiovPMA *),
+    DEFINE_PROP_STRING("host-device", E1000PaiovState, vpsa.host_device),
+};
+
+static void e1000_paiov_class_init(ObjectClass *klass, void *data)
+{
+    DeviceClass *dc = DEVICE_CLASS(klass);
+    PCIDeviceClass *pk = PCI_DEVICE_CLASS(klass);
+    E1000BaseClass *ek = E1000_CLASS(klass);
+    E1000PaiovClass *k = E1000_PAIOV_CLASS(klass);
+    ResettableClass *rc = RESETTABLE_CLASS(klass);
+
+    ek->mmio_written = e1000_paiov_mmio_written;
+    ek->link_changed = e1000_paiov_link_changed;
+    ek->rx_allowed = e1000_paiov_rx_allowed;
+    k->parent_exit = pk->exit;
+    pk->exit = e1000_paiov_unrealize;
+    device_class_set_parent_realize(dc, e1000_paiov_realize,
+                                    &k->parent_realize);
+    resettable_class_set_parent_phases(rc, NULL, e1000_paiov_reset_hold,
+                                       NULL, &k->parent_phases);
+    dc->desc = "Intel Gigabit Ethernet (82540EM) with PCI power management "
+               "(PAIOV)";
+    dc->vmsd = &vmstate_e1000_paiov;
+    device_class_set_props(dc, e1000_paiov_properties);
+}
+
+static const TypeInfo e1000_paiov_info = {
+    .name = TYPE_E1000_PAIOV,
+    .parent = "e1000",
+    .instance_size = sizeof(E1000PaiovState),
+    .instance_init = e1000_paiov_instance_init,
+    .class_size = sizeof(E1000PaiovClass),
+    .class_init = e1000_paiov_class_init,
+};
+
+static void e1000_paiov_register_types(void)
+{
+    type_register_static(&e1000_paiov_info);
+}
+
+type_init(e1000_paiov_register_types)
