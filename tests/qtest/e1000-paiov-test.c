@@ -1,0 +1,176 @@
+/*
+ * QTest for e1000-paiov: the virtual PSA of the power-aware 82540EM
+ *
+ * Receive/transmit enable through RCTL/TCTL, link changes through
+ * set_link, D3hot/D0 through PMCSR, and the device timers (an
+ * auto-negotiation started while idle waits until the device is active),
+ * all under qtest's virtual clock.
+ *
+ * Copyright (c) 2026 The qemu-paiov authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "libqtest.h"
+#include "libqos/pci-pc.h"
+#include "qobject/qdict.h"
+#include "qobject/qlist.h"
+#include "hw/pci/pci_regs.h"
+#include "qemu/timer.h"
+
+#define DEVFN QPCI_DEVFN(4, 0)
+#define PM_CAP 0xdc
+
+#define REG_STATUS 0x08
+#define STATUS_LU 0x2
+#define REG_MDIC 0x20
+#define REG_RCTL 0x100
+#define REG_TCTL 0x400
+#define CTL_EN 0x2
+#define MDIC_WRITE_BMCR_RESTART_AN \
+    (0x04000000 | (1 << 21) | (0 << 16) | 0x1000 | 0x0200)
+
+typedef struct Fixture {
+    QTestState *qts;
+    QPCIBus *bus;
+    QPCIDevice *dev;
+    QPCIBar bar;
+} Fixture;
+
+static void fixture_start(Fixture *f)
+{
+    f->qts = qtest_init("-M pc -netdev user,id=n0 "
+                        "-device e1000-paiov,netdev=n0,id=nic0,addr=04.0");
+    f->bus = qpci_new_pc(f->qts, NULL);
+    f->dev = qpci_device_find(f->bus, DEVFN);
+    g_assert_nonnull(f->dev);
+    qpci_device_enable(f->dev);
+    f->bar = qpci_iomap(f->dev, 0, NULL);
+}
+
+static void fixture_stop(Fixture *f)
+{
+    g_free(f->dev);
+    qpci_free_pc(f->bus);
+    qtest_quit(f->qts);
+}
+
+static QDict *paiov_info(QTestState *qts)
+{
+    QDict *rsp = qtest_qmp(qts, "{ 'execute': 'query-paiov' }");
+    QDict *info = qobject_to(QDict, qlist_peek(qdict_get_qlist(rsp,
+                                                               "return")));
+
+    qobject_ref(info);
+    qobject_unref(rsp);
+    return info;
+}
+
+#define assert_state(qts, state, timer) do {                            \
+        QDict *_info = paiov_info(qts);                                 \
+                                                                        \
+        g_assert_cmpstr(qdict_get_str(_info, "state"), ==, (state));    \
+        g_assert_cmpint(qdict_get_bool(_info, "timer-armed"), ==, (timer)); \
+        qobject_unref(_info);                                           \
+    } while (0)
+
+/* Guards the capability: same IDs as e1000, D0/D3hot only, at 0xdc */
+static void test_capability(void)
+{
+    Fixture f;
+
+    fixture_start(&f);
+    g_assert_cmphex(qpci_config_readw(f.dev, PCI_VENDOR_ID), ==, 0x8086);
+    g_assert_cmphex(qpci_config_readw(f.dev, PCI_DEVICE_ID), ==, 0x100e);
+    g_assert_cmphex(qpci_find_capability(f.dev, PCI_CAP_ID_PM, 0), ==,
+                    PM_CAP);
+    g_assert_false(qpci_config_readw(f.dev, PM_CAP + PCI_PM_PMC) &
+                   (PCI_PM_CAP_D1 | PCI_PM_CAP_D2));
+    fixture_stop(&f);
+}
+
+/*
+ * Guards the idle detection and the timers: an auto-negotiation the guest
+ * starts while receive and transmit are off is parked, and runs once the
+ * device is active.
+ */
+static void test_rx_tx(void)
+{
+    Fixture f;
+
+    fixture_start(&f);
+    assert_state(f.qts, "idle", false);
+    qpci_io_writel(f.dev, f.bar, REG_MDIC, MDIC_WRITE_BMCR_RESTART_AN);
+    assert_state(f.qts, "idle", false);
+    g_assert_false(qpci_io_readl(f.dev, f.bar, REG_STATUS) & STATUS_LU);
+    qtest_clock_step(f.qts, 1000 * SCALE_MS);
+    g_assert_false(qpci_io_readl(f.dev, f.bar, REG_STATUS) & STATUS_LU);
+
+    /* the parked auto-negotiation is due as soon as the device is active */
+    qpci_io_writel(f.dev, f.bar, REG_RCTL, CTL_EN);
+    qtest_clock_step(f.qts, SCALE_MS);
+    g_assert_true(qpci_io_readl(f.dev, f.bar, REG_STATUS) & STATUS_LU);
+    /* RCTL writes arm the 1 s receive flush timer of e1000: let it run */
+    qtest_clock_step(f.qts, 1000 * SCALE_MS);
+    assert_state(f.qts, "active", false);
+
+    qpci_io_writel(f.dev, f.bar, REG_RCTL, 0);
+    qpci_io_writel(f.dev, f.bar, REG_TCTL, CTL_EN);
+    assert_state(f.qts, "active", false);
+    qpci_io_writel(f.dev, f.bar, REG_TCTL, 0);
+    assert_state(f.qts, "idle", false);
+    fixture_stop(&f);
+}
+
+/* Guards link down from the monitor: idle, and back on link up */
+static void test_set_link(void)
+{
+    Fixture f;
+
+    fixture_start(&f);
+    qpci_io_writel(f.dev, f.bar, REG_RCTL, CTL_EN);
+    qtest_clock_step(f.qts, 1000 * SCALE_MS);
+    assert_state(f.qts, "active", false);
+    qtest_qmp_assert_success(f.qts, "{ 'execute': 'set_link', 'arguments':"
+                             " { 'name': 'nic0', 'up': false } }");
+    assert_state(f.qts, "idle", false);
+    qtest_qmp_assert_success(f.qts, "{ 'execute': 'set_link', 'arguments':"
+                             " { 'name': 'nic0', 'up': true } }");
+    assert_state(f.qts, "active", true);    /* auto-negotiation restarted */
+    qtest_clock_step(f.qts, 1000 * SCALE_MS);
+    assert_state(f.qts, "active", false);
+    fixture_stop(&f);
+}
+
+/* Guards D3hot: state, timers parked, back to active on D0 */
+static void test_d3hot(void)
+{
+    Fixture f;
+
+    fixture_start(&f);
+    qpci_io_writel(f.dev, f.bar, REG_RCTL, CTL_EN);
+    qtest_clock_step(f.qts, 1000 * SCALE_MS);
+    qpci_io_writel(f.dev, f.bar, REG_MDIC, MDIC_WRITE_BMCR_RESTART_AN);
+    assert_state(f.qts, "active", true);    /* auto-negotiation running */
+    qpci_config_writew(f.dev, PM_CAP + PCI_PM_CTRL, 3);
+    assert_state(f.qts, "d3hot", false);
+    qtest_clock_step(f.qts, 1000 * SCALE_MS);   /* parked: link stays down */
+    qpci_config_writew(f.dev, PM_CAP + PCI_PM_CTRL, 0);
+    g_assert_false(qpci_io_readl(f.dev, f.bar, REG_RCTL) & ~CTL_EN);
+    qtest_clock_step(f.qts, SCALE_MS);      /* parked autoneg, due now */
+    g_assert_true(qpci_io_readl(f.dev, f.bar, REG_STATUS) & STATUS_LU);
+    assert_state(f.qts, "active", false);
+    g_assert_cmphex(qpci_io_readl(f.dev, f.bar, REG_RCTL), ==, CTL_EN);
+    fixture_stop(&f);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    qtest_add_func("/e1000-paiov/capability", test_capability);
+    qtest_add_func("/e1000-paiov/rx-tx", test_rx_tx);
+    qtest_add_func("/e1000-paiov/set-link", test_set_link);
+    qtest_add_func("/e1000-paiov/d3hot", test_d3hot);
+    return g_test_run();
+}
