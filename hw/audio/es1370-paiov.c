@@ -186,8 +186,7 @@ static bool es1370_paiov_vpsa_needed(void *opaque)
 {
     ES1370PaiovState *ps = opaque;
 
-    return ps->vpsa.state != PAIOV_POWER_STATE_IDLE ||
-           ps->vpsa.dstate != 0 || ps->vpsa.functions_enabled;
+    return paiov_vpsa_migration_needed(&ps->vpsa);
 }
 
 static const VMStateDescription vmstate_es1370_paiov_vpsa = {

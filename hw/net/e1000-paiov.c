@@ -227,8 +227,7 @@ static bool e1000_paiov_vpsa_needed(void *opaque)
 {
     E1000PaiovState *ps = opaque;
 
-    return ps->vpsa.state != PAIOV_POWER_STATE_IDLE ||
-           ps->vpsa.dstate != 0 || ps->vpsa.functions_enabled;
+    return paiov_vpsa_migration_needed(&ps->vpsa);
 }
 
 static const VMStateDescription vmstate_e1000_paiov_vpsa = {

@@ -275,6 +275,13 @@ PaiovDeviceInfoList *paiov_query_all(void)
 
 /* Migration: the guest-visible inputs and the state they imply */
 
+/* The destination starts in the reset state (D0, idle): nothing to send */
+bool paiov_vpsa_migration_needed(const PaiovVPSA *vpsa)
+{
+    return vpsa->state != PAIOV_POWER_STATE_IDLE || vpsa->dstate != 0 ||
+           vpsa->functions_enabled;
+}
+
 static int paiov_vpsa_pre_load(void *opaque)
 {
     PaiovVPSA *vpsa = opaque;

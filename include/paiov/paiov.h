@@ -127,6 +127,9 @@ int64_t paiov_vpsa_residency_ms(PaiovVPSA *vpsa, PaiovPowerState state);
 PaiovDeviceInfo *paiov_vpsa_query(PaiovVPSA *vpsa);
 PaiovDeviceInfoList *paiov_query_all(void);
 
+/* Whether a device's vpsa subsection must be sent (not in reset state) */
+bool paiov_vpsa_migration_needed(const PaiovVPSA *vpsa);
+
 extern const VMStateDescription vmstate_paiov_vpsa;
 
 #define VMSTATE_PAIOV_VPSA(_field, _state) \

@@ -12,12 +12,9 @@
  */
 
 #include "qemu/osdep.h"
-#include "libqtest.h"
-#include "libqos/pci-pc.h"
-#include "qobject/qdict.h"
-#include "qobject/qlist.h"
 #include "hw/pci/pci_regs.h"
 #include "qemu/timer.h"
+#include "paiov-qtest.h"
 
 #define DEVFN QPCI_DEVFN(4, 0)
 #define PM_CAP 0xdc
@@ -31,41 +28,16 @@
 #define MDIC_WRITE_BMCR_RESTART_AN \
     (0x04000000 | (1 << 21) | (0 << 16) | 0x1000 | 0x0200)
 
-typedef struct Fixture {
-    QTestState *qts;
-    QPCIBus *bus;
-    QPCIDevice *dev;
-    QPCIBar bar;
-} Fixture;
+typedef PaiovFixture Fixture;
 
 static void fixture_start(Fixture *f)
 {
     f->qts = qtest_init("-M pc -netdev user,id=n0 "
                         "-device e1000-paiov,netdev=n0,id=nic0,addr=04.0");
-    f->bus = qpci_new_pc(f->qts, NULL);
-    f->dev = qpci_device_find(f->bus, DEVFN);
-    g_assert_nonnull(f->dev);
-    qpci_device_enable(f->dev);
-    f->bar = qpci_iomap(f->dev, 0, NULL);
+    paiov_fixture_attach(f, DEVFN, 0);
 }
 
-static void fixture_stop(Fixture *f)
-{
-    g_free(f->dev);
-    qpci_free_pc(f->bus);
-    qtest_quit(f->qts);
-}
-
-static QDict *paiov_info(QTestState *qts)
-{
-    QDict *rsp = qtest_qmp(qts, "{ 'execute': 'query-paiov' }");
-    QDict *info = qobject_to(QDict, qlist_peek(qdict_get_qlist(rsp,
-                                                               "return")));
-
-    qobject_ref(info);
-    qobject_unref(rsp);
-    return info;
-}
+#define fixture_stop paiov_fixture_stop
 
 #define assert_state(qts, state, timer) do {                            \
         QDict *_info = paiov_info(qts);                                 \

@@ -11,12 +11,9 @@
  */
 
 #include "qemu/osdep.h"
-#include "libqtest.h"
-#include "libqos/pci-pc.h"
-#include "qobject/qdict.h"
-#include "qobject/qlist.h"
 #include "hw/pci/pci_regs.h"
 #include "qemu/timer.h"
+#include "paiov-qtest.h"
 
 #define PAIOV_DEVFN QPCI_DEVFN(4, 0)
 #define STOCK_DEVFN QPCI_DEVFN(5, 0)
@@ -35,43 +32,15 @@
 #define ARGS "-M pc -audiodev none,id=snd0 " \
     "-device es1370-paiov,audiodev=snd0,id=snd,addr=04.0 "
 
-typedef struct Fixture {
-    QTestState *qts;
-    QPCIBus *bus;
-    QPCIDevice *dev;
-    QPCIBar bar;
-} Fixture;
+typedef PaiovFixture Fixture;
 
 static void fixture_start(Fixture *f, const char *extra)
 {
     f->qts = qtest_initf(ARGS "%s", extra ?: "");
-    f->bus = qpci_new_pc(f->qts, NULL);
-    f->dev = qpci_device_find(f->bus, PAIOV_DEVFN);
-    g_assert_nonnull(f->dev);
-    qpci_device_enable(f->dev);
-    f->bar = qpci_iomap(f->dev, 0, NULL);
+    paiov_fixture_attach(f, PAIOV_DEVFN, 0);
 }
 
-static void fixture_stop(Fixture *f)
-{
-    g_free(f->dev);
-    qpci_free_pc(f->bus);
-    qtest_quit(f->qts);
-}
-
-/* query-paiov entry of the paiov device; caller unrefs */
-static QDict *paiov_info(QTestState *qts)
-{
-    QDict *rsp = qtest_qmp(qts, "{ 'execute': 'query-paiov' }");
-    QList *list = qdict_get_qlist(rsp, "return");
-    QDict *info;
-
-    g_assert_cmpint(qlist_size(list), ==, 1);
-    info = qobject_to(QDict, qlist_peek(list));
-    qobject_ref(info);
-    qobject_unref(rsp);
-    return info;
-}
+#define fixture_stop paiov_fixture_stop
 
 static char *paiov_state(QTestState *qts)
 {
