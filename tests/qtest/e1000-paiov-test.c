@@ -137,6 +137,50 @@ static void test_d3hot(void)
     fixture_stop(&f);
 }
 
+/*
+ * Guards migration in D3hot with a parked auto-negotiation: the
+ * destination is in D3hot with no timer armed, and on D0 the parked
+ * auto-negotiation runs there.
+ */
+static void test_migrate_d3hot(void)
+{
+    Fixture f, d;
+    g_autofree char *path = NULL;
+    g_autofree char *uri = NULL;
+    int fd = g_file_open_tmp("e1000-paiov-mig-XXXXXX", &path, NULL);
+
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+    fixture_start(&f);
+    qpci_io_writel(f.dev, f.bar, REG_RCTL, CTL_EN);
+    qtest_clock_step(f.qts, 1000 * SCALE_MS);
+    qpci_io_writel(f.dev, f.bar, REG_MDIC, MDIC_WRITE_BMCR_RESTART_AN);
+    qpci_config_writew(f.dev, PM_CAP + PCI_PM_CTRL, 3);
+    assert_state(f.qts, "d3hot", false);
+    uri = g_strdup_printf("file:%s", path);
+    qtest_qmp_assert_success(f.qts, "{ 'execute': 'migrate', 'arguments':"
+                             " { 'uri': %s } }", uri);
+    paiov_wait_migration(f.qts);
+
+    d.qts = qtest_initf("-M pc -netdev user,id=n0 "
+                        "-device e1000-paiov,netdev=n0,id=nic0,addr=04.0 "
+                        "-incoming %s", uri);
+    qtest_qmp_eventwait(d.qts, "RESUME");
+    assert_state(d.qts, "d3hot", false);
+    qtest_clock_step(d.qts, 1000 * SCALE_MS);
+    d.bus = qpci_new_pc(d.qts, NULL);
+    d.dev = qpci_device_find(d.bus, DEVFN);
+    d.bar = f.bar;      /* the BAR address migrated with config space */
+    qpci_config_writew(d.dev, PM_CAP + PCI_PM_CTRL, 0);
+    qtest_clock_step(d.qts, SCALE_MS);
+    g_assert_true(qpci_io_readl(d.dev, d.bar, REG_STATUS) & STATUS_LU);
+    assert_state(d.qts, "active", false);
+
+    fixture_stop(&d);
+    fixture_stop(&f);
+    unlink(path);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -144,5 +188,6 @@ int main(int argc, char **argv)
     qtest_add_func("/e1000-paiov/rx-tx", test_rx_tx);
     qtest_add_func("/e1000-paiov/set-link", test_set_link);
     qtest_add_func("/e1000-paiov/d3hot", test_d3hot);
+    qtest_add_func("/e1000-paiov/migrate/d3hot", test_migrate_d3hot);
     return g_test_run();
 }

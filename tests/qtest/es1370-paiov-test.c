@@ -254,23 +254,6 @@ static void test_invalid_pmcsr(void)
     unlink(logpath);
 }
 
-static void wait_migration_completed(QTestState *qts)
-{
-    for (;;) {
-        QDict *rsp = qtest_qmp(qts, "{ 'execute': 'query-migrate' }");
-        QDict *ret = qdict_get_qdict(rsp, "return");
-        const char *status = qdict_get_try_str(ret, "status");
-        bool done = status && !strcmp(status, "completed");
-
-        g_assert_cmpstr(status ?: "", !=, "failed");
-        qobject_unref(rsp);
-        if (done) {
-            return;
-        }
-        g_usleep(20 * 1000);
-    }
-}
-
 /*
  * Guards migration of the power state: the destination ends up in the
  * source's state and re-applies the host action itself.
@@ -303,7 +286,7 @@ static void migrate_in_state(bool d3hot)
     qtest_qmp_assert_success(f.qts, "{ 'execute': 'migrate', 'arguments':"
                              " { 'uri': %s } }", uri);
     /* STOP comes before the last bytes are written: wait for the end */
-    wait_migration_completed(f.qts);
+    paiov_wait_migration(f.qts);
 
     dst = qtest_initf(ARGS "-incoming file:%s", path);
     qtest_qmp_eventwait(dst, "RESUME");

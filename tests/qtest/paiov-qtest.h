@@ -53,4 +53,27 @@ static inline QDict *paiov_info(QTestState *qts)
     return info;
 }
 
+/*
+ * Wait until an outgoing migration completed: STOP comes before the last
+ * bytes are written, and a destination reading a file: URI too early
+ * would read a partial stream.
+ */
+static inline void paiov_wait_migration(QTestState *qts)
+{
+    for (;;) {
+        QDict *rsp = qtest_qmp(qts, "{ 'execute': 'query-migrate' }");
+        const char *status = qdict_get_try_str(qdict_get_qdict(rsp,
+                                                               "return"),
+                                               "status");
+        bool done = status && !strcmp(status, "completed");
+
+        g_assert_cmpstr(status ?: "", !=, "failed");
+        qobject_unref(rsp);
+        if (done) {
+            return;
+        }
+        g_usleep(20 * 1000);
+    }
+}
+
 #endif /* TESTS_QTEST_PAIOV_QTEST_H */
