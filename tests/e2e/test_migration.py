@@ -36,7 +36,11 @@ def start(qemu, pulse, incoming=None):
     g = Guest()
     g.start(qemu, args)
     if incoming:
-        g.qmp.wait_event('RESUME', timeout=120)
+        # polled: RESUME may come before our QMP connection is ready
+        deadline = time.monotonic() + 180
+        while g.qmp.cmd('query-status')['status'] != 'running':
+            check(time.monotonic() < deadline, 'incoming migration stuck')
+            time.sleep(0.2)
     else:
         g.wait_ready(180)
     return g

@@ -165,7 +165,7 @@ static void test_migrate_d3hot(void)
     d.qts = qtest_initf("-M pc -netdev user,id=n0 "
                         "-device e1000-paiov,netdev=n0,id=nic0,addr=04.0 "
                         "-incoming %s", uri);
-    qtest_qmp_eventwait(d.qts, "RESUME");
+    paiov_wait_running(d.qts);
     assert_state(d.qts, "d3hot", false);
     qtest_clock_step(d.qts, 1000 * SCALE_MS);
     d.bus = qpci_new_pc(d.qts, NULL);

@@ -289,7 +289,7 @@ static void migrate_in_state(bool d3hot)
     paiov_wait_migration(f.qts);
 
     dst = qtest_initf(ARGS "-incoming file:%s", path);
-    qtest_qmp_eventwait(dst, "RESUME");
+    paiov_wait_running(dst);
     info = paiov_info(dst);
     g_assert_cmpstr(qdict_get_str(info, "state"), ==,
                     d3hot ? "d3hot" : "idle");

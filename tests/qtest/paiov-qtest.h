@@ -76,4 +76,27 @@ static inline void paiov_wait_migration(QTestState *qts)
     }
 }
 
+/*
+ * Wait until an incoming migration completed and the VM runs.  Polled:
+ * the RESUME event may come before the test's QMP connection is ready,
+ * and then it is never seen.
+ */
+static inline void paiov_wait_running(QTestState *qts)
+{
+    for (;;) {
+        QDict *rsp = qtest_qmp(qts, "{ 'execute': 'query-status' }");
+        const char *status = qdict_get_try_str(qdict_get_qdict(rsp,
+                                                               "return"),
+                                               "status");
+        bool running = status && !strcmp(status, "running");
+
+        g_assert_cmpstr(status ?: "", !=, "inmigrate-failed");
+        qobject_unref(rsp);
+        if (running) {
+            return;
+        }
+        g_usleep(20 * 1000);
+    }
+}
+
 #endif /* TESTS_QTEST_PAIOV_QTEST_H */
