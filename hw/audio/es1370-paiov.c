@@ -109,14 +109,8 @@ static void es1370_paiov_io_write(void *opaque, hwaddr addr, uint64_t val,
                                      s->ctl & ES1370_CHANNELS_EN);
 }
 
-static uint64_t es1370_paiov_io_read(void *opaque, hwaddr addr,
-                                     unsigned size)
-{
-    return es1370_io_read(opaque, addr, size);
-}
-
 static const MemoryRegionOps es1370_paiov_io_ops = {
-    .read = es1370_paiov_io_read,
+    .read = es1370_io_read,
     .write = es1370_paiov_io_write,
     .valid = {
         .min_access_size = 1,

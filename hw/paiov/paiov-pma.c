@@ -54,6 +54,27 @@ static AudioHostPower paiov_audio_level(PaiovAudioAction action)
     }
 }
 
+/* Account a new request through one backend of a device */
+static void paiov_host_request(PaiovHostRecord *rec, const char *action)
+{
+    rec->action = action;
+    rec->requests++;
+    g_free(rec->error);
+    rec->error = NULL;
+}
+
+/* A request, or its asynchronous completion, failed: record and trace */
+static void paiov_host_failed(PaiovVPSA *vpsa, PaiovHostRecord *rec,
+                              const char *backend, const char *error)
+{
+    rec->result = PAIOV_HOST_ACTION_RESULT_FAILED;
+    rec->failures++;
+    g_free(rec->error);
+    rec->error = g_strdup(error);
+    trace_paiov_pma_host_failed(object_get_typename(OBJECT(vpsa->dev)),
+                                backend, rec->action, rec->error);
+}
+
 static void paiov_pma_audio(PaiovPMA *pma, PaiovVPSA *vpsa,
                             PaiovPowerState state)
 {
@@ -75,11 +96,8 @@ static void paiov_pma_audio(PaiovPMA *pma, PaiovVPSA *vpsa,
         break;
     }
 
-    rec->action = paiov_audio_level_names[level];
+    paiov_host_request(rec, paiov_audio_level_names[level]);
     rec->level = level;
-    rec->requests++;
-    g_free(rec->error);
-    rec->error = NULL;
 
     ret = AUD_set_host_power(vpsa->card, level, &err);
     trace_paiov_pma_host_request(dev, "audio", rec->action, ret);
@@ -93,10 +111,8 @@ static void paiov_pma_audio(PaiovPMA *pma, PaiovVPSA *vpsa,
         rec->result = PAIOV_HOST_ACTION_RESULT_UNSUPPORTED;
         break;
     default:
-        rec->result = PAIOV_HOST_ACTION_RESULT_FAILED;
-        rec->failures++;
-        rec->error = g_strdup(err ? error_get_pretty(err) : strerror(-ret));
-        trace_paiov_pma_host_failed(dev, "audio", rec->action, rec->error);
+        paiov_host_failed(vpsa, rec, "audio",
+                          err ? error_get_pretty(err) : strerror(-ret));
         warn_report_once("paiov: %s: host audio %s failed: %s", dev,
                          rec->action, rec->error);
         break;
@@ -113,18 +129,11 @@ static void paiov_pma_runtime_pm(PaiovPMA *pma, PaiovVPSA *vpsa,
     Error *err = NULL;
     int ret;
 
-    rec->action = low ? "auto" : "on";
-    rec->requests++;
-    g_free(rec->error);
-    rec->error = NULL;
+    paiov_host_request(rec, low ? "auto" : "on");
     ret = paiov_rpm_vote(vpsa->rpm, low, pma->autosuspend_delay_ms, &err);
     trace_paiov_pma_host_request(dev, "runtime-pm", rec->action, ret);
     if (ret < 0) {
-        rec->result = PAIOV_HOST_ACTION_RESULT_FAILED;
-        rec->failures++;
-        rec->error = g_strdup(error_get_pretty(err));
-        trace_paiov_pma_host_failed(dev, "runtime-pm", rec->action,
-                                    rec->error);
+        paiov_host_failed(vpsa, rec, "runtime-pm", error_get_pretty(err));
         warn_report_once("paiov: %s: host runtime PM %s failed: %s", dev,
                          rec->action, rec->error);
         error_free(err);
@@ -199,12 +208,7 @@ void paiov_pma_refresh(PaiovPMA *pma, PaiovVPSA *vpsa)
         return;
     }
     if (!AUD_get_host_power(vpsa->card, &applied, &err)) {
-        rec->result = PAIOV_HOST_ACTION_RESULT_FAILED;
-        rec->failures++;
-        g_free(rec->error);
-        rec->error = g_strdup(error_get_pretty(err));
-        trace_paiov_pma_host_failed(object_get_typename(OBJECT(vpsa->dev)),
-                                    "audio", rec->action, rec->error);
+        paiov_host_failed(vpsa, rec, "audio", error_get_pretty(err));
         error_free(err);
     } else if (applied == rec->level ||
                (rec->level != AUDIO_HOST_POWER_RUNNING &&

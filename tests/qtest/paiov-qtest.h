@@ -54,20 +54,22 @@ static inline QDict *paiov_info(QTestState *qts)
 }
 
 /*
- * Wait until an outgoing migration completed: STOP comes before the last
- * bytes are written, and a destination reading a file: URI too early
- * would read a partial stream.
+ * Poll @command until its "status" is @want; fail on @bad.  Migration is
+ * polled, not followed by events: STOP comes before the last bytes of a
+ * file: migration are written, and RESUME may come before the test's QMP
+ * connection is ready, and then it is never seen.
  */
-static inline void paiov_wait_migration(QTestState *qts)
+static inline void paiov_wait_status(QTestState *qts, const char *command,
+                                     const char *want, const char *bad)
 {
     for (;;) {
-        QDict *rsp = qtest_qmp(qts, "{ 'execute': 'query-migrate' }");
+        QDict *rsp = qtest_qmp(qts, "{ 'execute': %s }", command);
         const char *status = qdict_get_try_str(qdict_get_qdict(rsp,
                                                                "return"),
                                                "status");
-        bool done = status && !strcmp(status, "completed");
+        bool done = status && !strcmp(status, want);
 
-        g_assert_cmpstr(status ?: "", !=, "failed");
+        g_assert_cmpstr(status ?: "", !=, bad);
         qobject_unref(rsp);
         if (done) {
             return;
@@ -76,27 +78,16 @@ static inline void paiov_wait_migration(QTestState *qts)
     }
 }
 
-/*
- * Wait until an incoming migration completed and the VM runs.  Polled:
- * the RESUME event may come before the test's QMP connection is ready,
- * and then it is never seen.
- */
+/* An outgoing migration completed (the whole stream is written) */
+static inline void paiov_wait_migration(QTestState *qts)
+{
+    paiov_wait_status(qts, "query-migrate", "completed", "failed");
+}
+
+/* An incoming migration completed and the VM runs */
 static inline void paiov_wait_running(QTestState *qts)
 {
-    for (;;) {
-        QDict *rsp = qtest_qmp(qts, "{ 'execute': 'query-status' }");
-        const char *status = qdict_get_try_str(qdict_get_qdict(rsp,
-                                                               "return"),
-                                               "status");
-        bool running = status && !strcmp(status, "running");
-
-        g_assert_cmpstr(status ?: "", !=, "inmigrate-failed");
-        qobject_unref(rsp);
-        if (running) {
-            return;
-        }
-        g_usleep(20 * 1000);
-    }
+    paiov_wait_status(qts, "query-status", "running", "inmigrate-failed");
 }
 
 #endif /* TESTS_QTEST_PAIOV_QTEST_H */
