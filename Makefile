@@ -30,7 +30,7 @@ CONFIGURE_OPTS = \
 	--python=/usr/bin/python3 \
 	--audio-drv-list=pa \
 	--enable-pa --enable-slirp --enable-tcg --enable-kvm --enable-fdt=system \
-	--enable-pixman \
+	--enable-pixman --enable-sdl --enable-vnc --enable-png \
 	--firmwarepath=$(subst $(eval) ,:,$(FIRMWARE_DIRS)) \
 	--disable-docs --disable-werror
 

@@ -13,11 +13,11 @@ set -eu
 
 BUILD_DEPS="ninja-build python3-venv flex bison ccache pkg-config gcc make
 libglib2.0-dev libpixman-1-dev libslirp-dev libfdt-dev libpulse-dev
-zlib1g-dev dpkg-dev devscripts quilt"
+zlib1g-dev libsdl2-dev libpng-dev dpkg-dev devscripts quilt"
 BP_DEPS="meson python3-pycotap qemu-system-data"
 RUN_DEPS="seabios ipxe-qemu pulseaudio pulseaudio-utils alsa-utils
 linux-image-amd64 busybox-static cpio kmod xz-utils zstd procps sox
-python3"
+xvfb xauth gvncviewer python3"
 
 stamp=${PAIOV_DEPS_STAMP:-}
 all="$BUILD_DEPS $RUN_DEPS"
