@@ -5,6 +5,7 @@
 #   make          install build deps (root), fetch, patch, overlay, build
 #   make check    unit tests, qtests, guest end-to-end tests
 #   make demo     boot the test guest with paiov devices, print a timeline
+#   make bench    battery-life benchmark Native/Base/PAIOV (BENCH_ARGS=...)
 #   make checkpatch   scripts/checkpatch.pl on patches/ and the overlay
 
 BUILD      ?= build
@@ -35,7 +36,7 @@ CONFIGURE_OPTS = \
 	--disable-docs --disable-werror
 
 .PHONY: FORCE all deps qemu test-bins check check-unit check-qtest \
-	check-e2e checkpatch demo clean distclean guest
+	check-e2e checkpatch demo bench clean distclean guest
 
 all: qemu
 
@@ -103,7 +104,9 @@ test-bins: qemu
 check: test-bins guest
 	$(RUN_TESTS) -- tools/checkpatch.sh $(TREE) \
 		$(foreach t,$(UNIT_TESTS) $(QTESTS),-- $(OBJ)/$(t) --tap) \
-		$(foreach t,$(E2E_TESTS),-- $(t) $(QEMU))
+		$(foreach t,$(E2E_TESTS),-- $(t) $(QEMU)) \
+		-- tools/paiov-bench --smoke --qemu $(QEMU) --guest $(GUEST) \
+			--out $(BUILD)/bench-smoke
 
 check-unit: test-bins
 	$(RUN_TESTS) $(foreach t,$(UNIT_TESTS),-- $(OBJ)/$(t) --tap)
@@ -121,6 +124,14 @@ checkpatch: $(TREE)/.paiov-patched
 # silent, print the power timeline and the host-side effect.
 demo: qemu guest
 	tools/paiov-demo.py --qemu $(QEMU) --guest $(GUEST)
+
+# Battery-life benchmark after figure 4 of the PAIOV paper: Native, Base
+# and PAIOV side by side (docs/benchmark.md); e.g.
+# make bench BENCH_ARGS='--reps 5 --window 60 --ui vnc'
+BENCH_ARGS ?=
+bench: qemu guest
+	tools/paiov-bench --qemu $(QEMU) --guest $(GUEST) --out $(BUILD)/bench \
+		$(BENCH_ARGS)
 
 clean:
 	rm -rf $(OBJ) $(TREE) $(QEMU) $(GUEST)
