@@ -90,7 +90,7 @@ $(GUEST)/initrd.img: $(GUEST_SRC) | $(DEPS_STAMP)
 	tests/guest/build-guest.sh $(GUEST)
 
 UNIT_TESTS = tests/unit/test-paiov-vpsa tests/unit/test-paiov-rpm
-QTESTS = tests/qtest/es1370-paiov-test tests/qtest/e1000-paiov-test
+QTESTS     = tests/qtest/es1370-paiov-test tests/qtest/e1000-paiov-test tests/qtest/vga-paiov-test
 E2E_TESTS = tests/e2e/test_audio.py tests/e2e/test_migration.py \
 	tests/e2e/test_runtime_pm.py tests/e2e/test_net.py
 RUN_TESTS = tools/run-tests.py --timeout 900 \

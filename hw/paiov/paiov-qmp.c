@@ -55,5 +55,17 @@ void hmp_info_paiov(Monitor *mon, const QDict *qdict)
                            h->requests, h->failures,
                            h->error ? ": " : "", h->error ?: "");
         }
+        if (d->display) {
+            PaiovDisplayInfo *di = d->display;
+
+            monitor_printf(mon, "  display: refresh %s, interval %" PRId64
+                           " ms, %" PRId64 " refreshes (%" PRId64
+                           " avoided), %" PRId64 " updates (%" PRId64
+                           " avoided)\n",
+                           di->refresh_parked ? "parked" : "running",
+                           di->refresh_interval_ms, di->refreshes,
+                           di->refreshes_avoided, di->updates,
+                           di->updates_avoided);
+        }
     }
 }

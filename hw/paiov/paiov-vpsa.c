@@ -259,6 +259,9 @@ PaiovDeviceInfo *paiov_vpsa_query(PaiovVPSA *vpsa)
         QAPI_LIST_PREPEND(info->host_actions,
                           paiov_host_action("audio", &vpsa->audio));
     }
+    if (vpsa->ops->query) {
+        vpsa->ops->query(vpsa, info);
+    }
     return info;
 }
 

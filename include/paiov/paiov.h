@@ -38,6 +38,8 @@ typedef struct PaiovVPSAOps {
     void (*power_changed)(PaiovVPSA *vpsa, PaiovPowerState old,
                           PaiovPowerState new);
     bool (*timer_armed)(PaiovVPSA *vpsa);
+    /* optional: device-specific parts of query-paiov */
+    void (*query)(PaiovVPSA *vpsa, PaiovDeviceInfo *info);
 } PaiovVPSAOps;
 
 /**

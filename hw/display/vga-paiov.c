@@ -1,0 +1,370 @@
+/*
+ * Standard VGA with a virtual power state agent (vga-paiov)
+ *
+ * Guest-visible as QEMU's "VGA" (same IDs, same VGA BIOS, the bochs DISPI
+ * interface; Linux bochs-drm binds unchanged) plus a PCI power management
+ * capability: D0 and D3hot, no D1/D2, no PME.
+ *
+ * Power states (see PaiovPowerState in qapi/paiov.json):
+ * - active: D0 and something on screen;
+ * - idle: D0 and the screen dark, because the guest cleared the palette
+ *   address source bit of the attribute controller (how bochs-drm and the
+ *   VGA BIOS blank), set the screen-off bit of sequencer register 1, or
+ *   disabled the bochs DISPI interface with no legacy mode running (CRTC
+ *   sync signals disabled);
+ * - d3hot: the guest wrote D3hot to PMCSR.
+ * Outside active the device shows one black frame and parks its console's
+ * refresh (qemu_console_park_refresh): UI listeners showing it are
+ * refreshed at most every 3 s, other consoles keep their rate, and a
+ * refresh that still comes (or a screendump) is answered without scanning
+ * video memory.  Back in active the console is refreshed at once, from
+ * scratch, so the first frame shown is the guest's current one.
+ *
+ * Copyright (c) 2026 The qemu-paiov authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/main-loop.h"
+#include "qapi/error.h"
+#include "hw/qdev-properties.h"
+#include "migration/vmstate.h"
+#include "ui/console.h"
+#include "vga_int.h"
+#include "vga_regs.h"
+#include "vga-pci.h"
+#include "paiov/paiov.h"
+#include "hw/paiov/trace.h"
+
+#define TYPE_VGA_PAIOV "vga-paiov"
+OBJECT_DECLARE_SIMPLE_TYPE(VGAPaiovState, VGA_PAIOV)
+
+/* Below the capabilities the standard VGA has none of */
+#define VGA_PAIOV_PM_CAP 0x40
+
+struct VGAPaiovState {
+    PCIVGAState parent_obj;
+
+    PaiovVPSA vpsa;
+    PaiovPMA *pma;
+    PCIConfigWriteFunc *parent_config_write;
+    QEMUBH *blank_bh;
+    bool dark;                  /* a black frame is on screen */
+    uint64_t updates;
+    uint64_t updates_avoided;
+};
+
+typedef struct VGAPaiovClass {
+    PCIDeviceClass parent_class;
+
+    PCIUnregisterFunc *parent_exit;
+    void (*parent_pci_realize)(PCIDevice *dev, Error **errp);
+    ResettablePhases parent_phases;
+} VGAPaiovClass;
+
+DECLARE_CLASS_CHECKERS(VGAPaiovClass, VGA_PAIOV, TYPE_VGA_PAIOV)
+
+static VGACommonState *vga_paiov_vga(VGAPaiovState *ps)
+{
+    return &ps->parent_obj.vga;
+}
+
+/* Whether the guest programmed the display to show nothing */
+static bool vga_paiov_screen_off(VGACommonState *s)
+{
+    if (!(s->ar_index & 0x20)) {
+        return true;
+    }
+    if (s->sr[VGA_SEQ_CLOCK_MODE] & VGA_SR01_SCREEN_OFF) {
+        return true;
+    }
+    return !(s->vbe_regs[VBE_DISPI_INDEX_ENABLE] & VBE_DISPI_ENABLED) &&
+           !(s->cr[VGA_CRTC_MODE] & VGA_CR17_H_V_SIGNALS_ENABLED);
+}
+
+static void vga_paiov_io_written(VGACommonState *s)
+{
+    VGAPaiovState *ps = container_of(s, VGAPaiovState, parent_obj.vga);
+
+    paiov_vpsa_set_functions_enabled(&ps->vpsa, !vga_paiov_screen_off(s));
+}
+
+/*
+ * Show a black frame.  The current surface may be video memory itself,
+ * so it is replaced rather than cleared.
+ */
+static void vga_paiov_show_dark(VGAPaiovState *ps)
+{
+    VGACommonState *s = vga_paiov_vga(ps);
+    DisplaySurface *surface = qemu_console_surface(s->con);
+
+    ps->dark = true;
+    if (!surface || surface_width(surface) <= 0 ||
+        surface_height(surface) <= 0) {
+        return;
+    }
+    trace_paiov_vga_dark(surface_width(surface), surface_height(surface));
+    dpy_gfx_replace_surface(s->con,
+                            qemu_create_displaysurface(surface_width(surface),
+                                                       surface_height(surface)));
+    dpy_gfx_update_full(s->con);
+}
+
+static void vga_paiov_blank_bh(void *opaque)
+{
+    VGAPaiovState *ps = opaque;
+
+    if (ps->vpsa.state != PAIOV_POWER_STATE_ACTIVE && !ps->dark) {
+        vga_paiov_show_dark(ps);
+    }
+}
+
+static void vga_paiov_gfx_update(void *opaque)
+{
+    VGAPaiovState *ps = opaque;
+    VGACommonState *s = vga_paiov_vga(ps);
+
+    if (ps->vpsa.state == PAIOV_POWER_STATE_ACTIVE) {
+        ps->updates++;
+        s->hw_ops->gfx_update(s);
+    } else if (!ps->dark) {
+        vga_paiov_show_dark(ps);
+    } else {
+        ps->updates_avoided++;
+    }
+}
+
+static void vga_paiov_invalidate(void *opaque)
+{
+    VGAPaiovState *ps = opaque;
+    VGACommonState *s = vga_paiov_vga(ps);
+
+    s->hw_ops->invalidate(s);
+    if (ps->vpsa.state != PAIOV_POWER_STATE_ACTIVE) {
+        ps->dark = false;       /* draw the black frame again */
+    }
+}
+
+static void vga_paiov_text_update(void *opaque, console_ch_t *chardata)
+{
+    VGAPaiovState *ps = opaque;
+    VGACommonState *s = vga_paiov_vga(ps);
+
+    s->hw_ops->text_update(s, chardata);
+}
+
+static const GraphicHwOps vga_paiov_ops = {
+    .invalidate  = vga_paiov_invalidate,
+    .gfx_update  = vga_paiov_gfx_update,
+    .text_update = vga_paiov_text_update,
+};
+
+/* Make the console and the frame on it follow the power state */
+static void vga_paiov_sync(VGAPaiovState *ps)
+{
+    VGACommonState *s = vga_paiov_vga(ps);
+    bool active = ps->vpsa.state == PAIOV_POWER_STATE_ACTIVE;
+
+    if (!s->con) {
+        return;
+    }
+    if (active == !qemu_console_refresh_parked(s->con)) {
+        return;
+    }
+    if (active) {
+        /* redraw everything from video memory, mode included */
+        ps->dark = false;
+        s->graphic_mode = -1;
+        s->hw_ops->invalidate(s);
+        qemu_console_park_refresh(s->con, false);
+    } else {
+        qemu_console_park_refresh(s->con, true);
+        /* the black frame, from the main loop like any display update */
+        ps->dark = false;
+        qemu_bh_schedule(ps->blank_bh);
+    }
+}
+
+static void vga_paiov_power_changed(PaiovVPSA *vpsa, PaiovPowerState old,
+                                    PaiovPowerState new)
+{
+    vga_paiov_sync(container_of(vpsa, VGAPaiovState, vpsa));
+}
+
+static void vga_paiov_query(PaiovVPSA *vpsa, PaiovDeviceInfo *info)
+{
+    VGAPaiovState *ps = container_of(vpsa, VGAPaiovState, vpsa);
+    VGACommonState *s = vga_paiov_vga(ps);
+    PaiovDisplayInfo *d = g_new0(PaiovDisplayInfo, 1);
+    QemuConsoleRefreshStats stats = { 0 };
+
+    if (s->con) {
+        qemu_console_get_refresh_stats(s->con, &stats);
+        d->refresh_parked = qemu_console_refresh_parked(s->con);
+    }
+    d->refresh_interval_ms = stats.interval_ms;
+    d->refreshes = stats.refreshes;
+    d->refreshes_avoided = stats.avoided;
+    d->updates = ps->updates;
+    d->updates_avoided = ps->updates_avoided;
+    info->display = d;
+}
+
+static const PaiovVPSAOps vga_paiov_vpsa_ops = {
+    .power_changed = vga_paiov_power_changed,
+    .query = vga_paiov_query,
+};
+
+static void vga_paiov_config_write(PCIDevice *dev, uint32_t addr,
+                                   uint32_t val, int len)
+{
+    VGAPaiovState *ps = VGA_PAIOV(dev);
+
+    paiov_pci_config_write(&ps->vpsa, dev, addr, val, len,
+                           ps->parent_config_write);
+}
+
+static void vga_paiov_realize(PCIDevice *dev, Error **errp)
+{
+    VGAPaiovState *ps = VGA_PAIOV(dev);
+    VGACommonState *s = vga_paiov_vga(ps);
+    Error *local_err = NULL;
+
+    VGA_PAIOV_GET_CLASS(dev)->parent_pci_realize(dev, &local_err);
+    if (local_err) {
+        error_propagate(errp, local_err);
+        return;
+    }
+    ps->parent_config_write = dev->config_write;
+    dev->config_write = vga_paiov_config_write;
+    if (!paiov_pci_pm_init(dev, VGA_PAIOV_PM_CAP, errp)) {
+        return;
+    }
+    ps->blank_bh = qemu_bh_new_guarded(vga_paiov_blank_bh, ps,
+                                       &DEVICE(dev)->mem_reentrancy_guard);
+    s->io_written = vga_paiov_io_written;
+    graphic_console_set_hwops(s->con, &vga_paiov_ops, ps);
+    paiov_vpsa_set_functions_enabled(&ps->vpsa, !vga_paiov_screen_off(s));
+    paiov_vpsa_realize(&ps->vpsa, ps->pma, errp);
+}
+
+static void vga_paiov_unrealize(PCIDevice *dev)
+{
+    VGAPaiovState *ps = VGA_PAIOV(dev);
+
+    paiov_vpsa_unrealize(&ps->vpsa);
+    if (ps->blank_bh) {
+        qemu_bh_delete(ps->blank_bh);
+        ps->blank_bh = NULL;
+    }
+    if (VGA_PAIOV_GET_CLASS(dev)->parent_exit) {
+        VGA_PAIOV_GET_CLASS(dev)->parent_exit(dev);
+    }
+}
+
+/*
+ * The VGA registers are reset by a handler of their own, in no fixed
+ * order with this one: start from the reset state (D0, screen off), the
+ * next register write tells what the guest shows.
+ */
+static void vga_paiov_reset_hold(Object *obj, ResetType type)
+{
+    VGAPaiovState *ps = VGA_PAIOV(obj);
+    VGAPaiovClass *k = VGA_PAIOV_GET_CLASS(obj);
+
+    if (k->parent_phases.hold) {
+        k->parent_phases.hold(obj, type);
+    }
+    paiov_vpsa_reset(&ps->vpsa);
+    vga_paiov_sync(ps);
+}
+
+static void vga_paiov_instance_init(Object *obj)
+{
+    VGAPaiovState *ps = VGA_PAIOV(obj);
+
+    paiov_vpsa_init(&ps->vpsa, DEVICE(obj), &vga_paiov_vpsa_ops);
+}
+
+static bool vga_paiov_vpsa_needed(void *opaque)
+{
+    VGAPaiovState *ps = opaque;
+
+    return paiov_vpsa_migration_needed(&ps->vpsa);
+}
+
+static int vga_paiov_post_load(void *opaque, int version_id)
+{
+    VGAPaiovState *ps = opaque;
+
+    vga_paiov_sync(ps);
+    return 0;
+}
+
+static const VMStateDescription vmstate_vga_paiov_vpsa = {
+    .name = "paiov-vga/vpsa",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = vga_paiov_vpsa_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_PAIOV_VPSA(vpsa, VGAPaiovState),
+        VMSTATE_END_OF_LIST()
+    }
+};
+
+/* Not "vga-paiov": a subsection name must not start with "vga" */
+static const VMStateDescription vmstate_vga_paiov = {
+    .name = "paiov-vga",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .post_load = vga_paiov_post_load,
+    .fields = (const VMStateField[]) {
+        VMSTATE_STRUCT(parent_obj, VGAPaiovState, 0, vmstate_vga_pci,
+                       PCIVGAState),
+        VMSTATE_END_OF_LIST()
+    },
+    .subsections = (const VMStateDescription * const []) {
+        &vmstate_vga_paiov_vpsa,
+        NULL
+    }
+};
+
+static const Property vga_paiov_properties[] = {
+    DEFINE_PROP_LINK("pma", VGAPaiovState, pma, TYPE_PAIOV_PMA, PaiovPMA *),
+    DEFINE_PROP_STRING("host-device", VGAPaiovState, vpsa.host_device),
+};
+
+static void vga_paiov_class_init(ObjectClass *klass, void *data)
+{
+    DeviceClass *dc = DEVICE_CLASS(klass);
+    PCIDeviceClass *pk = PCI_DEVICE_CLASS(klass);
+    VGAPaiovClass *k = VGA_PAIOV_CLASS(klass);
+    ResettableClass *rc = RESETTABLE_CLASS(klass);
+
+    k->parent_pci_realize = pk->realize;
+    pk->realize = vga_paiov_realize;
+    k->parent_exit = pk->exit;
+    pk->exit = vga_paiov_unrealize;
+    resettable_class_set_parent_phases(rc, NULL, vga_paiov_reset_hold,
+                                       NULL, &k->parent_phases);
+    dc->desc = "Standard VGA with PCI power management (PAIOV)";
+    dc->vmsd = &vmstate_vga_paiov;
+    device_class_set_props(dc, vga_paiov_properties);
+}
+
+static const TypeInfo vga_paiov_info = {
+    .name = TYPE_VGA_PAIOV,
+    .parent = TYPE_PCI_VGA_STD,
+    .instance_size = sizeof(VGAPaiovState),
+    .instance_init = vga_paiov_instance_init,
+    .class_size = sizeof(VGAPaiovClass),
+    .class_init = vga_paiov_class_init,
+};
+
+static void vga_paiov_register_types(void)
+{
+    type_register_static(&vga_paiov_info);
+}
+
+type_init(vga_paiov_register_types)

@@ -1,0 +1,378 @@
+/*
+ * QTest for vga-paiov: the virtual PSA of the power-aware standard VGA
+ *
+ * Blanking through the attribute controller, the sequencer and the bochs
+ * DISPI interface, D3hot/D0 through PMCSR, and what the display shows
+ * (screendump) and costs (update counters in query-paiov) in each state.
+ *
+ * Copyright (c) 2026 The qemu-paiov authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "hw/pci/pci_regs.h"
+#include "qemu/timer.h"
+#include "paiov-qtest.h"
+
+#define DEVFN QPCI_DEVFN(5, 0)
+#define PM_CAP 0x40
+
+/* VGA and bochs DISPI ports */
+#define VGA_ATT_W 0x3c0
+#define VGA_MIS_W 0x3c2
+#define VGA_SEQ_I 0x3c4
+#define VGA_SEQ_D 0x3c5
+#define VGA_CRT_IC 0x3d4
+#define VGA_CRT_DC 0x3d5
+#define VGA_IS1_RC 0x3da
+#define VGA_IS1_RM 0x3ba
+#define VBE_INDEX 0x1ce
+#define VBE_DATA 0x1cf
+
+#define VBE_XRES 1
+#define VBE_YRES 2
+#define VBE_BPP 3
+#define VBE_ENABLE 4
+#define VBE_ENABLED 0x01
+#define VBE_LFB_ENABLED 0x40
+#define VBE_NOCLEARMEM 0x80
+
+#define WIDTH 64
+#define HEIGHT 48
+
+typedef PaiovFixture Fixture;
+
+static void fixture_start(Fixture *f)
+{
+    f->qts = qtest_init("-M pc -vga none "
+                        "-device vga-paiov,id=vga0,addr=05.0");
+    paiov_fixture_attach(f, DEVFN, 0);
+}
+
+#define fixture_stop paiov_fixture_stop
+
+static char *info_state(QTestState *qts)
+{
+    QDict *info = paiov_info(qts);
+    char *state = g_strdup(qdict_get_str(info, "state"));
+
+    qobject_unref(info);
+    return state;
+}
+
+#define assert_state(qts, want) do {                                    \
+        g_autofree char *_state = info_state(qts);                      \
+                                                                        \
+        g_assert_cmpstr(_state, ==, (want));                            \
+    } while (0)
+
+static int64_t display_counter(QTestState *qts, const char *name)
+{
+    QDict *info = paiov_info(qts);
+    int64_t v = qdict_get_int(qdict_get_qdict(info, "display"), name);
+
+    qobject_unref(info);
+    return v;
+}
+
+static bool display_parked(QTestState *qts)
+{
+    QDict *info = paiov_info(qts);
+    bool v = qdict_get_bool(qdict_get_qdict(info, "display"),
+                            "refresh-parked");
+
+    qobject_unref(info);
+    return v;
+}
+
+/* The attribute controller's palette address source bit: on or blank */
+static void att_pas(QTestState *qts, bool on)
+{
+    /* reset the flip-flop: the status port of the mono or colour mode */
+    qtest_inb(qts, VGA_IS1_RM);
+    qtest_inb(qts, VGA_IS1_RC);
+    qtest_outb(qts, VGA_ATT_W, on ? 0x20 : 0x00);
+}
+
+/* A legacy mode on screen: colour ports, CRTC sync enabled, PAS set */
+static void legacy_on(QTestState *qts)
+{
+    qtest_outb(qts, VGA_MIS_W, 0x01);
+    qtest_outb(qts, VGA_CRT_IC, 0x17);
+    qtest_outb(qts, VGA_CRT_DC, 0x80);
+    att_pas(qts, true);
+}
+
+static void vbe_write(QTestState *qts, uint16_t index, uint16_t val)
+{
+    qtest_outw(qts, VBE_INDEX, index);
+    qtest_outw(qts, VBE_DATA, val);
+}
+
+/* The way bochs-drm sets a mode: DISPI WIDTHxHEIGHTx32, LFB, PAS set */
+static void dispi_on(QTestState *qts)
+{
+    vbe_write(qts, VBE_ENABLE, 0);
+    vbe_write(qts, VBE_BPP, 32);
+    vbe_write(qts, VBE_XRES, WIDTH);
+    vbe_write(qts, VBE_YRES, HEIGHT);
+    vbe_write(qts, VBE_ENABLE, VBE_ENABLED | VBE_LFB_ENABLED);
+    att_pas(qts, true);
+}
+
+/* Fill the framebuffer (BAR 0) with one 32-bit colour */
+static void fb_fill(Fixture *f, uint32_t xrgb)
+{
+    g_autofree uint32_t *buf = g_new(uint32_t, WIDTH * HEIGHT);
+    int i;
+
+    for (i = 0; i < WIDTH * HEIGHT; i++) {
+        buf[i] = cpu_to_le32(xrgb);
+    }
+    qpci_memwrite(f->dev, f->bar, 0, buf, WIDTH * HEIGHT * 4);
+}
+
+/*
+ * screendump to a PPM file; return the colour of the pixel at (x, y) as
+ * 0xRRGGBB.  The size must be the DISPI mode's unless @any_size (a
+ * destination of migration in D3hot shows its black frame at the size of
+ * the surface it started with).
+ */
+static uint32_t screendump_pixel_any(QTestState *qts, int x, int y,
+                                     bool any_size)
+{
+    g_autofree char *path = NULL;
+    g_autofree char *data = NULL;
+    gsize len;
+    int fd = g_file_open_tmp("vga-paiov-XXXXXX.ppm", &path, NULL);
+    int w, h, max, off;
+    const uint8_t *p;
+
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+    qtest_qmp_assert_success(qts, "{ 'execute': 'screendump', "
+                             "'arguments': { 'filename': %s } }", path);
+    g_assert_true(g_file_get_contents(path, &data, &len, NULL));
+    unlink(path);
+    g_assert_cmpint(sscanf(data, "P6 %d %d %d%n", &w, &h, &max, &off), ==,
+                    3);
+    if (!any_size) {
+        g_assert_cmpint(w, ==, WIDTH);
+        g_assert_cmpint(h, ==, HEIGHT);
+    }
+    off++;                                  /* the whitespace after max */
+    g_assert_cmpint(len, >=, off + w * h * 3);
+    p = (const uint8_t *)data + off + (y * w + x) * 3;
+    return (p[0] << 16) | (p[1] << 8) | p[2];
+}
+
+static uint32_t screendump_pixel(QTestState *qts, int x, int y)
+{
+    return screendump_pixel_any(qts, x, y, false);
+}
+
+/* Guards the identity: the standard VGA's IDs plus D0/D3hot PM */
+static void test_capability(void)
+{
+    Fixture f;
+
+    fixture_start(&f);
+    g_assert_cmphex(qpci_config_readw(f.dev, PCI_VENDOR_ID), ==, 0x1234);
+    g_assert_cmphex(qpci_config_readw(f.dev, PCI_DEVICE_ID), ==, 0x1111);
+    g_assert_cmphex(qpci_config_readw(f.dev, PCI_CLASS_DEVICE), ==,
+                    0x0300);   /* display, VGA */
+    g_assert_cmphex(qpci_find_capability(f.dev, PCI_CAP_ID_PM, 0), ==,
+                    PM_CAP);
+    g_assert_false(qpci_config_readw(f.dev, PM_CAP + PCI_PM_PMC) &
+                   (PCI_PM_CAP_D1 | PCI_PM_CAP_D2));
+    /* nothing on screen after reset: idle, refresh parked */
+    assert_state(f.qts, "idle");
+    g_assert_true(display_parked(f.qts));
+    g_assert_cmpint(display_counter(f.qts, "refresh-interval-ms"), ==, 0);
+    fixture_stop(&f);
+}
+
+/* Guards blanking through the legacy VGA registers (AR index, SR01) */
+static void test_blank_vga_ports(void)
+{
+    Fixture f;
+
+    fixture_start(&f);
+    legacy_on(f.qts);
+    assert_state(f.qts, "active");
+    g_assert_false(display_parked(f.qts));
+
+    att_pas(f.qts, false);
+    assert_state(f.qts, "idle");
+    g_assert_true(display_parked(f.qts));
+    att_pas(f.qts, true);
+    assert_state(f.qts, "active");
+
+    qtest_outb(f.qts, VGA_SEQ_I, 0x01);
+    qtest_outb(f.qts, VGA_SEQ_D, 0x20);     /* screen off */
+    assert_state(f.qts, "idle");
+    qtest_outb(f.qts, VGA_SEQ_D, 0x00);
+    assert_state(f.qts, "active");
+
+    /* sync signals off with no DISPI mode: nothing on screen */
+    qtest_outb(f.qts, VGA_CRT_IC, 0x17);
+    qtest_outb(f.qts, VGA_CRT_DC, 0x00);
+    assert_state(f.qts, "idle");
+    fixture_stop(&f);
+}
+
+/*
+ * Guards blanking through the bochs DISPI interface and the display in
+ * each state: a screendump while active scans video memory and shows it;
+ * blanked, it shows black without scanning; unblanked, it shows what the
+ * guest drew meanwhile (no stale frame).
+ */
+static void test_dispi_frames(void)
+{
+    Fixture f;
+    int64_t updates, avoided;
+
+    fixture_start(&f);
+    att_pas(f.qts, true);
+    assert_state(f.qts, "idle");            /* no DISPI, no legacy sync */
+    dispi_on(f.qts);
+    assert_state(f.qts, "active");
+
+    fb_fill(&f, 0x00ff0000);
+    updates = display_counter(f.qts, "updates");
+    g_assert_cmphex(screendump_pixel(f.qts, 3, 4), ==, 0xff0000);
+    g_assert_cmpint(display_counter(f.qts, "updates"), >, updates);
+
+    vbe_write(f.qts, VBE_ENABLE, 0);        /* DISPI off, no legacy mode */
+    assert_state(f.qts, "idle");
+    g_assert_true(display_parked(f.qts));
+    updates = display_counter(f.qts, "updates");
+    avoided = display_counter(f.qts, "updates-avoided");
+    fb_fill(&f, 0x0000ff00);                /* drawn while dark */
+    g_assert_cmphex(screendump_pixel(f.qts, 3, 4), ==, 0x000000);
+    g_assert_cmphex(screendump_pixel(f.qts, 60, 40), ==, 0x000000);
+    g_assert_cmpint(display_counter(f.qts, "updates"), ==, updates);
+    g_assert_cmpint(display_counter(f.qts, "updates-avoided"), >, avoided);
+
+    vbe_write(f.qts, VBE_ENABLE,
+              VBE_ENABLED | VBE_LFB_ENABLED | VBE_NOCLEARMEM);
+    assert_state(f.qts, "active");
+    g_assert_false(display_parked(f.qts));
+    g_assert_cmphex(screendump_pixel(f.qts, 3, 4), ==, 0x00ff00);
+    g_assert_cmpint(display_counter(f.qts, "updates"), >, updates);
+
+    /* the same through the attribute controller, as bochs-drm blanks */
+    att_pas(f.qts, false);
+    assert_state(f.qts, "idle");
+    fb_fill(&f, 0x000000ff);
+    g_assert_cmphex(screendump_pixel(f.qts, 3, 4), ==, 0x000000);
+    att_pas(f.qts, true);
+    assert_state(f.qts, "active");
+    g_assert_cmphex(screendump_pixel(f.qts, 3, 4), ==, 0x0000ff);
+    fixture_stop(&f);
+}
+
+/* Guards D3hot: dark and parked whatever the registers say; D0 redraws */
+static void test_d3hot(void)
+{
+    Fixture f;
+
+    fixture_start(&f);
+    dispi_on(f.qts);
+    fb_fill(&f, 0x00123456);
+    g_assert_cmphex(screendump_pixel(f.qts, 0, 0), ==, 0x123456);
+    qpci_config_writew(f.dev, PM_CAP + PCI_PM_CTRL, 3);
+    assert_state(f.qts, "d3hot");
+    g_assert_true(display_parked(f.qts));
+    g_assert_cmphex(screendump_pixel(f.qts, 0, 0), ==, 0x000000);
+    /* register writes in D3hot change the inputs, not the state */
+    att_pas(f.qts, false);
+    att_pas(f.qts, true);
+    assert_state(f.qts, "d3hot");
+    qpci_config_writew(f.dev, PM_CAP + PCI_PM_CTRL, 0);
+    assert_state(f.qts, "active");
+    g_assert_false(display_parked(f.qts));
+    g_assert_cmphex(screendump_pixel(f.qts, 0, 0), ==, 0x123456);
+    fixture_stop(&f);
+}
+
+/*
+ * Guards the bad-input rule: a guest toggling blank as fast as it can is
+ * accounted for every change but gets at most one event per second.
+ */
+static void test_blank_storm(void)
+{
+    Fixture f;
+    QDict *info, *ev;
+    int i, events = 0;
+
+    fixture_start(&f);
+    legacy_on(f.qts);
+    for (i = 0; i < 2000; i++) {
+        att_pas(f.qts, i & 1);
+    }
+    assert_state(f.qts, "active");
+    qtest_clock_step(f.qts, 1100 * SCALE_MS);
+    info = paiov_info(f.qts);
+    g_assert_cmpint(qdict_get_int(info, "transitions"), ==, 2001);
+    qobject_unref(info);
+    while ((ev = qtest_qmp_event_ref(f.qts, "PAIOV_POWER_STATE_CHANGE"))) {
+        events++;
+        qobject_unref(ev);
+    }
+    g_assert_cmpint(events, >=, 1);
+    g_assert_cmpint(events, <=, 3);
+    fixture_stop(&f);
+}
+
+/* Guards migration while blanked: parked and dark on the destination */
+static void test_migrate_idle(void)
+{
+    Fixture f, d;
+    g_autofree char *path = NULL;
+    g_autofree char *uri = NULL;
+    int fd = g_file_open_tmp("vga-paiov-mig-XXXXXX", &path, NULL);
+
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+    fixture_start(&f);
+    dispi_on(f.qts);
+    fb_fill(&f, 0x00abcdef);
+    qpci_config_writew(f.dev, PM_CAP + PCI_PM_CTRL, 3);
+    assert_state(f.qts, "d3hot");
+    uri = g_strdup_printf("file:%s", path);
+    qtest_qmp_assert_success(f.qts, "{ 'execute': 'migrate', 'arguments':"
+                             " { 'uri': %s } }", uri);
+    paiov_wait_migration(f.qts);
+
+    d.qts = qtest_initf("-M pc -vga none "
+                        "-device vga-paiov,id=vga0,addr=05.0 "
+                        "-incoming %s", uri);
+    paiov_wait_running(d.qts);
+    assert_state(d.qts, "d3hot");
+    g_assert_true(display_parked(d.qts));
+    g_assert_cmphex(screendump_pixel_any(d.qts, 1, 1, true), ==, 0x000000);
+    d.bus = qpci_new_pc(d.qts, NULL);
+    d.dev = qpci_device_find(d.bus, DEVFN);
+    d.bar = f.bar;
+    qpci_config_writew(d.dev, PM_CAP + PCI_PM_CTRL, 0);
+    assert_state(d.qts, "active");
+    g_assert_cmphex(screendump_pixel(d.qts, 1, 1), ==, 0xabcdef);
+
+    fixture_stop(&d);
+    fixture_stop(&f);
+    unlink(path);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    qtest_add_func("/vga-paiov/capability", test_capability);
+    qtest_add_func("/vga-paiov/blank/vga-ports", test_blank_vga_ports);
+    qtest_add_func("/vga-paiov/blank/dispi-frames", test_dispi_frames);
+    qtest_add_func("/vga-paiov/d3hot", test_d3hot);
+    qtest_add_func("/vga-paiov/blank-storm", test_blank_storm);
+    qtest_add_func("/vga-paiov/migrate/d3hot", test_migrate_idle);
+    return g_test_run();
+}
