@@ -6,6 +6,11 @@ import sys
 import traceback
 
 
+class Skip(Exception):
+    """Raised by a test that cannot run here; reported as
+    'ok N name # SKIP reason' (counted neither passed nor failed)."""
+
+
 class TAP:
     def __init__(self, tests):
         self.tests = tests
@@ -17,6 +22,8 @@ class TAP:
             name = test.__name__
             try:
                 test(*args)
+            except Skip as e:
+                print('ok %d %s # SKIP %s' % (n, name, e), flush=True)
             except Exception:
                 self.failed += 1
                 for line in traceback.format_exc().splitlines():
