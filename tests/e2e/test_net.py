@@ -5,8 +5,9 @@
 The guest's e1000 driver binds unchanged; taking the interface down
 disables receive and transmit (idle: no device timer armed), set_link
 off from the monitor is idle too, and traffic to the slirp gateway flows
-again after each wake-up.  Guest S3 puts e1000-paiov and es1370-paiov in
-D3hot through their drivers; system_wakeup brings them back working.
+again after each wake-up.  Guest S3 puts e1000-paiov, es1370-paiov and
+vga-paiov in D3hot through their drivers; system_wakeup brings them back
+working.
 
 Usage: test_net.py QEMU_BINARY
 """
@@ -26,7 +27,8 @@ def info(g, dev_type):
     for d in g.qmp.cmd('query-paiov'):
         if d['type'] == dev_type:
             return d
-    raise AssertionError('no %s in query-paiov' % dev_type)
+    raise AssertionError('no %s in query-paiov: %s' % (
+        dev_type, [d['type'] for d in g.qmp.cmd('query-paiov')]))
 
 
 def ping(g):
@@ -74,21 +76,28 @@ def test_guest_s3(qemu):
     """Guest S3: its drivers put the paiov devices in D3hot; they come
     back in D0 and work after system_wakeup."""
     g = boot(qemu, ['-audiodev', 'none,id=snd0',
-                    '-device', 'es1370-paiov,audiodev=snd0'])
+                    '-device', 'es1370-paiov,audiodev=snd0',
+                    '-vga', 'none', '-device', 'vga-paiov'])
     try:
         ping(g)
         g.qmp.clear_events()
         g.send('echo mem > /sys/power/state')
         g.qmp.wait_event('SUSPEND', timeout=120)
-        for t in ('e1000-paiov', 'es1370-paiov'):
+        for t in ('e1000-paiov', 'es1370-paiov', 'vga-paiov'):
             d = info(g, t)
             check(d['state'] == 'd3hot', '%s in S3: %s' % (t, d['state']))
             check(not d['timer-armed'], '%s timer armed in S3' % t)
+        check(info(g, 'vga-paiov')['display']['refresh-parked'],
+              'display refresh not parked in S3')
         g.qmp.cmd('system_wakeup')
         rc, out = g.wait_done(120)
         check(rc == 0, 'resume: %s' % out)
         check(info(g, 'e1000-paiov')['state'] == 'active', 'NIC not back')
         check(info(g, 'es1370-paiov')['state'] == 'idle', 'sound not back')
+        d = info(g, 'vga-paiov')
+        check(d['state'] == 'active' and
+              not d['display']['refresh-parked'],
+              'display not back: %s %s' % (d['state'], d['display']))
         rc, out = g.run('sleep 3; ping -c 1 -W 10 10.0.2.2', timeout=90)
         check(rc == 0, 'no traffic after resume: %s' % out)
         rc, out = g.run('aplay -q /sound.wav', timeout=120)
