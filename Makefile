@@ -82,7 +82,7 @@ qemu: $(TREE)/.paiov-patched $(OBJ)/build.ninja
 # The test guest: Debian kernel + busybox initramfs (tests/guest)
 GUEST = $(BUILD)/guest
 GUEST_SRC = $(wildcard tests/guest/*.sh tests/guest/init \
-	tests/guest/paiov-agent tests/guest/udhcpc.script)
+	tests/guest/paiov-agent tests/guest/udhcpc.script tests/guest/fbfill.c)
 
 guest: $(GUEST)/initrd.img
 
@@ -90,9 +90,11 @@ $(GUEST)/initrd.img: $(GUEST_SRC) | $(DEPS_STAMP)
 	tests/guest/build-guest.sh $(GUEST)
 
 UNIT_TESTS = tests/unit/test-paiov-vpsa tests/unit/test-paiov-rpm
-QTESTS     = tests/qtest/es1370-paiov-test tests/qtest/e1000-paiov-test tests/qtest/vga-paiov-test
+QTESTS = tests/qtest/es1370-paiov-test tests/qtest/e1000-paiov-test \
+	tests/qtest/vga-paiov-test
 E2E_TESTS = tests/e2e/test_audio.py tests/e2e/test_migration.py \
-	tests/e2e/test_runtime_pm.py tests/e2e/test_net.py tests/e2e/test_libvirt.py
+	tests/e2e/test_runtime_pm.py tests/e2e/test_net.py tests/e2e/test_libvirt.py \
+	tests/e2e/test_display.py
 RUN_TESTS = tools/run-tests.py --timeout 900 \
 	--env QTEST_QEMU_BINARY=$(CURDIR)/$(OBJ)/qemu-system-x86_64 \
 	--env PAIOV_GUEST_DIR=$(CURDIR)/$(GUEST)

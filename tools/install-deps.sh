@@ -11,7 +11,7 @@
 
 set -eu
 
-BUILD_DEPS="ninja-build python3-venv flex bison ccache pkg-config gcc make
+BUILD_DEPS="ninja-build python3-venv flex bison ccache pkg-config gcc libc6-dev make
 libglib2.0-dev libpixman-1-dev libslirp-dev libfdt-dev libpulse-dev
 zlib1g-dev libsdl2-dev libpng-dev dpkg-dev devscripts quilt"
 BP_DEPS="meson python3-pycotap qemu-system-data"

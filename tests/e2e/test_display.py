@@ -1,0 +1,312 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""End-to-end: vga-paiov under a Linux guest, with real UIs attached.
+
+An X server (Xvfb) runs for the test.  The guest's bochs-drm driver
+binds to vga-paiov unchanged; the guest draws a known picture into its
+framebuffer (tests/guest/fbfill.c), blanks it
+(/sys/class/graphics/fb0/blank), unblanks it and draws another one.
+
+- SDL: a stock VGA guest and a vga-paiov guest, each with an SDL window
+  on the X server, in the same run.  Refreshes are counted from the
+  console_dpy_refresh trace of each QEMU: blanked, the stock VGA keeps
+  its 30 ms refresh while vga-paiov drops to the idle rate (at most one
+  per 3 s).  After unblank a screendump PNG shows the guest's new
+  picture, not the black frame shown while blank.
+- VNC: a vga-paiov guest with a VNC server.  Without a client no display
+  update scans video memory; with a real client (gvncviewer) connected,
+  updates run while the screen is on and stop while blank (at most one
+  refresh per 3 s, none scanning video memory); after unblank a capture
+  by a second real client (gvnccapture) shows the guest's current
+  picture.  (Stock VNC already backs off to one refresh per 3 s when a
+  static screen does not change, but keeps scanning video memory at
+  each; without a client it never scans.)
+
+Refresh counts over a few seconds of real time are compared against
+bounds far from each other (33 per second against one per 3 s), not
+timed.
+
+Usage: test_display.py QEMU_BINARY
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, '..', 'guest'))
+
+import png                       # noqa: E402
+from guest import Guest          # noqa: E402
+from tap import check, main      # noqa: E402
+
+# Two colours the guest draws, top and bottom half of the screen
+ORANGE = 0xff8000
+BLUE = 0x0080ff
+WINDOW = 6                       # seconds of refresh counting
+
+
+class Xvfb:
+    """A private X server; DISPLAY is set for the QEMUs and clients."""
+
+    def __init__(self):
+        self.proc = None
+        self.display = None
+
+    def start(self):
+        r, w = os.pipe()
+        self.proc = subprocess.Popen(
+            ['Xvfb', '-displayfd', str(w), '-nolisten', 'tcp',
+             '-screen', '0', '1600x1000x24'],
+            pass_fds=(w,), stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.close(w)
+        with os.fdopen(r) as f:
+            num = f.readline().strip()
+        check(num.isdigit(), 'Xvfb did not report a display number')
+        self.display = ':' + num
+        os.environ['DISPLAY'] = self.display
+        return self
+
+    def stop(self):
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
+
+
+class TraceLog:
+    """The QEMU log (-D) with console_dpy_refresh trace lines."""
+
+    def __init__(self, path):
+        self.path = path
+        self.mark = 0
+
+    def args(self):
+        return ['-D', self.path, '-trace', 'console_dpy_refresh']
+
+    def _lines(self):
+        try:
+            with open(self.path, 'rb') as f:
+                return [ln for ln in f.read().split(b'\n')
+                        if b'console_dpy_refresh' in ln]
+        except FileNotFoundError:
+            return []
+
+    def start(self):
+        self.mark = len(self._lines())
+
+    def count(self):
+        return len(self._lines()) - self.mark
+
+
+def free_vnc_display():
+    for n in range(40, 100):
+        s = socket.socket()
+        try:
+            s.bind(('127.0.0.1', 5900 + n))
+            return n
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise AssertionError('no free VNC port in 5940-5999')
+
+
+def display(g):
+    for d in g.qmp.cmd('query-paiov'):
+        if d['type'] == 'vga-paiov':
+            return d
+    raise AssertionError('no vga-paiov in query-paiov')
+
+
+def boot(qemu, workdir, name, vga_args, ui_args):
+    g = Guest()
+    log = TraceLog(os.path.join(workdir, name + '-trace.log'))
+    g.start(qemu, vga_args + ui_args + log.args(),
+            workdir=os.path.join(workdir, name))
+    g.trace = log
+    return g
+
+
+def prepare(g):
+    """Unbind fbcon from the framebuffer (it would draw on it)."""
+    g.wait_ready(180)
+    rc, out = g.run(
+        'for v in /sys/class/vtconsole/vtcon*; do '
+        '  grep -q "frame buffer" $v/name && echo 0 > $v/bind; done; '
+        'cat /sys/class/graphics/fb0/virtual_size', timeout=60)
+    check(rc == 0, 'no framebuffer in the guest: %s' % out)
+
+
+def draw(g, top, bottom):
+    """Upper half of the guest's screen in TOP, lower half in BOTTOM."""
+    rc, out = g.run('fbfill 0x%06x 0x%06x' % (top, bottom), timeout=60)
+    check(rc == 0, 'fbfill: %s' % out)
+    g.fb = tuple(int(v) for v in out.strip().split('x'))
+
+
+def blank(g, on):
+    rc, out = g.run('echo %d > /sys/class/graphics/fb0/blank' % int(on),
+                    timeout=30)
+    check(rc == 0, 'fb0 blank %d: %s' % (on, out))
+
+
+def check_picture(img, g, top, bottom, what):
+    w, h = g.fb
+    check((img.width, img.height) == (w, h),
+          '%s: %dx%d, the guest has %dx%d' % (what, img.width, img.height,
+                                              w, h))
+    for x, y, want in ((10, 10, top), (w - 10, h // 2 - 10, top),
+                       (10, h // 2 + 10, bottom), (w - 10, h - 10, bottom)):
+        got = img.pixel(x, y)
+        check(got == want, '%s: pixel (%d,%d) is %06x, the guest drew %06x'
+              % (what, x, y, got, want))
+
+
+def screendump(g, path):
+    g.qmp.cmd('screendump', filename=path, format='png')
+    return png.read(path, max_rows=g.fb[1])
+
+
+def count_refreshes(guests):
+    for g in guests:
+        g.trace.start()
+    time.sleep(WINDOW)
+    return [g.trace.count() for g in guests]
+
+
+def test_sdl(qemu):
+    """Blanked: stock VGA keeps refreshing, vga-paiov drops to the idle
+    rate; unblanked, vga-paiov shows the guest's new picture."""
+    workdir = tempfile.mkdtemp(prefix='paiov-display-')
+    x = Xvfb().start()
+    guests = []
+    try:
+        stock = boot(qemu, workdir, 'stock', ['-vga', 'std'],
+                     ['-display', 'sdl'])
+        guests.append(stock)
+        paiov = boot(qemu, workdir, 'paiov',
+                     ['-vga', 'none', '-device', 'vga-paiov'],
+                     ['-display', 'sdl'])
+        guests.append(paiov)
+        for g in guests:
+            prepare(g)
+            draw(g, ORANGE, BLUE)
+        check(display(paiov)['state'] == 'active', 'vga-paiov not active')
+        img = screendump(paiov, os.path.join(workdir, 'on.png'))
+        check_picture(img, paiov, ORANGE, BLUE, 'vga-paiov before blank')
+
+        before = display(paiov)['display']
+        for g in guests:
+            blank(g, True)
+        time.sleep(1)
+        d = display(paiov)
+        check(d['state'] == 'idle' and d['display']['refresh-parked'],
+              'blanked vga-paiov: %s %s' % (d['state'], d['display']))
+        check(d['display']['refresh-interval-ms'] >= 3000,
+              'SDL interval while blank: %s' % d['display'])
+        n_stock, n_paiov = count_refreshes(guests)
+        print('# refreshes in %d s blanked: stock VGA %d, vga-paiov %d'
+              % (WINDOW, n_stock, n_paiov))
+        check(n_stock >= 10 * WINDOW,
+              'stock VGA refreshed only %d times in %d s: the test cannot '
+              'tell' % (n_stock, WINDOW))
+        check(n_paiov <= WINDOW // 3 + 1,
+              'vga-paiov refreshed %d times in %d s while blank'
+              % (n_paiov, WINDOW))
+        after = display(paiov)['display']
+        check(after['refreshes-avoided'] - before['refreshes-avoided'] >=
+              5 * WINDOW, 'avoided refreshes not accounted: %s' % after)
+
+        blank(paiov, False)
+        d = display(paiov)
+        check(d['state'] == 'active' and not d['display']['refresh-parked'],
+              'unblanked: %s %s' % (d['state'], d['display']))
+        # bochs-drm re-enables DISPI without NOCLEARMEM on unblank, which
+        # clears video memory: the guest's picture is the one drawn now
+        draw(paiov, BLUE, ORANGE)
+        img = screendump(paiov, os.path.join(workdir, 'unblank.png'))
+        check_picture(img, paiov, BLUE, ORANGE, 'vga-paiov after unblank')
+        n_paiov, = count_refreshes([paiov])
+        check(n_paiov >= 10 * WINDOW,
+              'vga-paiov refreshed only %d times in %d s after unblank'
+              % (n_paiov, WINDOW))
+    finally:
+        for g in guests:
+            g.shutdown()
+        x.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_vnc(qemu):
+    """No VNC client: no display update; a real client gets updates,
+    none while blank, and the current picture after unblank."""
+    workdir = tempfile.mkdtemp(prefix='paiov-display-')
+    x = Xvfb().start()
+    n = free_vnc_display()
+    g = None
+    viewer = None
+    try:
+        g = boot(qemu, workdir, 'vnc',
+                 ['-vga', 'none', '-device', 'vga-paiov'],
+                 ['-vnc', '127.0.0.1:%d' % n])
+        prepare(g)
+        draw(g, ORANGE, BLUE)
+        u0 = display(g)['display']['updates']
+        time.sleep(3)
+        u1 = display(g)['display']['updates']
+        check(u1 == u0, 'display updates without a VNC client: %d'
+              % (u1 - u0))
+
+        viewer = subprocess.Popen(['gvncviewer', '127.0.0.1:%d' % n],
+                                  stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        deadline = time.time() + 30
+        while display(g)['display']['updates'] == u1:
+            check(time.time() < deadline, 'gvncviewer got no update')
+            check(viewer.poll() is None, 'gvncviewer exited')
+            time.sleep(0.5)
+
+        blank(g, True)
+        time.sleep(1)
+        d = display(g)
+        check(d['state'] == 'idle' and d['display']['refresh-parked'],
+              'blanked: %s %s' % (d['state'], d['display']))
+        u0 = d['display']['updates']
+        n_blank, = count_refreshes([g])
+        d = display(g)['display']
+        print('# VNC client connected, %d s blanked: %d refreshes, %d '
+              'display updates' % (WINDOW, n_blank, d['updates'] - u0))
+        check(n_blank <= WINDOW // 3 + 1,
+              '%d refreshes in %d s while blank' % (n_blank, WINDOW))
+        check(d['updates'] == u0, 'video memory scanned while blank')
+
+        blank(g, False)
+        draw(g, BLUE, ORANGE)
+        time.sleep(1)
+        path = os.path.join(workdir, 'capture.png')
+        subprocess.run(['gvnccapture', '-q', '127.0.0.1:%d' % n, path],
+                       check=True, timeout=60, stdin=subprocess.DEVNULL)
+        check_picture(png.read(path, max_rows=g.fb[1]), g, BLUE, ORANGE,
+                      'gvnccapture after unblank')
+        check(display(g)['display']['updates'] > u0,
+              'no display update after unblank')
+    finally:
+        if viewer:
+            viewer.terminate()
+            viewer.wait(10)
+        if g:
+            g.shutdown()
+        x.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    main([test_sdl, test_vnc], sys.argv[1])
