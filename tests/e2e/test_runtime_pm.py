@@ -29,47 +29,58 @@ DEV = 'devices/pci0000:00/0000:00:1b.0'
 LINK = 'bus/pci/devices/0000:00:1b.0'
 
 
+# A host NIC and a host GPU, for the e1000-paiov and vga-paiov test
+NIC_DEV = 'devices/pci0000:00/0000:00:19.0'
+GPU_DEV = 'devices/pci0000:00/0000:00:02.0'
+
+
 class Tree:
-    def __init__(self):
+    def __init__(self, devs=(DEV,)):
         self.top = tempfile.mkdtemp(prefix='paiov-rpm-')
         self.root = os.path.join(self.top, 'sys')
         self.run = os.path.join(self.top, 'run')
-        power = os.path.join(self.root, DEV, 'power')
-        os.makedirs(power)
         os.makedirs(os.path.join(self.root, 'bus/pci/devices'))
-        os.symlink('../../../' + DEV, os.path.join(self.root, LINK))
-        self.write('control', 'on\n')
-        self.write('autosuspend_delay_ms', '100\n')
+        for dev in devs:
+            os.makedirs(os.path.join(self.root, dev, 'power'))
+            os.symlink('../../../' + dev, os.path.join(
+                self.root, 'bus/pci/devices', os.path.basename(dev)))
+            self.write('control', 'on\n', dev)
+            self.write('autosuspend_delay_ms', '100\n', dev)
 
-    def path(self, attr):
-        return os.path.join(self.root, DEV, 'power', attr)
+    def path(self, attr, dev=DEV):
+        return os.path.join(self.root, dev, 'power', attr)
 
-    def write(self, attr, value):
-        with open(self.path(attr), 'w') as f:
+    def write(self, attr, value, dev=DEV):
+        with open(self.path(attr, dev), 'w') as f:
             f.write(value)
 
-    def read(self, attr):
-        with open(self.path(attr)) as f:
+    def read(self, attr, dev=DEV):
+        with open(self.path(attr, dev)) as f:
             return f.read().strip()
 
     def cleanup(self):
         shutil.rmtree(self.top, ignore_errors=True)
 
 
-class VM:
-    """A QEMU with es1370-paiov (idle from realize) behind the knob."""
+ES1370_BEHIND_KNOB = ['-audiodev', 'none,id=snd0',
+                      '-device', 'es1370-paiov,audiodev=snd0,pma=pma0,'
+                      'host-device=' + LINK]
 
-    def __init__(self, qemu, tree, n):
+
+class VM:
+    """A QEMU with paiov devices (idle from realize) behind knobs;
+    by default es1370-paiov behind DEV."""
+
+    def __init__(self, qemu, tree, n, devices=ES1370_BEHIND_KNOB):
         self.sock = os.path.join(tree.top, 'qmp%d.sock' % n)
         self.log = open(os.path.join(tree.top, 'qemu%d.log' % n), 'w')
         self.proc = subprocess.Popen(
             [qemu, '-M', 'pc', '-accel', 'tcg', '-S', '-display', 'none',
-             '-nodefaults', '-audiodev', 'none,id=snd0',
+             '-nodefaults',
              '-object', 'paiov-pma,id=pma0,sysfs-root=%s,runtime-dir=%s,'
-             'autosuspend-delay-ms=1500' % (tree.root, tree.run),
-             '-device', 'es1370-paiov,audiodev=snd0,pma=pma0,'
-             'host-device=' + LINK,
-             '-qmp', 'unix:%s,server=on,wait=off' % self.sock],
+             'autosuspend-delay-ms=1500' % (tree.root, tree.run)] +
+            devices +
+            ['-qmp', 'unix:%s,server=on,wait=off' % self.sock],
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while not os.path.exists(self.sock):
@@ -148,6 +159,34 @@ def test_sole_vm_killed_repaired(qemu):
         tree.cleanup()
 
 
+def test_nic_and_gpu(qemu):
+    """e1000-paiov and vga-paiov use the same backend: each idle device
+    lets its host device autosuspend; both are restored on exit."""
+    tree = Tree((NIC_DEV, GPU_DEV))
+    try:
+        vm = VM(qemu, tree, 0, [
+            '-netdev', 'user,id=n0',
+            '-device', 'e1000-paiov,netdev=n0,pma=pma0,host-device='
+            'bus/pci/devices/0000:00:19.0',
+            '-device', 'vga-paiov,pma=pma0,host-device='
+            'bus/pci/devices/0000:00:02.0'])
+        for dev in (NIC_DEV, GPU_DEV):
+            check(tree.read('control', dev) == 'auto', '%s: %s'
+                  % (dev, tree.read('control', dev)))
+            check(tree.read('autosuspend_delay_ms', dev) == '1500', dev)
+        for d in vm.qmp.cmd('query-paiov'):
+            rpm = [a for a in d['host-actions']
+                   if a['backend'] == 'runtime-pm']
+            check(rpm and rpm[0]['action'] == 'auto' and
+                  rpm[0]['result'] == 'ok', '%s: %r' % (d['type'], rpm))
+        vm.signal(signal.SIGTERM)
+        for dev in (NIC_DEV, GPU_DEV):
+            check(tree.read('control', dev) == 'on', '%s not restored' % dev)
+            check(tree.read('autosuspend_delay_ms', dev) == '100', dev)
+    finally:
+        tree.cleanup()
+
+
 if __name__ == '__main__':
     main([test_three_vms_one_killed, test_two_vms_sigint,
-          test_sole_vm_killed_repaired], sys.argv[1])
+          test_sole_vm_killed_repaired, test_nic_and_gpu], sys.argv[1])
