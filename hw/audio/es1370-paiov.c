@@ -84,9 +84,24 @@ static bool es1370_paiov_timer_armed(PaiovVPSA *vpsa)
     return AUD_is_timer_armed(&ps->parent_obj.card);
 }
 
+/* The wakeups it causes: expiries of its audiodev's timer */
+static void es1370_paiov_query(PaiovVPSA *vpsa, PaiovDeviceInfo *info)
+{
+    ES1370PaiovState *ps = container_of(vpsa, ES1370PaiovState, vpsa);
+
+    info->wakeups = AUD_get_timer_ticks(&ps->parent_obj.card);
+}
+
+/*
+ * No passive idle: while a DAC runs, the driver's interrupt handling
+ * accesses the registers all the time, silence or not; telling silence
+ * from sound would need the DMA path (not done).
+ */
 static const PaiovVPSAOps es1370_paiov_vpsa_ops = {
     .power_changed = es1370_paiov_power_changed,
     .timer_armed = es1370_paiov_timer_armed,
+    .query = es1370_paiov_query,
+    .low_latency = true,
 };
 
 static void es1370_paiov_io_write(void *opaque, hwaddr addr, uint64_t val,
@@ -146,6 +161,7 @@ static void es1370_paiov_realize(DeviceState *dev, Error **errp)
         return;
     }
     ps->vpsa.card = &ps->parent_obj.card;
+    paiov_vpsa_watch_region(&ps->vpsa, &ps->parent_obj.io);
     paiov_vpsa_realize(&ps->vpsa, ps->pma, errp);
 }
 

@@ -12,8 +12,13 @@
  *   VGA BIOS blank), set the screen-off bit of sequencer register 1, or
  *   disabled the bochs DISPI interface with no legacy mode running (CRTC
  *   sync signals disabled);
- * - d3hot: the guest wrote D3hot to PMCSR.
- * Outside active the device shows one black frame and parks its console's
+ * - d3hot: the guest wrote D3hot to PMCSR;
+ * - passive-idle: active, but no register write and nothing written to
+ *   video memory for the proxy PMA's idle timeout.  The picture stays
+ *   and the console is refreshed rarely (video memory writes are not
+ *   trapped: the first one after a quiet spell shows at the next rare
+ *   refresh, a register write at once).
+ * In idle and d3hot the device shows one black frame and parks its console's
  * refresh (qemu_console_park_refresh): UI listeners showing it are
  * refreshed at most every 3 s, other consoles keep their rate, and a
  * refresh that still comes (or a screendump) is answered without scanning
@@ -87,7 +92,23 @@ static void vga_paiov_io_written(VGACommonState *s)
 {
     VGAPaiovState *ps = container_of(s, VGAPaiovState, parent_obj.vga);
 
+    paiov_vpsa_access(&ps->vpsa);
     paiov_vpsa_set_functions_enabled(&ps->vpsa, !vga_paiov_screen_off(s));
+}
+
+/*
+ * Whether the guest wrote to video memory since the last display update.
+ * Writes to VRAM are not trapped; the dirty log the VGA keeps for its
+ * updates tells.  Taking the snapshot clears it, so a dirty one is
+ * followed by a full redraw.
+ */
+static bool vga_paiov_vram_dirty(VGACommonState *s)
+{
+    g_autofree DirtyBitmapSnapshot *snap = NULL;
+
+    snap = memory_region_snapshot_and_clear_dirty(&s->vram, 0, s->vram_size,
+                                                  DIRTY_MEMORY_VGA);
+    return memory_region_snapshot_get_dirty(&s->vram, snap, 0, s->vram_size);
 }
 
 /*
@@ -115,7 +136,8 @@ static void vga_paiov_blank_bh(void *opaque)
 {
     VGAPaiovState *ps = opaque;
 
-    if (ps->vpsa.state != PAIOV_POWER_STATE_ACTIVE && !ps->dark) {
+    if ((ps->vpsa.state == PAIOV_POWER_STATE_IDLE ||
+         ps->vpsa.state == PAIOV_POWER_STATE_D3HOT) && !ps->dark) {
         vga_paiov_show_dark(ps);
     }
 }
@@ -124,15 +146,27 @@ static void vga_paiov_gfx_update(void *opaque)
 {
     VGAPaiovState *ps = opaque;
     VGACommonState *s = vga_paiov_vga(ps);
+    int64_t t0 = get_clock();
 
+    if (ps->vpsa.state == PAIOV_POWER_STATE_PASSIVE_IDLE) {
+        /* the picture stays; only a change in video memory wakes it */
+        if (vga_paiov_vram_dirty(s)) {
+            paiov_vpsa_access(&ps->vpsa);
+        } else {
+            ps->updates_avoided++;
+        }
+    }
     if (ps->vpsa.state == PAIOV_POWER_STATE_ACTIVE) {
         ps->updates++;
         s->hw_ops->gfx_update(s);
+    } else if (ps->vpsa.state == PAIOV_POWER_STATE_PASSIVE_IDLE) {
+        /* counted above */
     } else if (!ps->dark) {
         vga_paiov_show_dark(ps);
     } else {
         ps->updates_avoided++;
     }
+    ps->vpsa.handler_ns += get_clock() - t0;
 }
 
 static void vga_paiov_invalidate(void *opaque)
@@ -141,7 +175,8 @@ static void vga_paiov_invalidate(void *opaque)
     VGACommonState *s = vga_paiov_vga(ps);
 
     s->hw_ops->invalidate(s);
-    if (ps->vpsa.state != PAIOV_POWER_STATE_ACTIVE) {
+    if (ps->vpsa.state == PAIOV_POWER_STATE_IDLE ||
+        ps->vpsa.state == PAIOV_POWER_STATE_D3HOT) {
         ps->dark = false;       /* draw the black frame again */
     }
 }
@@ -160,25 +195,33 @@ static const GraphicHwOps vga_paiov_ops = {
     .text_update = vga_paiov_text_update,
 };
 
-/* Make the console and the frame on it follow the power state */
+/*
+ * Make the console and the frame on it follow the power state: active
+ * refreshes at the UI's rate; passive idle keeps the picture and
+ * refreshes rarely; idle and d3hot show black and refresh rarely.
+ */
 static void vga_paiov_sync(VGAPaiovState *ps)
 {
     VGACommonState *s = vga_paiov_vga(ps);
     bool active = ps->vpsa.state == PAIOV_POWER_STATE_ACTIVE;
+    bool passive = ps->vpsa.state == PAIOV_POWER_STATE_PASSIVE_IDLE;
+    bool parked;
 
     if (!s->con) {
         return;
     }
-    if (active == !qemu_console_refresh_parked(s->con)) {
-        return;
-    }
+    parked = qemu_console_refresh_parked(s->con);
     if (active) {
-        /* redraw everything from video memory, mode included */
-        ps->dark = false;
-        s->graphic_mode = -1;
-        s->hw_ops->invalidate(s);
-        qemu_console_park_refresh(s->con, false);
-    } else {
+        if (parked) {
+            /* redraw everything from video memory, mode included */
+            ps->dark = false;
+            s->graphic_mode = -1;
+            s->hw_ops->invalidate(s);
+            qemu_console_park_refresh(s->con, false);
+        }
+    } else if (passive) {
+        qemu_console_park_refresh(s->con, true);
+    } else if (!parked || !ps->dark) {
         qemu_console_park_refresh(s->con, true);
         /* the black frame, from the main loop like any display update */
         ps->dark = false;
@@ -209,11 +252,16 @@ static void vga_paiov_query(PaiovVPSA *vpsa, PaiovDeviceInfo *info)
     d->updates = ps->updates;
     d->updates_avoided = ps->updates_avoided;
     info->display = d;
+    /* its host wakeups are the UI refreshes of its console */
+    info->wakeups = stats.refreshes;
+    info->has_wakeups_avoided = true;
+    info->wakeups_avoided = stats.avoided;
 }
 
 static const PaiovVPSAOps vga_paiov_vpsa_ops = {
     .power_changed = vga_paiov_power_changed,
     .query = vga_paiov_query,
+    .passive_idle = true,
 };
 
 static void vga_paiov_config_write(PCIDevice *dev, uint32_t addr,

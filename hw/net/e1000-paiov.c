@@ -10,8 +10,11 @@
  *   link up;
  * - idle: D0, receive and transmit disabled, or the link set down from
  *   the monitor (set_link);
- * - d3hot: the guest wrote D3hot to PMCSR.
- * Outside active no device timer is armed (auto-negotiation, interrupt
+ * - d3hot: the guest wrote D3hot to PMCSR;
+ * - passive-idle: active, but no register access and no packet to
+ *   receive for the proxy PMA's idle timeout; only the host side
+ *   changes (runtime PM, PM QoS), the next access or packet ends it.
+ * In idle and d3hot no device timer is armed (auto-negotiation, interrupt
  * mitigation, queue flush: a timer armed meanwhile is parked and armed
  * again, due at once, on the way back) and the backend is not polled for
  * receive.  Packets that arrive meanwhile stay queued in the backend
@@ -67,7 +70,17 @@ static QEMUTimer **e1000_paiov_timers(E1000State *s,
     return t[0];
 }
 
-/* Not active: no timer stays armed; remember which ones were */
+/*
+ * Idle or D3hot as the guest sees it.  Passive idle is not: the guest
+ * left the device running, so timers and receive work as in active.
+ */
+static bool e1000_paiov_low_power(E1000PaiovState *ps)
+{
+    return ps->vpsa.state == PAIOV_POWER_STATE_IDLE ||
+           ps->vpsa.state == PAIOV_POWER_STATE_D3HOT;
+}
+
+/* Low-power: no timer stays armed; remember which ones were */
 static void e1000_paiov_park_timers(E1000PaiovState *ps)
 {
     QEMUTimer **t[E1000_PAIOV_NR_TIMERS];
@@ -77,6 +90,7 @@ static void e1000_paiov_park_timers(E1000PaiovState *ps)
     for (i = 0; i < E1000_PAIOV_NR_TIMERS; i++) {
         if (*t[i] && timer_pending(*t[i])) {
             ps->parked[i] = true;
+            ps->vpsa.wakeups_avoided++;
             timer_del(*t[i]);
         }
     }
@@ -111,7 +125,7 @@ static void e1000_paiov_update(E1000State *s)
 
     paiov_vpsa_set_functions_enabled(&ps->vpsa,
                                      e1000_paiov_functions_enabled(s));
-    if (ps->vpsa.state != PAIOV_POWER_STATE_ACTIVE) {
+    if (e1000_paiov_low_power(ps)) {
         e1000_paiov_park_timers(ps);
     }
 }
@@ -128,7 +142,16 @@ static void e1000_paiov_link_changed(E1000State *s)
 
 static bool e1000_paiov_rx_allowed(E1000State *s)
 {
-    return E1000_PAIOV(s)->vpsa.state == PAIOV_POWER_STATE_ACTIVE;
+    E1000PaiovState *ps = E1000_PAIOV(s);
+
+    if (e1000_paiov_low_power(ps)) {
+        return false;
+    }
+    /* a packet for the guest ends passive idle before it is received */
+    if (ps->vpsa.state == PAIOV_POWER_STATE_PASSIVE_IDLE) {
+        paiov_vpsa_access(&ps->vpsa);
+    }
+    return true;
 }
 
 static void e1000_paiov_power_changed(PaiovVPSA *vpsa, PaiovPowerState old,
@@ -136,7 +159,7 @@ static void e1000_paiov_power_changed(PaiovVPSA *vpsa, PaiovPowerState old,
 {
     E1000PaiovState *ps = container_of(vpsa, E1000PaiovState, vpsa);
 
-    if (new != PAIOV_POWER_STATE_ACTIVE) {
+    if (e1000_paiov_low_power(ps)) {
         e1000_paiov_park_timers(ps);
     } else if (ps->parent_obj.nic) {
         e1000_paiov_unpark_timers(ps);
@@ -163,6 +186,8 @@ static bool e1000_paiov_timer_armed(PaiovVPSA *vpsa)
 static const PaiovVPSAOps e1000_paiov_vpsa_ops = {
     .power_changed = e1000_paiov_power_changed,
     .timer_armed = e1000_paiov_timer_armed,
+    .passive_idle = true,
+    .low_latency = true,
 };
 
 static void e1000_paiov_config_write(PCIDevice *dev, uint32_t addr,
@@ -191,6 +216,12 @@ static void e1000_paiov_realize(DeviceState *dev, Error **errp)
     if (!paiov_pci_pm_init(pci_dev, E1000_PAIOV_PM_CAP, errp)) {
         return;
     }
+    paiov_vpsa_watch_region(&ps->vpsa, &ps->parent_obj.mmio);
+    paiov_vpsa_watch_region(&ps->vpsa, &ps->parent_obj.io);
+    paiov_vpsa_count_timer(&ps->vpsa, ps->parent_obj.autoneg_timer);
+    paiov_vpsa_count_timer(&ps->vpsa, ps->parent_obj.mit_timer);
+    paiov_vpsa_count_timer(&ps->vpsa, ps->parent_obj.flush_queue_timer);
+    ps->vpsa.counts_avoided = true;
     paiov_vpsa_realize(&ps->vpsa, ps->pma, errp);
 }
 

@@ -19,6 +19,45 @@ PaiovDeviceInfoList *qmp_query_paiov(Error **errp)
     return paiov_query_all();
 }
 
+PaiovPmaInfoList *qmp_query_paiov_pma(Error **errp)
+{
+    return paiov_pma_query_all();
+}
+
+static void hmp_info_paiov_pma(Monitor *mon)
+{
+    g_autoptr(PaiovPmaInfoList) list = paiov_pma_query_all();
+    PaiovPmaInfoList *l;
+
+    for (l = list; l; l = l->next) {
+        PaiovPmaInfo *p = l->value;
+        PaiovTimerSlack *ts = p->timer_slack;
+
+        monitor_printf(mon, "proxy PMA %s: policy %s, passive idle after %"
+                       PRId64 " ms, %" PRId64 " of %" PRId64
+                       " devices low-power\n", p->qom_path,
+                       PaiovPolicy_str(p->policy), p->idle_timeout_ms,
+                       p->low_power, p->devices);
+        monitor_printf(mon, "  %" PRId64 " accesses, %" PRId64
+                       " us in handlers, %" PRId64 " wakeups (%" PRId64
+                       " avoided)\n", p->accesses, p->handler_ns / 1000,
+                       p->wakeups, p->wakeups_avoided);
+        if (p->pm_qos) {
+            monitor_printf(mon, "  PM QoS %" PRId64 " us: %s (%" PRId64
+                           " requests)%s%s\n", p->pm_qos->latency_us,
+                           p->pm_qos->held ? "held" : "released",
+                           p->pm_qos->requests,
+                           p->pm_qos->error ? ": " : "",
+                           p->pm_qos->error ?: "");
+        }
+        monitor_printf(mon, "  timer slack %s (%" PRId64 " ns, %" PRId64
+                       " threads, %" PRId64 " raises)%s%s\n",
+                       ts->raised ? "raised" : "default", ts->slack_ns,
+                       ts->threads, ts->raises, ts->error ? ": " : "",
+                       ts->error ?: "");
+    }
+}
+
 void hmp_info_paiov(Monitor *mon, const QDict *qdict)
 {
     g_autoptr(PaiovDeviceInfoList) list = paiov_query_all();
@@ -39,6 +78,15 @@ void hmp_info_paiov(Monitor *mon, const QDict *qdict)
                        PaiovReason_str(d->last_reason),
                        d->timer_armed ? "armed" : "stopped");
         monitor_printf(mon, "  proxy PMA %s\n", d->pma);
+        monitor_printf(mon, "  %" PRId64 " accesses, %" PRId64 " us in "
+                       "handlers, %" PRId64 " wakeups", d->accesses,
+                       d->handler_ns / 1000, d->wakeups);
+        if (d->has_wakeups_avoided) {
+            monitor_printf(mon, " (%" PRId64 " avoided)", d->wakeups_avoided);
+        }
+        monitor_printf(mon, ", passive idle after %" PRId64 " ms%s\n",
+                       d->idle_timeout_ms,
+                       d->low_latency ? ", needs low latency" : "");
         monitor_printf(mon, "  residency:");
         for (r = d->residency; r; r = r->next) {
             monitor_printf(mon, " %s %" PRId64 " ms",
@@ -68,4 +116,5 @@ void hmp_info_paiov(Monitor *mon, const QDict *qdict)
                            di->updates_avoided);
         }
     }
+    hmp_info_paiov_pma(mon);
 }

@@ -38,16 +38,32 @@ static const uint32_t paiov_transitions[PAIOV_POWER_STATE__MAX]
     [PAIOV_POWER_STATE_ACTIVE] = {
         [PAIOV_POWER_STATE_IDLE] = R(DEVICE_IDLE) | MIGRATION_RESET,
         [PAIOV_POWER_STATE_D3HOT] = R(PMCSR) | R(MIGRATION),
+        [PAIOV_POWER_STATE_PASSIVE_IDLE] = R(INACTIVITY) | R(MIGRATION),
     },
     [PAIOV_POWER_STATE_IDLE] = {
         [PAIOV_POWER_STATE_ACTIVE] = R(DEVICE_ACTIVE) | R(MIGRATION),
         [PAIOV_POWER_STATE_D3HOT] = R(PMCSR) | R(MIGRATION),
+        [PAIOV_POWER_STATE_PASSIVE_IDLE] = R(MIGRATION),
     },
     [PAIOV_POWER_STATE_D3HOT] = {
         [PAIOV_POWER_STATE_ACTIVE] = R(PMCSR) | R(MIGRATION),
         [PAIOV_POWER_STATE_IDLE] = R(PMCSR) | MIGRATION_RESET,
+        [PAIOV_POWER_STATE_PASSIVE_IDLE] = R(MIGRATION),
+    },
+    [PAIOV_POWER_STATE_PASSIVE_IDLE] = {
+        [PAIOV_POWER_STATE_ACTIVE] = R(ACCESS) | R(POLICY) | R(MIGRATION),
+        [PAIOV_POWER_STATE_IDLE] = R(DEVICE_IDLE) | MIGRATION_RESET,
+        [PAIOV_POWER_STATE_D3HOT] = R(PMCSR) | R(MIGRATION),
     },
 };
+
+/*
+ * Passive idle is checked PAIOV_IDLE_CHECKS times per timeout: it starts
+ * between one timeout and 1 + 1/PAIOV_IDLE_CHECKS timeouts after the
+ * last access, and an active device costs PAIOV_IDLE_CHECKS timer
+ * expiries per timeout rather than a timer update per access.
+ */
+#define PAIOV_IDLE_CHECKS 4
 
 bool paiov_transition_allowed(PaiovPowerState from, PaiovPowerState to,
                               PaiovReason reason)
@@ -72,6 +88,64 @@ static void paiov_vpsa_account(PaiovVPSA *vpsa)
 
     vpsa->residency_ns[vpsa->state] += now - vpsa->entered_ns;
     vpsa->entered_ns = now;
+}
+
+static void paiov_vpsa_arm_idle_check(PaiovVPSA *vpsa)
+{
+    uint32_t timeout = vpsa->pma ? paiov_pma_idle_timeout_ms(vpsa->pma) : 0;
+
+    if (!vpsa->idle_timer) {
+        return;
+    }
+    if (!timeout || vpsa->state != PAIOV_POWER_STATE_ACTIVE) {
+        timer_del(vpsa->idle_timer);
+        return;
+    }
+    timer_mod(vpsa->idle_timer, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
+              (int64_t)timeout * SCALE_MS / PAIOV_IDLE_CHECKS);
+}
+
+static void paiov_vpsa_idle_check(void *opaque)
+{
+    PaiovVPSA *vpsa = opaque;
+
+    if (vpsa->state != PAIOV_POWER_STATE_ACTIVE) {
+        return;
+    }
+    if (vpsa->accesses != vpsa->accesses_at_check) {
+        vpsa->accesses_at_check = vpsa->accesses;
+        vpsa->quiet_checks = 0;
+    } else if (++vpsa->quiet_checks >= PAIOV_IDLE_CHECKS) {
+        paiov_vpsa_set_state(vpsa, PAIOV_POWER_STATE_PASSIVE_IDLE,
+                             PAIOV_REASON_INACTIVITY);
+        return;
+    }
+    paiov_vpsa_arm_idle_check(vpsa);
+}
+
+/* Passive idle detection starts over whenever the device turns active */
+static void paiov_vpsa_restart_idle_check(PaiovVPSA *vpsa)
+{
+    vpsa->accesses_at_check = vpsa->accesses;
+    vpsa->quiet_checks = 0;
+    paiov_vpsa_arm_idle_check(vpsa);
+}
+
+void paiov_vpsa_wake(PaiovVPSA *vpsa)
+{
+    paiov_vpsa_set_state(vpsa, PAIOV_POWER_STATE_ACTIVE,
+                         PAIOV_REASON_ACCESS);
+}
+
+void paiov_vpsa_policy_changed(PaiovVPSA *vpsa)
+{
+    if (vpsa->state == PAIOV_POWER_STATE_PASSIVE_IDLE &&
+        !paiov_pma_idle_timeout_ms(vpsa->pma)) {
+        paiov_vpsa_set_state(vpsa, PAIOV_POWER_STATE_ACTIVE,
+                             PAIOV_REASON_POLICY);
+    } else {
+        paiov_vpsa_restart_idle_check(vpsa);
+    }
 }
 
 /* Make the device and the host follow a state the core has set */
@@ -111,6 +185,7 @@ int paiov_vpsa_set_state(PaiovVPSA *vpsa, PaiovPowerState state,
                            PaiovPowerState_str(state),
                            PaiovReason_str(reason));
 
+    paiov_vpsa_restart_idle_check(vpsa);
     paiov_vpsa_apply(vpsa, old);
 
     path = object_get_canonical_path(OBJECT(vpsa->dev));
@@ -120,7 +195,14 @@ int paiov_vpsa_set_state(PaiovVPSA *vpsa, PaiovPowerState state,
 
 static void paiov_vpsa_update(PaiovVPSA *vpsa, PaiovReason reason)
 {
-    paiov_vpsa_set_state(vpsa, paiov_vpsa_derive(vpsa), reason);
+    PaiovPowerState state = paiov_vpsa_derive(vpsa);
+
+    /* only an access ends passive idle */
+    if (state == PAIOV_POWER_STATE_ACTIVE &&
+        vpsa->state == PAIOV_POWER_STATE_PASSIVE_IDLE) {
+        return;
+    }
+    paiov_vpsa_set_state(vpsa, state, reason);
 }
 
 void paiov_vpsa_set_dstate(PaiovVPSA *vpsa, uint8_t dstate)
@@ -148,6 +230,150 @@ void paiov_vpsa_reset(PaiovVPSA *vpsa)
     paiov_vpsa_update(vpsa, PAIOV_REASON_RESET);
 }
 
+/* A region whose guest accesses go through the virtual PSA first */
+typedef struct PaiovRegionWatch {
+    PaiovVPSA *vpsa;
+    MemoryRegion *mr;
+    const MemoryRegionOps *ops;
+    void *opaque;
+    MemoryRegionOps wrapped;
+} PaiovRegionWatch;
+
+static uint64_t paiov_watch_read(void *opaque, hwaddr addr, unsigned size)
+{
+    PaiovRegionWatch *w = opaque;
+    int64_t t0 = get_clock();
+    uint64_t val;
+
+    paiov_vpsa_access(w->vpsa);
+    val = w->ops->read(w->opaque, addr, size);
+    w->vpsa->handler_ns += get_clock() - t0;
+    return val;
+}
+
+static void paiov_watch_write(void *opaque, hwaddr addr, uint64_t val,
+                              unsigned size)
+{
+    PaiovRegionWatch *w = opaque;
+    int64_t t0 = get_clock();
+
+    paiov_vpsa_access(w->vpsa);
+    w->ops->write(w->opaque, addr, val, size);
+    w->vpsa->handler_ns += get_clock() - t0;
+}
+
+static MemTxResult paiov_watch_read_attrs(void *opaque, hwaddr addr,
+                                          uint64_t *val, unsigned size,
+                                          MemTxAttrs attrs)
+{
+    PaiovRegionWatch *w = opaque;
+    int64_t t0 = get_clock();
+    MemTxResult r;
+
+    paiov_vpsa_access(w->vpsa);
+    r = w->ops->read_with_attrs(w->opaque, addr, val, size, attrs);
+    w->vpsa->handler_ns += get_clock() - t0;
+    return r;
+}
+
+static MemTxResult paiov_watch_write_attrs(void *opaque, hwaddr addr,
+                                           uint64_t val, unsigned size,
+                                           MemTxAttrs attrs)
+{
+    PaiovRegionWatch *w = opaque;
+    int64_t t0 = get_clock();
+    MemTxResult r;
+
+    paiov_vpsa_access(w->vpsa);
+    r = w->ops->write_with_attrs(w->opaque, addr, val, size, attrs);
+    w->vpsa->handler_ns += get_clock() - t0;
+    return r;
+}
+
+static bool paiov_watch_accepts(void *opaque, hwaddr addr, unsigned size,
+                                bool is_write, MemTxAttrs attrs)
+{
+    PaiovRegionWatch *w = opaque;
+
+    return w->ops->valid.accepts(w->opaque, addr, size, is_write, attrs);
+}
+
+void paiov_vpsa_watch_region(PaiovVPSA *vpsa, MemoryRegion *mr)
+{
+    PaiovRegionWatch *w = g_new0(PaiovRegionWatch, 1);
+
+    w->vpsa = vpsa;
+    w->mr = mr;
+    w->ops = mr->ops;
+    w->opaque = mr->opaque;
+    w->wrapped = *mr->ops;
+    if (w->ops->read) {
+        w->wrapped.read = paiov_watch_read;
+    }
+    if (w->ops->write) {
+        w->wrapped.write = paiov_watch_write;
+    }
+    if (w->ops->read_with_attrs) {
+        w->wrapped.read_with_attrs = paiov_watch_read_attrs;
+    }
+    if (w->ops->write_with_attrs) {
+        w->wrapped.write_with_attrs = paiov_watch_write_attrs;
+    }
+    if (w->ops->valid.accepts) {
+        w->wrapped.valid.accepts = paiov_watch_accepts;
+    }
+    mr->ops = &w->wrapped;
+    mr->opaque = w;
+    vpsa->watches = g_slist_prepend(vpsa->watches, w);
+}
+
+/* A device timer whose expiries count as host wakeups of the device */
+typedef struct PaiovTimerWatch {
+    PaiovVPSA *vpsa;
+    QEMUTimer *timer;
+    QEMUTimerCB *cb;
+    void *opaque;
+} PaiovTimerWatch;
+
+static void paiov_watch_timer_cb(void *opaque)
+{
+    PaiovTimerWatch *w = opaque;
+
+    w->vpsa->wakeups++;
+    w->cb(w->opaque);
+}
+
+void paiov_vpsa_count_timer(PaiovVPSA *vpsa, QEMUTimer *timer)
+{
+    PaiovTimerWatch *w = g_new0(PaiovTimerWatch, 1);
+
+    w->vpsa = vpsa;
+    w->timer = timer;
+    w->cb = timer->cb;
+    w->opaque = timer->opaque;
+    timer->cb = paiov_watch_timer_cb;
+    timer->opaque = w;
+    vpsa->timer_watches = g_slist_prepend(vpsa->timer_watches, w);
+}
+
+static void paiov_vpsa_unwatch_timer(gpointer data)
+{
+    PaiovTimerWatch *w = data;
+
+    w->timer->cb = w->cb;
+    w->timer->opaque = w->opaque;
+    g_free(w);
+}
+
+static void paiov_vpsa_unwatch(gpointer data)
+{
+    PaiovRegionWatch *w = data;
+
+    w->mr->ops = w->ops;
+    w->mr->opaque = w->opaque;
+    g_free(w);
+}
+
 void paiov_vpsa_init(PaiovVPSA *vpsa, DeviceState *dev,
                      const PaiovVPSAOps *ops)
 {
@@ -169,17 +395,30 @@ bool paiov_vpsa_realize(PaiovVPSA *vpsa, PaiovPMA *pma, Error **errp)
         return false;
     }
     vpsa->pma = PAIOV_PMA(object_ref(OBJECT(pma)));
+    if (vpsa->ops->passive_idle) {
+        vpsa->idle_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL,
+                                        paiov_vpsa_idle_check, vpsa);
+    }
     vpsa->entered_ns = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
     QTAILQ_INSERT_TAIL(&paiov_vpsas, vpsa, next);
     trace_paiov_vpsa_realize(object_get_typename(OBJECT(vpsa->dev)),
                              PaiovPowerState_str(vpsa->state));
     /* the host follows the initial state too */
+    paiov_vpsa_restart_idle_check(vpsa);
     paiov_vpsa_apply(vpsa, vpsa->state);
     return true;
 }
 
 void paiov_vpsa_unrealize(PaiovVPSA *vpsa)
 {
+    if (vpsa->idle_timer) {
+        timer_free(vpsa->idle_timer);
+        vpsa->idle_timer = NULL;
+    }
+    g_slist_free_full(vpsa->watches, paiov_vpsa_unwatch);
+    vpsa->watches = NULL;
+    g_slist_free_full(vpsa->timer_watches, paiov_vpsa_unwatch_timer);
+    vpsa->timer_watches = NULL;
     if (vpsa->pma) {
         QTAILQ_REMOVE(&paiov_vpsas, vpsa, next);
         paiov_pma_detach(vpsa->pma, vpsa);
@@ -259,6 +498,14 @@ PaiovDeviceInfo *paiov_vpsa_query(PaiovVPSA *vpsa)
         QAPI_LIST_PREPEND(info->host_actions,
                           paiov_host_action("audio", &vpsa->audio));
     }
+    info->idle_timeout_ms = vpsa->idle_timer && vpsa->pma ?
+                            paiov_pma_idle_timeout_ms(vpsa->pma) : 0;
+    info->accesses = vpsa->accesses;
+    info->handler_ns = vpsa->handler_ns;
+    info->wakeups = vpsa->wakeups;
+    info->has_wakeups_avoided = vpsa->counts_avoided;
+    info->wakeups_avoided = vpsa->wakeups_avoided;
+    info->low_latency = paiov_vpsa_low_latency(vpsa);
     if (vpsa->ops->query) {
         vpsa->ops->query(vpsa, info);
     }
@@ -299,6 +546,10 @@ static int paiov_vpsa_post_load(void *opaque, int version_id)
     PaiovPowerState loaded = vpsa->state;
     PaiovPowerState old = vpsa->state_before_load;
 
+    /* passive idle is the source's own view: start over as active */
+    if (loaded == PAIOV_POWER_STATE_PASSIVE_IDLE) {
+        loaded = PAIOV_POWER_STATE_ACTIVE;
+    }
     if ((vpsa->dstate != 0 && vpsa->dstate != 3) ||
         loaded >= PAIOV_POWER_STATE__MAX ||
         loaded != paiov_vpsa_derive(vpsa)) {

@@ -15,6 +15,7 @@
 
 #include "qapi/qapi-types-paiov.h"
 #include "qom/object.h"
+#include "qemu/timer.h"
 #include "migration/vmstate.h"
 #include "audio/audio.h"
 #include "hw/pci/pci.h"
@@ -40,6 +41,10 @@ typedef struct PaiovVPSAOps {
     bool (*timer_armed)(PaiovVPSA *vpsa);
     /* optional: device-specific parts of query-paiov */
     void (*query)(PaiovVPSA *vpsa, PaiovDeviceInfo *info);
+    /* the device reports its guest accesses: passive idle applies */
+    bool passive_idle;
+    /* the device wants the PM QoS request while active */
+    bool low_latency;
 } PaiovVPSAOps;
 
 /**
@@ -84,6 +89,18 @@ struct PaiovVPSA {
     PaiovReason last_reason;
     PaiovHostRecord audio;
     PaiovHostRecord runtime_pm;
+    uint64_t accesses;              /* guest accesses, DMA activity */
+    uint64_t handler_ns;            /* host time in emulation handlers */
+    uint64_t wakeups;               /* host wakeups caused (timers) */
+    uint64_t wakeups_avoided;
+    bool counts_avoided;            /* wakeups_avoided is meaningful */
+
+    /* passive idle: a check every timeout / PAIOV_IDLE_CHECKS */
+    QEMUTimer *idle_timer;
+    uint64_t accesses_at_check;
+    unsigned quiet_checks;
+    GSList *watches;                /* regions routed through us */
+    GSList *timer_watches;          /* timers counted in wakeups */
 
     QTAILQ_ENTRY(PaiovVPSA) next;   /* in the list of all virtual PSAs */
 };
@@ -119,6 +136,39 @@ void paiov_vpsa_init(PaiovVPSA *vpsa, DeviceState *dev,
 bool paiov_vpsa_realize(PaiovVPSA *vpsa, PaiovPMA *pma, Error **errp);
 void paiov_vpsa_unrealize(PaiovVPSA *vpsa);
 
+void paiov_vpsa_wake(PaiovVPSA *vpsa);
+
+/*
+ * A guest access to the device (register, or DMA that counts as
+ * activity): counted, and it ends passive idle before it is served.
+ * Called with the BQL held, like the device's handlers.
+ */
+static inline void paiov_vpsa_access(PaiovVPSA *vpsa)
+{
+    vpsa->accesses++;
+    if (unlikely(vpsa->state == PAIOV_POWER_STATE_PASSIVE_IDLE)) {
+        paiov_vpsa_wake(vpsa);
+    }
+}
+
+/*
+ * Route the guest accesses of an I/O region (a BAR) through the virtual
+ * PSA: each is counted with paiov_vpsa_access() and timed into
+ * handler_ns.  Call after the region is initialized, before the guest
+ * can reach it (realize).
+ */
+void paiov_vpsa_watch_region(PaiovVPSA *vpsa, MemoryRegion *mr);
+
+/*
+ * Count the expiries of a device timer in the device's wakeups.  The
+ * timer's callback must not be changed afterwards (e1000's are set once
+ * at realize).
+ */
+void paiov_vpsa_count_timer(PaiovVPSA *vpsa, QEMUTimer *timer);
+
+/* The proxy PMA's policy or timeout changed: re-evaluate passive idle */
+void paiov_vpsa_policy_changed(PaiovVPSA *vpsa);
+
 /* Inputs from the device model */
 void paiov_vpsa_set_dstate(PaiovVPSA *vpsa, uint8_t dstate);
 void paiov_vpsa_set_functions_enabled(PaiovVPSA *vpsa, bool enabled);
@@ -139,6 +189,9 @@ extern const VMStateDescription vmstate_paiov_vpsa;
 
 /* Proxy PMA, called by the core */
 PaiovPMA *paiov_pma_get_default(Error **errp);
+uint32_t paiov_pma_idle_timeout_ms(PaiovPMA *pma);
+bool paiov_vpsa_low_latency(PaiovVPSA *vpsa);
+PaiovPmaInfoList *paiov_pma_query_all(void);
 bool paiov_pma_attach(PaiovPMA *pma, PaiovVPSA *vpsa, Error **errp);
 void paiov_pma_detach(PaiovPMA *pma, PaiovVPSA *vpsa);
 void paiov_vpsa_foreach(void (*fn)(PaiovVPSA *vpsa, void *opaque),

@@ -59,6 +59,16 @@ void paiov_pma_detach(PaiovPMA *pma, PaiovVPSA *vpsa)
 {
 }
 
+uint32_t paiov_pma_idle_timeout_ms(PaiovPMA *pma)
+{
+    return 0;
+}
+
+bool paiov_vpsa_low_latency(PaiovVPSA *vpsa)
+{
+    return false;
+}
+
 static void test_dev_power_changed(PaiovVPSA *vpsa, PaiovPowerState old,
                                    PaiovPowerState new)
 {
@@ -102,6 +112,31 @@ static const struct {
     { PAIOV_POWER_STATE_D3HOT, PAIOV_POWER_STATE_IDLE, PAIOV_REASON_PMCSR },
     { PAIOV_POWER_STATE_D3HOT, PAIOV_POWER_STATE_IDLE, PAIOV_REASON_RESET },
     { PAIOV_POWER_STATE_D3HOT, PAIOV_POWER_STATE_IDLE,
+      PAIOV_REASON_MIGRATION },
+    /* passive idle: entered on inactivity only, left on access */
+    { PAIOV_POWER_STATE_ACTIVE, PAIOV_POWER_STATE_PASSIVE_IDLE,
+      PAIOV_REASON_INACTIVITY },
+    { PAIOV_POWER_STATE_ACTIVE, PAIOV_POWER_STATE_PASSIVE_IDLE,
+      PAIOV_REASON_MIGRATION },
+    { PAIOV_POWER_STATE_IDLE, PAIOV_POWER_STATE_PASSIVE_IDLE,
+      PAIOV_REASON_MIGRATION },
+    { PAIOV_POWER_STATE_D3HOT, PAIOV_POWER_STATE_PASSIVE_IDLE,
+      PAIOV_REASON_MIGRATION },
+    { PAIOV_POWER_STATE_PASSIVE_IDLE, PAIOV_POWER_STATE_ACTIVE,
+      PAIOV_REASON_ACCESS },
+    { PAIOV_POWER_STATE_PASSIVE_IDLE, PAIOV_POWER_STATE_ACTIVE,
+      PAIOV_REASON_POLICY },
+    { PAIOV_POWER_STATE_PASSIVE_IDLE, PAIOV_POWER_STATE_ACTIVE,
+      PAIOV_REASON_MIGRATION },
+    { PAIOV_POWER_STATE_PASSIVE_IDLE, PAIOV_POWER_STATE_IDLE,
+      PAIOV_REASON_DEVICE_IDLE },
+    { PAIOV_POWER_STATE_PASSIVE_IDLE, PAIOV_POWER_STATE_IDLE,
+      PAIOV_REASON_RESET },
+    { PAIOV_POWER_STATE_PASSIVE_IDLE, PAIOV_POWER_STATE_IDLE,
+      PAIOV_REASON_MIGRATION },
+    { PAIOV_POWER_STATE_PASSIVE_IDLE, PAIOV_POWER_STATE_D3HOT,
+      PAIOV_REASON_PMCSR },
+    { PAIOV_POWER_STATE_PASSIVE_IDLE, PAIOV_POWER_STATE_D3HOT,
       PAIOV_REASON_MIGRATION },
 };
 
@@ -235,6 +270,40 @@ static void test_inputs(void)
     free_dev(&vpsa, obj);
 }
 
+/*
+ * Guards passive idle: only an access ends it (not a re-derivation of
+ * the inputs), the access is counted, and the guest-visible inputs can
+ * still take it to idle or D3hot.
+ */
+static void test_passive_idle(void)
+{
+    PaiovVPSA vpsa = { 0 };
+    Object *obj = new_dev(&vpsa);
+
+    paiov_vpsa_set_functions_enabled(&vpsa, true);
+    g_assert_cmpint(paiov_vpsa_set_state(&vpsa,
+                                         PAIOV_POWER_STATE_PASSIVE_IDLE,
+                                         PAIOV_REASON_INACTIVITY), ==, 0);
+    g_assert_cmpint(seen.dev_new, ==, PAIOV_POWER_STATE_PASSIVE_IDLE);
+    g_assert_cmpint(seen.pma_new, ==, PAIOV_POWER_STATE_PASSIVE_IDLE);
+    paiov_vpsa_set_dstate(&vpsa, 0);            /* no change: stays */
+    g_assert_cmpint(vpsa.state, ==, PAIOV_POWER_STATE_PASSIVE_IDLE);
+
+    paiov_vpsa_access(&vpsa);
+    g_assert_cmpint(vpsa.state, ==, PAIOV_POWER_STATE_ACTIVE);
+    g_assert_cmpint(vpsa.last_reason, ==, PAIOV_REASON_ACCESS);
+    g_assert_cmpuint(vpsa.accesses, ==, 1);
+    paiov_vpsa_access(&vpsa);
+    g_assert_cmpuint(vpsa.accesses, ==, 2);
+
+    paiov_vpsa_set_state(&vpsa, PAIOV_POWER_STATE_PASSIVE_IDLE,
+                         PAIOV_REASON_INACTIVITY);
+    paiov_vpsa_set_functions_enabled(&vpsa, false);
+    g_assert_cmpint(vpsa.state, ==, PAIOV_POWER_STATE_IDLE);
+    g_assert_cmpint(vpsa.last_reason, ==, PAIOV_REASON_DEVICE_IDLE);
+    free_dev(&vpsa, obj);
+}
+
 /* Guards residency accounting: time goes to the state it was spent in */
 static void test_residency(void)
 {
@@ -281,6 +350,7 @@ int main(int argc, char **argv)
     g_test_add_func("/paiov/vpsa/table", test_table);
     g_test_add_func("/paiov/vpsa/every-triple", test_every_triple);
     g_test_add_func("/paiov/vpsa/inputs", test_inputs);
+    g_test_add_func("/paiov/vpsa/passive-idle", test_passive_idle);
     g_test_add_func("/paiov/vpsa/residency", test_residency);
     return g_test_run();
 }
