@@ -90,4 +90,90 @@ static inline void paiov_wait_running(QTestState *qts)
     paiov_wait_status(qts, "query-status", "running", "inmigrate-failed");
 }
 
+/* One integer of the query-paiov entry of the one paiov device */
+static inline int64_t paiov_info_int(QTestState *qts, const char *name)
+{
+    QDict *info = paiov_info(qts);
+    int64_t v = qdict_get_int(info, name);
+
+    qobject_unref(info);
+    return v;
+}
+
+/* The query-paiov-pma entry of the PMA at @path; the caller unrefs it */
+static inline QDict *paiov_pma_info(QTestState *qts, const char *path)
+{
+    QDict *rsp = qtest_qmp(qts, "{ 'execute': 'query-paiov-pma' }");
+    QList *list = qdict_get_qlist(rsp, "return");
+    QListEntry *e;
+    QDict *found = NULL;
+
+    QLIST_FOREACH_ENTRY(list, e) {
+        QDict *pma = qobject_to(QDict, qlist_entry_obj(e));
+
+        if (!strcmp(qdict_get_str(pma, "qom-path"), path)) {
+            found = pma;
+            qobject_ref(found);
+        }
+    }
+    qobject_unref(rsp);
+    g_assert_nonnull(found);
+    return found;
+}
+
+static inline void paiov_qom_set_str(QTestState *qts, const char *path,
+                                     const char *prop, const char *value)
+{
+    qtest_qmp_assert_success(qts, "{ 'execute': 'qom-set', 'arguments':"
+                             " { 'path': %s, 'property': %s, 'value': %s } }",
+                             path, prop, value);
+}
+
+/*
+ * A sysfs tree for one host device, the way the runtime-PM backend finds
+ * it (DIR/sys/devices/.../power, DIR/sys/bus/pci/devices/... link).
+ * Returns DIR; the device's link is "bus/pci/devices/0000:00:19.0".
+ */
+#define PAIOV_TREE_DEV "devices/pci0000:00/0000:00:19.0"
+#define PAIOV_TREE_LINK "bus/pci/devices/0000:00:19.0"
+
+static inline char *paiov_sysfs_tree(void)
+{
+    char *dir = g_dir_make_tmp("paiov-qtest-XXXXXX", NULL);
+    g_autofree char *power = g_build_filename(dir, "sys", PAIOV_TREE_DEV,
+                                              "power", NULL);
+    g_autofree char *bus = g_build_filename(dir, "sys", "bus/pci/devices",
+                                            NULL);
+    g_autofree char *link = g_build_filename(dir, "sys", PAIOV_TREE_LINK,
+                                             NULL);
+    g_autofree char *control = g_build_filename(power, "control", NULL);
+    g_autofree char *delay = g_build_filename(power, "autosuspend_delay_ms",
+                                              NULL);
+
+    g_assert_nonnull(dir);
+    g_assert_cmpint(g_mkdir_with_parents(power, 0755), ==, 0);
+    g_assert_cmpint(g_mkdir_with_parents(bus, 0755), ==, 0);
+    g_assert_cmpint(symlink("../../../" PAIOV_TREE_DEV, link), ==, 0);
+    g_assert_true(g_file_set_contents(control, "on\n", -1, NULL));
+    g_assert_true(g_file_set_contents(delay, "100\n", -1, NULL));
+    return dir;
+}
+
+static inline char *paiov_sysfs_control(const char *dir)
+{
+    g_autofree char *path = g_build_filename(dir, "sys", PAIOV_TREE_DEV,
+                                             "power", "control", NULL);
+    char *value = NULL;
+
+    g_assert_true(g_file_get_contents(path, &value, NULL, NULL));
+    return g_strstrip(value);
+}
+
+static inline void paiov_sysfs_tree_remove(const char *dir)
+{
+    g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", dir);
+
+    g_assert_cmpint(system(cmd), ==, 0);
+}
+
 #endif /* TESTS_QTEST_PAIOV_QTEST_H */
