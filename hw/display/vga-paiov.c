@@ -13,11 +13,11 @@
  *   disabled the bochs DISPI interface with no legacy mode running (CRTC
  *   sync signals disabled);
  * - d3hot: the guest wrote D3hot to PMCSR;
- * - passive-idle: active, but no register write and nothing written to
- *   video memory for the proxy PMA's idle timeout.  The picture stays
- *   and the console is refreshed rarely (video memory writes are not
- *   trapped: the first one after a quiet spell shows at the next rare
- *   refresh, a register write at once).
+ * - passive-idle: active, but no register write and no change on screen
+ *   for the proxy PMA's idle timeout.  The picture stays and the console
+ *   is refreshed at most every 3 s; video memory writes are not trapped,
+ *   so the first one after a quiet spell shows at the next of these
+ *   refreshes (which ends passive idle), a register write at once.
  * In idle and d3hot the device shows one black frame and parks its console's
  * refresh (qemu_console_park_refresh): UI listeners showing it are
  * refreshed at most every 3 s, other consoles keep their rate, and a
@@ -58,6 +58,7 @@ struct VGAPaiovState {
     bool dark;                  /* a black frame is on screen */
     uint64_t updates;
     uint64_t updates_avoided;
+    uint64_t shown_at_check;    /* console updates at the last check */
 };
 
 typedef struct VGAPaiovClass {
@@ -97,21 +98,6 @@ static void vga_paiov_io_written(VGACommonState *s)
 }
 
 /*
- * Whether the guest wrote to video memory since the last display update.
- * Writes to VRAM are not trapped; the dirty log the VGA keeps for its
- * updates tells.  Taking the snapshot clears it, so a dirty one is
- * followed by a full redraw.
- */
-static bool vga_paiov_vram_dirty(VGACommonState *s)
-{
-    g_autofree DirtyBitmapSnapshot *snap = NULL;
-
-    snap = memory_region_snapshot_and_clear_dirty(&s->vram, 0, s->vram_size,
-                                                  DIRTY_MEMORY_VGA);
-    return memory_region_snapshot_get_dirty(&s->vram, snap, 0, s->vram_size);
-}
-
-/*
  * Show a black frame.  The current surface may be video memory itself,
  * so it is replaced rather than cleared.
  */
@@ -148,19 +134,22 @@ static void vga_paiov_gfx_update(void *opaque)
     VGACommonState *s = vga_paiov_vga(ps);
     int64_t t0 = get_clock();
 
-    if (ps->vpsa.state == PAIOV_POWER_STATE_PASSIVE_IDLE) {
-        /* the picture stays; only a change in video memory wakes it */
-        if (vga_paiov_vram_dirty(s)) {
-            paiov_vpsa_access(&ps->vpsa);
-        } else {
-            ps->updates_avoided++;
-        }
-    }
     if (ps->vpsa.state == PAIOV_POWER_STATE_ACTIVE) {
         ps->updates++;
         s->hw_ops->gfx_update(s);
     } else if (ps->vpsa.state == PAIOV_POWER_STATE_PASSIVE_IDLE) {
-        /* counted above */
+        /*
+         * A rare refresh: the VGA's own update finds what the guest
+         * wrote to video memory (its dirty log) and shows it; anything
+         * shown ends passive idle.
+         */
+        uint64_t shown = qemu_console_get_gfx_updates(s->con);
+
+        ps->updates++;
+        s->hw_ops->gfx_update(s);
+        if (qemu_console_get_gfx_updates(s->con) != shown) {
+            paiov_vpsa_access(&ps->vpsa);
+        }
     } else if (!ps->dark) {
         vga_paiov_show_dark(ps);
     } else {
@@ -258,9 +247,25 @@ static void vga_paiov_query(PaiovVPSA *vpsa, PaiovDeviceInfo *info)
     info->wakeups_avoided = stats.avoided;
 }
 
+/*
+ * Drawing into video memory is not trapped: while active, what the
+ * display shows changing counts as activity too.
+ */
+static bool vga_paiov_activity(PaiovVPSA *vpsa)
+{
+    VGAPaiovState *ps = container_of(vpsa, VGAPaiovState, vpsa);
+    VGACommonState *s = vga_paiov_vga(ps);
+    uint64_t shown = s->con ? qemu_console_get_gfx_updates(s->con) : 0;
+    bool changed = shown != ps->shown_at_check;
+
+    ps->shown_at_check = shown;
+    return changed;
+}
+
 static const PaiovVPSAOps vga_paiov_vpsa_ops = {
     .power_changed = vga_paiov_power_changed,
     .query = vga_paiov_query,
+    .activity = vga_paiov_activity,
     .passive_idle = true,
 };
 

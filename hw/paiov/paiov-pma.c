@@ -284,7 +284,24 @@ static void paiov_pma_pm_qos(PaiovPMA *pma, bool want)
     }
 }
 
-/* Set timerslack_ns of every thread of QEMU; 0 restores saved values */
+/* Write a /proc file in place (g_file_set_contents would rename) */
+static bool paiov_pma_write_proc(const char *path, const char *value,
+                                 char **error)
+{
+    int fd = qemu_open_old(path, O_WRONLY);
+    ssize_t len = strlen(value);
+    bool ok = fd >= 0 && write(fd, value, len) == len;
+
+    if (!ok) {
+        paiov_pma_set_error(error, "%s: %s", path, strerror(errno));
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    return ok;
+}
+
+/* Raise timerslack_ns of every thread of QEMU, or restore saved values */
 static void paiov_pma_timer_slack(PaiovPMA *pma, bool raise)
 {
     g_autoptr(GDir) dir = NULL;
@@ -303,8 +320,9 @@ static void paiov_pma_timer_slack(PaiovPMA *pma, bool raise)
     g_free(pma->slack_error);
     pma->slack_error = NULL;
     while ((name = g_dir_read_name(dir))) {
-        g_autofree char *path = g_strdup_printf("/proc/self/task/%s/"
-                                                "timerslack_ns", name);
+        /* only /proc/TID has it, not /proc/self/task/TID */
+        g_autofree char *path = g_strdup_printf("/proc/%s/timerslack_ns",
+                                                name);
         g_autofree char *old = NULL;
         g_autofree char *value = NULL;
         gpointer key = GINT_TO_POINTER(atoi(name));
@@ -325,9 +343,7 @@ static void paiov_pma_timer_slack(PaiovPMA *pma, bool raise)
             }
             value = g_strdup(saved);
         }
-        if (!g_file_set_contents(path, value, -1, &err)) {
-            paiov_pma_set_error(&pma->slack_error, "%s", err->message);
-            g_error_free(err);
+        if (!paiov_pma_write_proc(path, value, &pma->slack_error)) {
             continue;
         }
         if (raise) {

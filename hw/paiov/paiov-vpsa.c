@@ -112,7 +112,8 @@ static void paiov_vpsa_idle_check(void *opaque)
     if (vpsa->state != PAIOV_POWER_STATE_ACTIVE) {
         return;
     }
-    if (vpsa->accesses != vpsa->accesses_at_check) {
+    if (vpsa->accesses != vpsa->accesses_at_check ||
+        (vpsa->ops->activity && vpsa->ops->activity(vpsa))) {
         vpsa->accesses_at_check = vpsa->accesses;
         vpsa->quiet_checks = 0;
     } else if (++vpsa->quiet_checks >= PAIOV_IDLE_CHECKS) {
@@ -128,6 +129,9 @@ static void paiov_vpsa_restart_idle_check(PaiovVPSA *vpsa)
 {
     vpsa->accesses_at_check = vpsa->accesses;
     vpsa->quiet_checks = 0;
+    if (vpsa->ops->activity) {
+        vpsa->ops->activity(vpsa);      /* new baseline */
+    }
     paiov_vpsa_arm_idle_check(vpsa);
 }
 

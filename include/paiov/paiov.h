@@ -41,6 +41,11 @@ typedef struct PaiovVPSAOps {
     bool (*timer_armed)(PaiovVPSA *vpsa);
     /* optional: device-specific parts of query-paiov */
     void (*query)(PaiovVPSA *vpsa, PaiovDeviceInfo *info);
+    /*
+     * optional: activity the device saw since the last call that its
+     * accesses do not show (VGA: the guest drew into video memory)
+     */
+    bool (*activity)(PaiovVPSA *vpsa);
     /* the device reports its guest accesses: passive idle applies */
     bool passive_idle;
     /* the device wants the PM QoS request while active */

@@ -31,6 +31,11 @@ def info(g, dev_type):
         dev_type, [d['type'] for d in g.qmp.cmd('query-paiov')]))
 
 
+# On as the guest sees it: passive idle (no traffic for the proxy PMA's
+# idle timeout) is active for the guest
+ON = ('active', 'passive-idle')
+
+
 def ping(g):
     rc, out = g.run('ping -c 1 -W 5 10.0.2.2', timeout=60)
     check(rc == 0, 'ping the slirp gateway failed: %s' % out)
@@ -48,14 +53,14 @@ def test_idle_and_back(qemu):
     """Regression guard: an idle NIC keeps no timer armed, and comes back."""
     g = boot(qemu)
     try:
-        check(info(g, 'e1000-paiov')['state'] == 'active', 'not active')
+        check(info(g, 'e1000-paiov')['state'] in ON, 'not active')
         ping(g)
         g.run('ip link set eth0 down', timeout=30)
         d = info(g, 'e1000-paiov')
         check(d['state'] == 'idle', 'eth0 down: %s' % d['state'])
         check(not d['timer-armed'], 'a timer is armed while idle')
         g.run('ip link set eth0 up', timeout=30)
-        check(info(g, 'e1000-paiov')['state'] == 'active', 'eth0 up')
+        check(info(g, 'e1000-paiov')['state'] in ON, 'eth0 up')
         rc, out = g.run('udhcpc -q -n -i eth0 >/dev/null 2>&1; '
                         'ping -c 1 -W 10 10.0.2.2', timeout=90)
         check(rc == 0, 'no traffic after eth0 up: %s' % out)
@@ -65,7 +70,7 @@ def test_idle_and_back(qemu):
         check(d['state'] == 'idle' and not d['timer-armed'],
               'link down: %r' % d)
         g.qmp.cmd('set_link', name='nic0', up=True)
-        check(info(g, 'e1000-paiov')['state'] == 'active', 'link up')
+        check(info(g, 'e1000-paiov')['state'] in ON, 'link up')
         rc, out = g.run('sleep 3; ping -c 1 -W 10 10.0.2.2', timeout=90)
         check(rc == 0, 'no traffic after set_link on: %s' % out)
     finally:
@@ -92,12 +97,11 @@ def test_guest_s3(qemu):
         g.qmp.cmd('system_wakeup')
         rc, out = g.wait_done(120)
         check(rc == 0, 'resume: %s' % out)
-        check(info(g, 'e1000-paiov')['state'] == 'active', 'NIC not back')
+        check(info(g, 'e1000-paiov')['state'] in ON, 'NIC not back')
         check(info(g, 'es1370-paiov')['state'] == 'idle', 'sound not back')
         d = info(g, 'vga-paiov')
-        check(d['state'] == 'active' and
-              not d['display']['refresh-parked'],
-              'display not back: %s %s' % (d['state'], d['display']))
+        check(d['state'] in ON, 'display not back: %s %s'
+              % (d['state'], d['display']))
         rc, out = g.run('sleep 3; ping -c 1 -W 10 10.0.2.2', timeout=90)
         check(rc == 0, 'no traffic after resume: %s' % out)
         rc, out = g.run('aplay -q /sound.wav', timeout=120)

@@ -330,6 +330,133 @@ static void test_migrate_d3hot(void)
     migrate_in_state(true);
 }
 
+#define PMA_ARGS "-M pc -audiodev none,id=snd0 " \
+    "-device es1370-paiov,audiodev=snd0,id=snd,addr=04.0,pma=pma0 " \
+    "-object paiov-pma,id=pma0,"
+
+/* The CPU latency the host PM QoS framework currently grants */
+static int32_t cpu_dma_latency(void)
+{
+    int32_t value = 0;
+    int fd = open("/dev/cpu_dma_latency", O_RDONLY);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(read(fd, &value, sizeof(value)), ==, sizeof(value));
+    close(fd);
+    return value;
+}
+
+static bool pm_qos_held(QTestState *qts)
+{
+    QDict *pma = paiov_pma_info(qts, "/objects/pma0");
+    bool held = qdict_get_bool(qdict_get_qdict(pma, "pm-qos"), "held");
+
+    qobject_unref(pma);
+    return held;
+}
+
+/*
+ * Guards the PM QoS hook: the request is held (the host grants 77 us)
+ * only while the sound card is active, dropped when the guest stops it.
+ */
+static void test_pm_qos(void)
+{
+    Fixture f;
+
+    if (access("/dev/cpu_dma_latency", W_OK)) {
+        g_test_skip("/dev/cpu_dma_latency not writable (not root)");
+        return;
+    }
+    f.qts = qtest_init(PMA_ARGS "pm-qos-latency-us=77");
+    paiov_fixture_attach(&f, PAIOV_DEVFN, 0);
+    g_assert_false(pm_qos_held(f.qts));
+    g_assert_cmpint(cpu_dma_latency(), !=, 77);
+    dac2_setup(&f);
+    dac2_enable(&f, true);
+    g_assert_true(pm_qos_held(f.qts));
+    g_assert_cmpint(cpu_dma_latency(), ==, 77);
+    dac2_enable(&f, false);
+    g_assert_false(pm_qos_held(f.qts));
+    g_assert_cmpint(cpu_dma_latency(), !=, 77);
+    dac2_enable(&f, true);
+    fixture_stop(&f);
+    /* QEMU gone: so is its request */
+    g_assert_cmpint(cpu_dma_latency(), !=, 77);
+}
+
+static uint64_t thread_slack(pid_t pid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/timerslack_ns", pid);
+    g_autofree char *text = NULL;
+
+    g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+    return g_ascii_strtoull(text, NULL, 10);
+}
+
+/*
+ * Guards the timer slack hook: raised under powersave while every
+ * device is low-power, restored when the card plays or the policy
+ * changes.
+ */
+static void test_timer_slack(void)
+{
+    Fixture f;
+    uint64_t orig;
+    QDict *pma;
+
+    f.qts = qtest_init(PMA_ARGS "policy=powersave,timer-slack-ns=12345678");
+    paiov_fixture_attach(&f, PAIOV_DEVFN, 0);
+    g_assert_cmpuint(thread_slack(qtest_pid(f.qts)), ==, 12345678);
+    pma = paiov_pma_info(f.qts, "/objects/pma0");
+    g_assert_true(qdict_get_bool(qdict_get_qdict(pma, "timer-slack"),
+                                 "raised"));
+    g_assert_cmpint(qdict_get_int(qdict_get_qdict(pma, "timer-slack"),
+                                  "threads"), >=, 1);
+    qobject_unref(pma);
+
+    /* QEMU's own value (its main loop asks for 1 ns) comes back */
+    dac2_setup(&f);
+    dac2_enable(&f, true);
+    orig = thread_slack(qtest_pid(f.qts));
+    g_assert_cmpuint(orig, <, 12345678);
+    dac2_enable(&f, false);
+    g_assert_cmpuint(thread_slack(qtest_pid(f.qts)), ==, 12345678);
+    paiov_qom_set_str(f.qts, "/objects/pma0", "policy", "balanced");
+    g_assert_cmpuint(thread_slack(qtest_pid(f.qts)), ==, orig);
+    fixture_stop(&f);
+}
+
+/*
+ * Guards the wakeup accounting against the audio timer's period: with
+ * a DAC running, 20 steps of one 10 ms period are 20 audio timer
+ * wakeups; with the card idle there are none.
+ */
+static void test_wakeups(void)
+{
+    Fixture f;
+    int64_t w0, w1;
+    int i;
+
+    fixture_start(&f, NULL);
+    dac2_setup(&f);
+    dac2_enable(&f, true);
+    qtest_clock_step(f.qts, 5 * SCALE_MS);
+    w0 = paiov_info_int(f.qts, "wakeups");
+    for (i = 0; i < 20; i++) {
+        qtest_clock_step(f.qts, 10 * SCALE_MS);
+    }
+    w1 = paiov_info_int(f.qts, "wakeups");
+    g_assert_cmpint(w1 - w0, ==, 20);
+    g_assert_cmpint(paiov_info_int(f.qts, "handler-ns"), >, 0);
+
+    dac2_enable(&f, false);
+    qtest_clock_step(f.qts, 200 * SCALE_MS);  /* buffered samples play */
+    w0 = paiov_info_int(f.qts, "wakeups");
+    qtest_clock_step(f.qts, 1000 * SCALE_MS);
+    g_assert_cmpint(paiov_info_int(f.qts, "wakeups"), ==, w0);
+    fixture_stop(&f);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -339,5 +466,8 @@ int main(int argc, char **argv)
     qtest_add_func("/es1370-paiov/invalid-pmcsr", test_invalid_pmcsr);
     qtest_add_func("/es1370-paiov/migrate/idle", test_migrate_idle);
     qtest_add_func("/es1370-paiov/migrate/d3hot", test_migrate_d3hot);
+    qtest_add_func("/es1370-paiov/pm-qos", test_pm_qos);
+    qtest_add_func("/es1370-paiov/timer-slack", test_timer_slack);
+    qtest_add_func("/es1370-paiov/wakeups", test_wakeups);
     return g_test_run();
 }

@@ -365,6 +365,55 @@ static void test_migrate_idle(void)
     unlink(path);
 }
 
+/*
+ * Guards passive idle of the display: the guest leaves the screen on and
+ * stops drawing.  After the idle timeout the picture stays (not black);
+ * a write to video memory, which is not trapped, is found by the next
+ * refresh, which shows it and wakes the device; a register write wakes
+ * it at once; drawing while active keeps it active.
+ */
+static void test_passive_idle(void)
+{
+    Fixture f;
+
+    f.qts = qtest_init("-M pc -vga none "
+                       "-object paiov-pma,id=pma0,idle-timeout-ms=1000 "
+                       "-device vga-paiov,id=vga0,addr=05.0,pma=pma0");
+    paiov_fixture_attach(&f, DEVFN, 0);
+    dispi_on(f.qts);
+    fb_fill(&f, 0x00ff0000);
+    g_assert_cmphex(screendump_pixel(f.qts, 3, 4), ==, 0xff0000);
+    /* the first update after a mode set redraws all, the next settles */
+    screendump_pixel(f.qts, 3, 4);
+    qtest_clock_step(f.qts, 1300 * SCALE_MS);
+    assert_state(f.qts, "passive-idle");
+    g_assert_true(display_parked(f.qts));
+
+    /* a refresh with nothing new on screen: still passive idle */
+    g_assert_cmphex(screendump_pixel(f.qts, 3, 4), ==, 0xff0000);
+    assert_state(f.qts, "passive-idle");
+
+    fb_fill(&f, 0x0000ff00);
+    assert_state(f.qts, "passive-idle");
+    g_assert_cmphex(screendump_pixel(f.qts, 3, 4), ==, 0x00ff00);
+    assert_state(f.qts, "active");
+    g_assert_false(display_parked(f.qts));
+
+    qtest_clock_step(f.qts, 1300 * SCALE_MS);
+    assert_state(f.qts, "passive-idle");
+    att_pas(f.qts, true);
+    assert_state(f.qts, "active");
+
+    /* drawing (no register access) and refreshes keep it active */
+    for (int i = 0; i < 6; i++) {
+        fb_fill(&f, i & 1 ? 0x000000ff : 0x00ffffff);
+        screendump_pixel(f.qts, 0, 0);
+        qtest_clock_step(f.qts, 300 * SCALE_MS);
+    }
+    assert_state(f.qts, "active");
+    fixture_stop(&f);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -374,5 +423,6 @@ int main(int argc, char **argv)
     qtest_add_func("/vga-paiov/d3hot", test_d3hot);
     qtest_add_func("/vga-paiov/blank-storm", test_blank_storm);
     qtest_add_func("/vga-paiov/migrate/d3hot", test_migrate_idle);
+    qtest_add_func("/vga-paiov/passive-idle", test_passive_idle);
     return g_test_run();
 }
