@@ -21,6 +21,7 @@
 
 #include "qemu/osdep.h"
 #include "qapi/error.h"
+#include "qemu/cutils.h"
 #include "hw/audio/es1370.h"
 #include "hw/qdev-properties.h"
 #include "migration/vmstate.h"
@@ -39,6 +40,7 @@ struct ES1370PaiovState {
 
     PaiovVPSA vpsa;
     PaiovPMA *pma;
+    bool sound;             /* non-silent DAC samples since the last check */
 };
 
 typedef struct ES1370PaiovClass {
@@ -93,14 +95,41 @@ static void es1370_paiov_query(PaiovVPSA *vpsa, PaiovDeviceInfo *info)
 }
 
 /*
- * No passive idle: while a DAC runs, the driver's interrupt handling
- * accesses the registers all the time, silence or not; telling silence
- * from sound would need the DMA path (not done).
+ * Passive idle: a DAC left running that plays only silence.  Register
+ * accesses are no sign of use (interrupt handling goes on while silence
+ * plays); sound is, and so is a running ADC (recording).
  */
+static bool es1370_paiov_activity(PaiovVPSA *vpsa)
+{
+    ES1370PaiovState *ps = container_of(vpsa, ES1370PaiovState, vpsa);
+    bool sound = ps->sound || (ps->parent_obj.ctl & CTRL_ADC_EN);
+
+    ps->sound = false;
+    return sound;
+}
+
+static void es1370_paiov_dac_fetched(ES1370State *s, const uint8_t *buf,
+                                     size_t len)
+{
+    ES1370PaiovState *ps = ES1370_PAIOV(s);
+
+    if (buffer_is_zero(buf, len)) {
+        return;
+    }
+    ps->sound = true;
+    /* the host stream runs again before these samples are written */
+    if (ps->vpsa.state == PAIOV_POWER_STATE_PASSIVE_IDLE) {
+        paiov_vpsa_wake(&ps->vpsa);
+    }
+}
+
 static const PaiovVPSAOps es1370_paiov_vpsa_ops = {
     .power_changed = es1370_paiov_power_changed,
     .timer_armed = es1370_paiov_timer_armed,
     .query = es1370_paiov_query,
+    .activity = es1370_paiov_activity,
+    .passive_idle = true,
+    .activity_only = true,
     .low_latency = true,
 };
 
@@ -245,6 +274,7 @@ static void es1370_paiov_class_init(ObjectClass *klass, void *data)
     ResettableClass *rc = RESETTABLE_CLASS(klass);
 
     ek->io_ops = &es1370_paiov_io_ops;
+    ek->dac_fetched = es1370_paiov_dac_fetched;
     pk->config_write = es1370_paiov_config_write;
     k->parent_exit = pk->exit;
     pk->exit = es1370_paiov_unrealize;

@@ -122,6 +122,9 @@ static void paiov_pma_audio(PaiovPMA *pma, PaiovVPSA *vpsa,
     paiov_host_request(rec, paiov_audio_level_names[level]);
     rec->level = level;
 
+    /* passive idle: the guest plays silence, its voices stay active */
+    AUD_set_silent(vpsa->card, state == PAIOV_POWER_STATE_PASSIVE_IDLE &&
+                               level != AUDIO_HOST_POWER_RUNNING);
     ret = AUD_set_host_power(vpsa->card, level, &err);
     trace_paiov_pma_host_request(dev, "audio", rec->action, ret);
     switch (ret) {

@@ -112,7 +112,8 @@ static void paiov_vpsa_idle_check(void *opaque)
     if (vpsa->state != PAIOV_POWER_STATE_ACTIVE) {
         return;
     }
-    if (vpsa->accesses != vpsa->accesses_at_check ||
+    if ((vpsa->accesses != vpsa->accesses_at_check &&
+         !vpsa->ops->activity_only) ||
         (vpsa->ops->activity && vpsa->ops->activity(vpsa))) {
         vpsa->accesses_at_check = vpsa->accesses;
         vpsa->quiet_checks = 0;

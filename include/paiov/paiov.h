@@ -48,6 +48,12 @@ typedef struct PaiovVPSAOps {
     bool (*activity)(PaiovVPSA *vpsa);
     /* the device reports its guest accesses: passive idle applies */
     bool passive_idle;
+    /*
+     * register accesses are counted but are not activity: only
+     * activity() is (ES1370: interrupt handling goes on while a DAC
+     * plays silence; only sound counts)
+     */
+    bool activity_only;
     /* the device wants the PM QoS request while active */
     bool low_latency;
 } PaiovVPSAOps;
@@ -151,7 +157,8 @@ void paiov_vpsa_wake(PaiovVPSA *vpsa);
 static inline void paiov_vpsa_access(PaiovVPSA *vpsa)
 {
     vpsa->accesses++;
-    if (unlikely(vpsa->state == PAIOV_POWER_STATE_PASSIVE_IDLE)) {
+    if (unlikely(vpsa->state == PAIOV_POWER_STATE_PASSIVE_IDLE) &&
+        !vpsa->ops->activity_only) {
         paiov_vpsa_wake(vpsa);
     }
 }

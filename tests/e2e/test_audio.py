@@ -171,7 +171,40 @@ def test_pulse_unreachable_at_start(qemu):
         pulse.stop()
 
 
+def test_passive_idle_silence(qemu):
+    """A guest that keeps playing silence: passive idle lets the sink
+    suspend while aplay runs on; the next sound plays."""
+    with Pulse() as pulse:
+        g = boot(qemu, pulse, 'es1370-paiov',
+                 ['-object', 'paiov-pma,id=pma0,idle-timeout-ms=2000',
+                  '-global', 'es1370-paiov.pma=pma0'])
+        try:
+            t0 = time.monotonic()
+            g.send('aplay -q -t raw -f S16_LE -c 2 -r 44100 -d 14 '
+                   '/dev/zero')
+            deadline = time.monotonic() + 60
+            while paiov_info(g)['state'] != 'passive-idle':
+                check(time.monotonic() < deadline,
+                      'no passive idle while playing silence: %s'
+                      % paiov_info(g)['state'])
+                time.sleep(0.2)
+            state = pulse.wait_sink_state('SUSPENDED', SETTLE)
+            check(state == 'SUSPENDED', 'sink %s in passive idle' % state)
+            rc, out = g.wait_done(120)
+            took = time.monotonic() - t0
+            check(rc == 0, 'aplay of silence failed (%d): %s' % (rc, out))
+            print('# 14 s of silence played in %.1f s' % took)
+            check(took >= 13, 'the silence did not take its time: %.1f s'
+                  % took)
+            seen = play_and_watch(g, pulse)
+            check('RUNNING' in seen, 'no sound after passive idle: %r'
+                  % seen)
+        finally:
+            g.shutdown()
+
+
 if __name__ == '__main__':
     main([test_paiov_sink_suspends, test_stock_sink_stays_running,
+          test_passive_idle_silence,
           test_release_policy, test_pulse_killed,
           test_pulse_unreachable_at_start], sys.argv[1])

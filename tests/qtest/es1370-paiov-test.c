@@ -457,6 +457,60 @@ static void test_wakeups(void)
     fixture_stop(&f);
 }
 
+/* DAC2's current frame (upper half of FRAMECNT, memory page 0xc) */
+static uint32_t dac2_position(Fixture *f)
+{
+    qpci_io_writel(f->dev, f->bar, REG_MEMPAGE, 0xc);
+    return qpci_io_readl(f->dev, f->bar, REG_DAC2_FRAMECNT) >> 16;
+}
+
+/*
+ * Guards passive idle of the sound card: a DAC left running that plays
+ * only silence (guest memory is zero) is passive idle after the idle
+ * timeout although the driver keeps accessing registers; DMA goes on at
+ * the same pace (guest-visible unchanged); the first sound ends it.
+ */
+static void test_passive_idle(void)
+{
+    Fixture f;
+    uint32_t pos, pos2;
+    uint8_t sound[4096];
+    QDict *info;
+
+    f.qts = qtest_init(PMA_ARGS "idle-timeout-ms=1000");
+    paiov_fixture_attach(&f, PAIOV_DEVFN, 0);
+    dac2_setup(&f);
+    /* a 64 KiB buffer: the position does not wrap at every period */
+    qpci_io_writel(f.dev, f.bar, REG_DAC2_FRAMECNT, 0x3fff);
+    dac2_enable(&f, true);
+    for (int i = 0; i < 12; i++) {          /* 1.2 s of register reads */
+        qtest_clock_step(f.qts, 100 * SCALE_MS);
+        dac2_position(&f);
+    }
+    assert_state(f.qts, "passive-idle");
+    g_assert_cmpint(paiov_info_int(f.qts, "accesses"), >=, 24);
+
+    /* the DAC runs on: the position moves as it did while active */
+    pos = dac2_position(&f);
+    qtest_clock_step(f.qts, 20 * SCALE_MS);
+    pos2 = dac2_position(&f);
+    g_assert_cmpuint(pos2, !=, pos);
+    g_assert_true(paiov_timer_armed(f.qts));
+    assert_state(f.qts, "passive-idle");
+
+    /* sound in the buffer: active again when it is fetched */
+    memset(sound, 0x55, sizeof(sound));
+    for (int i = 0; i < 64 * 1024; i += sizeof(sound)) {
+        qtest_memwrite(f.qts, 0x100000 + i, sound, sizeof(sound));
+    }
+    qtest_clock_step(f.qts, 50 * SCALE_MS);
+    assert_state(f.qts, "active");
+    info = paiov_info(f.qts);
+    g_assert_cmpstr(qdict_get_str(info, "last-reason"), ==, "access");
+    qobject_unref(info);
+    fixture_stop(&f);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -469,5 +523,6 @@ int main(int argc, char **argv)
     qtest_add_func("/es1370-paiov/pm-qos", test_pm_qos);
     qtest_add_func("/es1370-paiov/timer-slack", test_timer_slack);
     qtest_add_func("/es1370-paiov/wakeups", test_wakeups);
+    qtest_add_func("/es1370-paiov/passive-idle", test_passive_idle);
     return g_test_run();
 }
