@@ -6,6 +6,7 @@
 #   make check    unit tests, qtests, guest end-to-end tests
 #   make demo     boot the test guest with paiov devices, print a timeline
 #   make bench    battery-life benchmark Native/Base/PAIOV (BENCH_ARGS=...)
+#   make bench-throughput   active path: stock vs paiov throughput
 #   make checkpatch   scripts/checkpatch.pl on patches/ and the overlay
 
 BUILD      ?= build
@@ -36,7 +37,7 @@ CONFIGURE_OPTS = \
 	--disable-docs --disable-werror
 
 .PHONY: FORCE all deps qemu test-bins check check-unit check-qtest \
-	check-e2e checkpatch demo bench clean distclean guest
+	check-e2e checkpatch demo bench bench-throughput clean distclean guest
 
 all: qemu
 
@@ -134,6 +135,13 @@ BENCH_ARGS ?=
 bench: qemu guest
 	tools/paiov-bench --qemu $(QEMU) --guest $(GUEST) --out $(BUILD)/bench \
 		$(BENCH_ARGS)
+
+# The active path costs the same: network rx/tx and playback, stock
+# ES1370/e1000 vs the paiov devices (docs/benchmark.md)
+THROUGHPUT_ARGS ?=
+bench-throughput: qemu guest
+	tools/paiov-throughput --qemu $(QEMU) --out $(BUILD)/throughput \
+		$(THROUGHPUT_ARGS)
 
 clean:
 	rm -rf $(OBJ) $(TREE) $(QEMU) $(GUEST)

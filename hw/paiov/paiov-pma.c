@@ -203,6 +203,16 @@ bool paiov_vpsa_low_latency(PaiovVPSA *vpsa)
     return vpsa->state == PAIOV_POWER_STATE_ACTIVE;
 }
 
+bool paiov_pma_pm_qos_held(PaiovPMA *pma)
+{
+    return pma->pm_qos_fd >= 0;
+}
+
+bool paiov_pma_timer_slack_raised(PaiovPMA *pma)
+{
+    return pma->slack_raised;
+}
+
 typedef struct PaiovPmaScan {
     PaiovPMA *pma;
     unsigned devices;

@@ -511,6 +511,9 @@ PaiovDeviceInfo *paiov_vpsa_query(PaiovVPSA *vpsa)
     info->has_wakeups_avoided = vpsa->counts_avoided;
     info->wakeups_avoided = vpsa->wakeups_avoided;
     info->low_latency = paiov_vpsa_low_latency(vpsa);
+    info->pm_qos_held = vpsa->pma && paiov_pma_pm_qos_held(vpsa->pma);
+    info->timer_slack_raised = vpsa->pma &&
+                               paiov_pma_timer_slack_raised(vpsa->pma);
     if (vpsa->ops->query) {
         vpsa->ops->query(vpsa, info);
     }

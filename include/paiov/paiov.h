@@ -203,6 +203,8 @@ extern const VMStateDescription vmstate_paiov_vpsa;
 PaiovPMA *paiov_pma_get_default(Error **errp);
 uint32_t paiov_pma_idle_timeout_ms(PaiovPMA *pma);
 bool paiov_vpsa_low_latency(PaiovVPSA *vpsa);
+bool paiov_pma_pm_qos_held(PaiovPMA *pma);
+bool paiov_pma_timer_slack_raised(PaiovPMA *pma);
 PaiovPmaInfoList *paiov_pma_query_all(void);
 bool paiov_pma_attach(PaiovPMA *pma, PaiovVPSA *vpsa, Error **errp);
 void paiov_pma_detach(PaiovPMA *pma, PaiovVPSA *vpsa);

@@ -362,6 +362,7 @@ static bool pm_qos_held(QTestState *qts)
 static void test_pm_qos(void)
 {
     Fixture f;
+    QDict *info;
 
     if (access("/dev/cpu_dma_latency", W_OK)) {
         g_test_skip("/dev/cpu_dma_latency not writable (not root)");
@@ -375,6 +376,9 @@ static void test_pm_qos(void)
     dac2_enable(&f, true);
     g_assert_true(pm_qos_held(f.qts));
     g_assert_cmpint(cpu_dma_latency(), ==, 77);
+    info = paiov_info(f.qts);
+    g_assert_true(qdict_get_bool(info, "pm-qos-held"));
+    qobject_unref(info);
     dac2_enable(&f, false);
     g_assert_false(pm_qos_held(f.qts));
     g_assert_cmpint(cpu_dma_latency(), !=, 77);
@@ -407,6 +411,9 @@ static void test_timer_slack(void)
     f.qts = qtest_init(PMA_ARGS "policy=powersave,timer-slack-ns=12345678");
     paiov_fixture_attach(&f, PAIOV_DEVFN, 0);
     g_assert_cmpuint(thread_slack(qtest_pid(f.qts)), ==, 12345678);
+    pma = paiov_info(f.qts);
+    g_assert_true(qdict_get_bool(pma, "timer-slack-raised"));
+    qobject_unref(pma);
     pma = paiov_pma_info(f.qts, "/objects/pma0");
     g_assert_true(qdict_get_bool(qdict_get_qdict(pma, "timer-slack"),
                                  "raised"));

@@ -69,6 +69,16 @@ bool paiov_vpsa_low_latency(PaiovVPSA *vpsa)
     return false;
 }
 
+bool paiov_pma_pm_qos_held(PaiovPMA *pma)
+{
+    return false;
+}
+
+bool paiov_pma_timer_slack_raised(PaiovPMA *pma)
+{
+    return false;
+}
+
 static void test_dev_power_changed(PaiovVPSA *vpsa, PaiovPowerState old,
                                    PaiovPowerState new)
 {
