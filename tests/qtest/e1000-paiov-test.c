@@ -145,22 +145,15 @@ static void test_d3hot(void)
 static void test_migrate_d3hot(void)
 {
     Fixture f, d;
-    g_autofree char *path = NULL;
     g_autofree char *uri = NULL;
-    int fd = g_file_open_tmp("e1000-paiov-mig-XXXXXX", &path, NULL);
 
-    g_assert_cmpint(fd, >=, 0);
-    close(fd);
     fixture_start(&f);
     qpci_io_writel(f.dev, f.bar, REG_RCTL, CTL_EN);
     qtest_clock_step(f.qts, 1000 * SCALE_MS);
     qpci_io_writel(f.dev, f.bar, REG_MDIC, MDIC_WRITE_BMCR_RESTART_AN);
     qpci_config_writew(f.dev, PM_CAP + PCI_PM_CTRL, 3);
     assert_state(f.qts, "d3hot", false);
-    uri = g_strdup_printf("file:%s", path);
-    qtest_qmp_assert_success(f.qts, "{ 'execute': 'migrate', 'arguments':"
-                             " { 'uri': %s } }", uri);
-    paiov_wait_migration(f.qts);
+    uri = paiov_migrate_to_file(f.qts, "e1000-paiov");
 
     d.qts = qtest_initf("-M pc -netdev user,id=n0 "
                         "-device e1000-paiov,netdev=n0,id=nic0,addr=04.0 "
@@ -178,7 +171,7 @@ static void test_migrate_d3hot(void)
 
     fixture_stop(&d);
     fixture_stop(&f);
-    unlink(path);
+    unlink(uri + strlen("file:"));
 }
 
 #define PMA "/objects/pma0"
@@ -267,7 +260,7 @@ static void test_policy(void)
     paiov_qom_set_str(f.qts, PMA, "policy", "performance");
     assert_state(f.qts, "active", false);
     g_assert_cmpint(paiov_info_int(f.qts, "idle-timeout-ms"), ==, 0);
-    qtest_clock_step(f.qts, 5000 * SCALE_MS);
+    qtest_clock_step(f.qts, 5 * NANOSECONDS_PER_SECOND);
     assert_state(f.qts, "active", false);
     /* ... even for a device the guest turned off */
     qpci_io_writel(f.dev, f.bar, REG_RCTL, 0);

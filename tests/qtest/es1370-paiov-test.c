@@ -262,18 +262,12 @@ static void migrate_in_state(bool d3hot)
 {
     Fixture f;
     QTestState *dst;
-    g_autofree char *path = NULL;
     g_autofree char *action = NULL;
     g_autofree char *uri = NULL;
     QPCIBus *dst_bus;
     QPCIDevice *dst_dev;
     QPCIBar bar;
     QDict *info;
-    int fd;
-
-    fd = g_file_open_tmp("es1370-paiov-mig-XXXXXX", &path, NULL);
-    g_assert_cmpint(fd, >=, 0);
-    close(fd);
 
     fixture_start(&f, NULL);
     dac2_setup(&f);
@@ -282,13 +276,9 @@ static void migrate_in_state(bool d3hot)
         pmcsr_write(&f, 3);
         assert_state(f.qts, "d3hot");
     }
-    uri = g_strdup_printf("file:%s", path);
-    qtest_qmp_assert_success(f.qts, "{ 'execute': 'migrate', 'arguments':"
-                             " { 'uri': %s } }", uri);
-    /* STOP comes before the last bytes are written: wait for the end */
-    paiov_wait_migration(f.qts);
+    uri = paiov_migrate_to_file(f.qts, "es1370-paiov");
 
-    dst = qtest_initf(ARGS "-incoming file:%s", path);
+    dst = qtest_initf(ARGS "-incoming %s", uri);
     paiov_wait_running(dst);
     info = paiov_info(dst);
     g_assert_cmpstr(qdict_get_str(info, "state"), ==,
@@ -317,7 +307,7 @@ static void migrate_in_state(bool d3hot)
 
     qtest_quit(dst);
     fixture_stop(&f);
-    unlink(path);
+    unlink(uri + strlen("file:"));
 }
 
 static void test_migrate_idle(void)

@@ -90,6 +90,27 @@ static inline void paiov_wait_running(QTestState *qts)
     paiov_wait_status(qts, "query-status", "running", "inmigrate-failed");
 }
 
+/*
+ * Migrate the VM of @qts to a new temporary file and wait until the
+ * whole stream is written.  Returns the "file:PATH" URI for -incoming;
+ * the caller frees it and unlinks PATH (uri + 5).
+ */
+static inline char *paiov_migrate_to_file(QTestState *qts, const char *name)
+{
+    g_autofree char *tmpl = g_strdup_printf("%s-mig-XXXXXX", name);
+    g_autofree char *path = NULL;
+    int fd = g_file_open_tmp(tmpl, &path, NULL);
+    char *uri;
+
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+    uri = g_strdup_printf("file:%s", path);
+    qtest_qmp_assert_success(qts, "{ 'execute': 'migrate', 'arguments':"
+                             " { 'uri': %s } }", uri);
+    paiov_wait_migration(qts);
+    return uri;
+}
+
 /* One integer of the query-paiov entry of the one paiov device */
 static inline int64_t paiov_info_int(QTestState *qts, const char *name)
 {

@@ -330,21 +330,14 @@ static void test_blank_storm(void)
 static void test_migrate_idle(void)
 {
     Fixture f, d;
-    g_autofree char *path = NULL;
     g_autofree char *uri = NULL;
-    int fd = g_file_open_tmp("vga-paiov-mig-XXXXXX", &path, NULL);
 
-    g_assert_cmpint(fd, >=, 0);
-    close(fd);
     fixture_start(&f);
     dispi_on(f.qts);
     fb_fill(&f, 0x00abcdef);
     qpci_config_writew(f.dev, PM_CAP + PCI_PM_CTRL, 3);
     assert_state(f.qts, "d3hot");
-    uri = g_strdup_printf("file:%s", path);
-    qtest_qmp_assert_success(f.qts, "{ 'execute': 'migrate', 'arguments':"
-                             " { 'uri': %s } }", uri);
-    paiov_wait_migration(f.qts);
+    uri = paiov_migrate_to_file(f.qts, "vga-paiov");
 
     d.qts = qtest_initf("-M pc -vga none "
                         "-device vga-paiov,id=vga0,addr=05.0 "
@@ -362,7 +355,7 @@ static void test_migrate_idle(void)
 
     fixture_stop(&d);
     fixture_stop(&f);
-    unlink(path);
+    unlink(uri + strlen("file:"));
 }
 
 /*
