@@ -83,7 +83,8 @@ qemu: $(TREE)/.paiov-patched $(OBJ)/build.ninja
 # The test guest: Debian kernel + busybox initramfs (tests/guest)
 GUEST = $(BUILD)/guest
 GUEST_SRC = $(wildcard tests/guest/*.sh tests/guest/init \
-	tests/guest/paiov-agent tests/guest/udhcpc.script tests/guest/fbfill.c)
+	tests/guest/paiov-agent tests/guest/udhcpc.script tests/guest/fbfill.c \
+	tests/guest/vgastorm.c)
 
 guest: $(GUEST)/initrd.img
 

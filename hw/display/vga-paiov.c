@@ -45,6 +45,13 @@
 #define TYPE_VGA_PAIOV "vga-paiov"
 OBJECT_DECLARE_SIMPLE_TYPE(VGAPaiovState, VGA_PAIOV)
 
+/*
+ * The black frame comes this long after the guest blanked (the timer is
+ * not moved by further toggles; it draws only if the screen is still
+ * dark then)
+ */
+#define VGA_PAIOV_BLANK_DELAY_MS 50
+
 /* Below the capabilities the standard VGA has none of */
 #define VGA_PAIOV_PM_CAP 0x40
 
@@ -54,7 +61,7 @@ struct VGAPaiovState {
     PaiovVPSA vpsa;
     PaiovPMA *pma;
     PCIConfigWriteFunc *parent_config_write;
-    QEMUBH *blank_bh;
+    QEMUTimer *blank_timer;     /* the black frame, once blanking settles */
     bool dark;                  /* a black frame is on screen */
     uint64_t updates;
     uint64_t updates_avoided;
@@ -118,7 +125,7 @@ static void vga_paiov_show_dark(VGAPaiovState *ps)
     dpy_gfx_update_full(s->con);
 }
 
-static void vga_paiov_blank_bh(void *opaque)
+static void vga_paiov_blank_timer(void *opaque)
 {
     VGAPaiovState *ps = opaque;
 
@@ -212,9 +219,19 @@ static void vga_paiov_sync(VGAPaiovState *ps)
         qemu_console_park_refresh(s->con, true);
     } else if (!parked || !ps->dark) {
         qemu_console_park_refresh(s->con, true);
-        /* the black frame, from the main loop like any display update */
+        /*
+         * The black frame, from the main loop like any display update,
+         * once the guest has stopped toggling (a blank storm must not
+         * cost a new surface per toggle); a refresh or screendump
+         * meanwhile draws it at once.
+         */
         ps->dark = false;
-        qemu_bh_schedule(ps->blank_bh);
+        if (!timer_pending(ps->blank_timer)) {
+            /* re-arming per toggle would wake the main loop per toggle */
+            timer_mod(ps->blank_timer,
+                      qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
+                      VGA_PAIOV_BLANK_DELAY_MS);
+        }
     }
 }
 
@@ -294,8 +311,8 @@ static void vga_paiov_realize(PCIDevice *dev, Error **errp)
     if (!paiov_pci_pm_init(dev, VGA_PAIOV_PM_CAP, errp)) {
         return;
     }
-    ps->blank_bh = qemu_bh_new_guarded(vga_paiov_blank_bh, ps,
-                                       &DEVICE(dev)->mem_reentrancy_guard);
+    ps->blank_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
+                                   vga_paiov_blank_timer, ps);
     s->io_written = vga_paiov_io_written;
     graphic_console_set_hwops(s->con, &vga_paiov_ops, ps);
     paiov_vpsa_set_functions_enabled(&ps->vpsa, !vga_paiov_screen_off(s));
@@ -307,9 +324,9 @@ static void vga_paiov_unrealize(PCIDevice *dev)
     VGAPaiovState *ps = VGA_PAIOV(dev);
 
     paiov_vpsa_unrealize(&ps->vpsa);
-    if (ps->blank_bh) {
-        qemu_bh_delete(ps->blank_bh);
-        ps->blank_bh = NULL;
+    if (ps->blank_timer) {
+        timer_free(ps->blank_timer);
+        ps->blank_timer = NULL;
     }
     if (VGA_PAIOV_GET_CLASS(dev)->parent_exit) {
         VGA_PAIOV_GET_CLASS(dev)->parent_exit(dev);

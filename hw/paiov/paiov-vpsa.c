@@ -18,6 +18,7 @@
 #include "qemu/error-report.h"
 #include "qapi/error.h"
 #include "qapi/qapi-events-paiov.h"
+#include "system/qtest.h"
 #include "hw/qdev-core.h"
 #include "paiov/paiov.h"
 #include "trace.h"
@@ -97,7 +98,7 @@ static void paiov_vpsa_arm_idle_check(PaiovVPSA *vpsa)
     if (!vpsa->idle_timer) {
         return;
     }
-    if (!timeout || vpsa->state != PAIOV_POWER_STATE_ACTIVE) {
+    if (!timeout) {
         timer_del(vpsa->idle_timer);
         return;
     }
@@ -117,7 +118,8 @@ static void paiov_vpsa_idle_check(void *opaque)
         (vpsa->ops->activity && vpsa->ops->activity(vpsa))) {
         vpsa->accesses_at_check = vpsa->accesses;
         vpsa->quiet_checks = 0;
-    } else if (++vpsa->quiet_checks >= PAIOV_IDLE_CHECKS) {
+        vpsa->quiet_needed = PAIOV_IDLE_CHECKS;
+    } else if (++vpsa->quiet_checks >= vpsa->quiet_needed) {
         paiov_vpsa_set_state(vpsa, PAIOV_POWER_STATE_PASSIVE_IDLE,
                              PAIOV_REASON_INACTIVITY);
         return;
@@ -125,7 +127,14 @@ static void paiov_vpsa_idle_check(void *opaque)
     paiov_vpsa_arm_idle_check(vpsa);
 }
 
-/* Passive idle detection starts over whenever the device turns active */
+/*
+ * Passive idle detection starts over whenever the device turns active.
+ * A check already due is kept (re-arming a timer from a vCPU wakes the
+ * main loop, once per toggle of a guest that blanks in a loop): it then
+ * takes one quiet check more, so that passive idle never comes before a
+ * whole timeout without activity.  A device that left active lets its
+ * check lapse.
+ */
 static void paiov_vpsa_restart_idle_check(PaiovVPSA *vpsa)
 {
     vpsa->accesses_at_check = vpsa->accesses;
@@ -133,6 +142,15 @@ static void paiov_vpsa_restart_idle_check(PaiovVPSA *vpsa)
     if (vpsa->ops->activity) {
         vpsa->ops->activity(vpsa);      /* new baseline */
     }
+    if (vpsa->state != PAIOV_POWER_STATE_ACTIVE) {
+        return;
+    }
+    if (vpsa->idle_timer && timer_pending(vpsa->idle_timer) &&
+        vpsa->pma && paiov_pma_idle_timeout_ms(vpsa->pma)) {
+        vpsa->quiet_needed = PAIOV_IDLE_CHECKS + 1;
+        return;
+    }
+    vpsa->quiet_needed = PAIOV_IDLE_CHECKS;
     paiov_vpsa_arm_idle_check(vpsa);
 }
 
@@ -148,9 +166,72 @@ void paiov_vpsa_policy_changed(PaiovVPSA *vpsa)
         !paiov_pma_idle_timeout_ms(vpsa->pma)) {
         paiov_vpsa_set_state(vpsa, PAIOV_POWER_STATE_ACTIVE,
                              PAIOV_REASON_POLICY);
-    } else {
-        paiov_vpsa_restart_idle_check(vpsa);
+        return;
     }
+    /* a new timeout: the check period changes */
+    if (vpsa->idle_timer) {
+        timer_del(vpsa->idle_timer);
+    }
+    paiov_vpsa_restart_idle_check(vpsa);
+}
+
+/*
+ * PAIOV_POWER_STATE_CHANGE, at most one per second per device, built
+ * only when sent: a guest that blanks in a loop must cost no more than a
+ * counter per change.  The monitor throttles it too (per qom-path); this
+ * saves building and parsing an event per change.  The last state of a
+ * burst always arrives.
+ */
+#define PAIOV_EVENT_PERIOD_MS 1000
+
+static QEMUClockType paiov_event_clock(void)
+{
+    /* the monitor's throttle clock: deterministic under qtest */
+    return qtest_enabled() ? QEMU_CLOCK_VIRTUAL : QEMU_CLOCK_REALTIME;
+}
+
+static void paiov_vpsa_emit(PaiovVPSA *vpsa, PaiovPowerState old,
+                            PaiovPowerState new, PaiovReason reason)
+{
+    g_autofree char *path = NULL;
+
+    if (!vpsa->path) {
+        /* before realize: the device may not be in the tree yet */
+        path = object_get_canonical_path(OBJECT(vpsa->dev));
+    }
+    vpsa->event_sent_ms = qemu_clock_get_ms(paiov_event_clock());
+    qapi_event_send_paiov_power_state_change(vpsa->path ?: path ?: "", old,
+                                             new, reason);
+}
+
+static void paiov_vpsa_event_timer(void *opaque)
+{
+    PaiovVPSA *vpsa = opaque;
+
+    vpsa->event_pending = false;
+    if (vpsa->state != vpsa->event_old) {
+        paiov_vpsa_emit(vpsa, vpsa->event_old, vpsa->state,
+                        vpsa->event_reason);
+    }
+}
+
+static void paiov_vpsa_event(PaiovVPSA *vpsa, PaiovPowerState old,
+                             PaiovPowerState new, PaiovReason reason)
+{
+    if (vpsa->event_pending) {
+        vpsa->event_reason = reason;    /* sent with the final state */
+        return;
+    }
+    if (!vpsa->event_timer ||
+        qemu_clock_get_ms(paiov_event_clock()) - vpsa->event_sent_ms >=
+        PAIOV_EVENT_PERIOD_MS) {
+        paiov_vpsa_emit(vpsa, old, new, reason);
+        return;
+    }
+    vpsa->event_pending = true;
+    vpsa->event_old = old;              /* what the client saw last */
+    vpsa->event_reason = reason;
+    timer_mod(vpsa->event_timer, vpsa->event_sent_ms + PAIOV_EVENT_PERIOD_MS);
 }
 
 /* Make the device and the host follow a state the core has set */
@@ -168,7 +249,6 @@ int paiov_vpsa_set_state(PaiovVPSA *vpsa, PaiovPowerState state,
                          PaiovReason reason)
 {
     PaiovPowerState old = vpsa->state;
-    g_autofree char *path = NULL;
 
     if (state == old) {
         return -EALREADY;
@@ -193,8 +273,7 @@ int paiov_vpsa_set_state(PaiovVPSA *vpsa, PaiovPowerState state,
     paiov_vpsa_restart_idle_check(vpsa);
     paiov_vpsa_apply(vpsa, old);
 
-    path = object_get_canonical_path(OBJECT(vpsa->dev));
-    qapi_event_send_paiov_power_state_change(path ?: "", old, state, reason);
+    paiov_vpsa_event(vpsa, old, state, reason);
     return 0;
 }
 
@@ -400,10 +479,15 @@ bool paiov_vpsa_realize(PaiovVPSA *vpsa, PaiovPMA *pma, Error **errp)
         return false;
     }
     vpsa->pma = PAIOV_PMA(object_ref(OBJECT(pma)));
+    /* looked up once: a blank storm must not walk the QOM tree each time */
+    vpsa->path = object_get_canonical_path(OBJECT(vpsa->dev));
     if (vpsa->ops->passive_idle) {
         vpsa->idle_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL,
                                         paiov_vpsa_idle_check, vpsa);
     }
+    vpsa->event_timer = timer_new_ms(paiov_event_clock(),
+                                     paiov_vpsa_event_timer, vpsa);
+    vpsa->event_sent_ms = INT64_MIN / 2;
     vpsa->entered_ns = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
     QTAILQ_INSERT_TAIL(&paiov_vpsas, vpsa, next);
     trace_paiov_vpsa_realize(object_get_typename(OBJECT(vpsa->dev)),
@@ -420,6 +504,12 @@ void paiov_vpsa_unrealize(PaiovVPSA *vpsa)
         timer_free(vpsa->idle_timer);
         vpsa->idle_timer = NULL;
     }
+    if (vpsa->event_timer) {
+        timer_free(vpsa->event_timer);
+        vpsa->event_timer = NULL;
+    }
+    g_free(vpsa->path);
+    vpsa->path = NULL;
     g_slist_free_full(vpsa->watches, paiov_vpsa_unwatch);
     vpsa->watches = NULL;
     g_slist_free_full(vpsa->timer_watches, paiov_vpsa_unwatch_timer);

@@ -85,6 +85,7 @@ struct PaiovVPSA {
     PaiovPMA *pma;
     QEMUSoundCard *card;            /* audio host resource, or NULL */
     char *host_device;              /* property: sysfs dir of a host device */
+    char *path;                     /* canonical QOM path, from realize */
     struct PaiovRpmKnob *rpm;       /* its runtime-PM knob, or NULL */
 
     /* guest-visible inputs, migrated */
@@ -110,6 +111,14 @@ struct PaiovVPSA {
     QEMUTimer *idle_timer;
     uint64_t accesses_at_check;
     unsigned quiet_checks;
+    unsigned quiet_needed;
+
+    /* PAIOV_POWER_STATE_CHANGE throttling */
+    QEMUTimer *event_timer;
+    int64_t event_sent_ms;
+    bool event_pending;
+    PaiovPowerState event_old;
+    PaiovReason event_reason;
     GSList *watches;                /* regions routed through us */
     GSList *timer_watches;          /* timers counted in wakeups */
 

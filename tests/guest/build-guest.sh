@@ -31,7 +31,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 SELF=$HERE/${0##*/}
 
 # Files of this directory that end up in the initramfs.
-GUEST_FILES="init paiov-agent udhcpc.script fbfill.c"
+GUEST_FILES="init paiov-agent udhcpc.script fbfill.c vgastorm.c"
 
 # Modules the guest loads; their dependencies are added from modules.dep.
 #   snd-ens1370          ES1370 (QEMU -device ES1370 / es1370-paiov)
@@ -150,10 +150,13 @@ info "busybox: $n applet links"
 install -m 0755 "$HERE/init" "$R/init"
 install -m 0755 "$HERE/paiov-agent" "$R/sbin/paiov-agent"
 install -m 0755 "$HERE/udhcpc.script" "$R/usr/share/udhcpc/default.script"
-# fbfill: draws on /dev/fb0 through mmap (busybox cannot)
+# fbfill draws on /dev/fb0 through mmap, vgastorm toggles VGA blanking
+# (busybox can do neither)
 need gcc gcc
-gcc -static -O2 -Wall -o "$R/usr/bin/fbfill" "$HERE/fbfill.c" ||
-    die "cannot build fbfill (gcc -static needs Debian package 'libc6-dev')"
+for tool in fbfill vgastorm; do
+    gcc -static -O2 -Wall -o "$R/usr/bin/$tool" "$HERE/$tool.c" ||
+        die "cannot build $tool (gcc -static needs Debian package 'libc6-dev')"
+done
 
 cat >"$R/etc/inittab" <<'EOF'
 # busybox init; /init did the setup before exec'ing it

@@ -352,6 +352,7 @@ static const TypeInfo test_pma_info = {
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    init_clocks(NULL);                  /* the core's timers */
     module_call_init(MODULE_INIT_QOM);
     type_register_static(&test_dev_info);
     type_register_static(&test_pma_info);
