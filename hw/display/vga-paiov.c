@@ -129,8 +129,7 @@ static void vga_paiov_blank_timer(void *opaque)
 {
     VGAPaiovState *ps = opaque;
 
-    if ((ps->vpsa.state == PAIOV_POWER_STATE_IDLE ||
-         ps->vpsa.state == PAIOV_POWER_STATE_D3HOT) && !ps->dark) {
+    if (paiov_vpsa_guest_low_power(&ps->vpsa) && !ps->dark) {
         vga_paiov_show_dark(ps);
     }
 }
@@ -141,20 +140,18 @@ static void vga_paiov_gfx_update(void *opaque)
     VGACommonState *s = vga_paiov_vga(ps);
     int64_t t0 = get_clock();
 
-    if (ps->vpsa.state == PAIOV_POWER_STATE_ACTIVE) {
-        ps->updates++;
-        s->hw_ops->gfx_update(s);
-    } else if (ps->vpsa.state == PAIOV_POWER_STATE_PASSIVE_IDLE) {
+    if (!paiov_vpsa_guest_low_power(&ps->vpsa)) {
         /*
-         * A rare refresh: the VGA's own update finds what the guest
-         * wrote to video memory (its dirty log) and shows it; anything
-         * shown ends passive idle.
+         * In passive idle this is a rare refresh: the VGA's own update
+         * finds what the guest wrote to video memory (its dirty log) and
+         * shows it; anything shown ends passive idle.
          */
         uint64_t shown = qemu_console_get_gfx_updates(s->con);
 
         ps->updates++;
         s->hw_ops->gfx_update(s);
-        if (qemu_console_get_gfx_updates(s->con) != shown) {
+        if (ps->vpsa.state == PAIOV_POWER_STATE_PASSIVE_IDLE &&
+            qemu_console_get_gfx_updates(s->con) != shown) {
             paiov_vpsa_access(&ps->vpsa);
         }
     } else if (!ps->dark) {
@@ -171,8 +168,7 @@ static void vga_paiov_invalidate(void *opaque)
     VGACommonState *s = vga_paiov_vga(ps);
 
     s->hw_ops->invalidate(s);
-    if (ps->vpsa.state == PAIOV_POWER_STATE_IDLE ||
-        ps->vpsa.state == PAIOV_POWER_STATE_D3HOT) {
+    if (paiov_vpsa_guest_low_power(&ps->vpsa)) {
         ps->dark = false;       /* draw the black frame again */
     }
 }

@@ -70,16 +70,6 @@ static QEMUTimer **e1000_paiov_timers(E1000State *s,
     return t[0];
 }
 
-/*
- * Idle or D3hot as the guest sees it.  Passive idle is not: the guest
- * left the device running, so timers and receive work as in active.
- */
-static bool e1000_paiov_low_power(E1000PaiovState *ps)
-{
-    return ps->vpsa.state == PAIOV_POWER_STATE_IDLE ||
-           ps->vpsa.state == PAIOV_POWER_STATE_D3HOT;
-}
-
 /* Low-power: no timer stays armed; remember which ones were */
 static void e1000_paiov_park_timers(E1000PaiovState *ps)
 {
@@ -125,7 +115,7 @@ static void e1000_paiov_update(E1000State *s)
 
     paiov_vpsa_set_functions_enabled(&ps->vpsa,
                                      e1000_paiov_functions_enabled(s));
-    if (e1000_paiov_low_power(ps)) {
+    if (paiov_vpsa_guest_low_power(&ps->vpsa)) {
         e1000_paiov_park_timers(ps);
     }
 }
@@ -144,7 +134,7 @@ static bool e1000_paiov_rx_allowed(E1000State *s)
 {
     E1000PaiovState *ps = E1000_PAIOV(s);
 
-    if (e1000_paiov_low_power(ps)) {
+    if (paiov_vpsa_guest_low_power(&ps->vpsa)) {
         return false;
     }
     /* a packet for the guest ends passive idle before it is received */
@@ -159,7 +149,7 @@ static void e1000_paiov_power_changed(PaiovVPSA *vpsa, PaiovPowerState old,
 {
     E1000PaiovState *ps = container_of(vpsa, E1000PaiovState, vpsa);
 
-    if (e1000_paiov_low_power(ps)) {
+    if (paiov_vpsa_guest_low_power(&ps->vpsa)) {
         e1000_paiov_park_timers(ps);
     } else if (ps->parent_obj.nic) {
         e1000_paiov_unpark_timers(ps);

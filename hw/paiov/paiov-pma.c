@@ -482,11 +482,7 @@ bool paiov_pma_attach(PaiovPMA *pma, PaiovVPSA *vpsa, Error **errp)
     }
     vpsa->rpm = paiov_rpm_open(pma->sysfs_root, vpsa->host_device,
                                pma->runtime_dir, "host-device", errp);
-    if (!vpsa->rpm) {
-        return false;
-    }
-    paiov_pma_register_exit(pma);
-    return true;
+    return vpsa->rpm != NULL;
 }
 
 void paiov_pma_detach(PaiovPMA *pma, PaiovVPSA *vpsa)

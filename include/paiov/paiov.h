@@ -159,6 +159,16 @@ void paiov_vpsa_unrealize(PaiovVPSA *vpsa);
 void paiov_vpsa_wake(PaiovVPSA *vpsa);
 
 /*
+ * Idle or D3hot: low-power as the guest sees it.  Passive idle is not:
+ * the guest left the device running, so it must behave as in active.
+ */
+static inline bool paiov_vpsa_guest_low_power(const PaiovVPSA *vpsa)
+{
+    return vpsa->state == PAIOV_POWER_STATE_IDLE ||
+           vpsa->state == PAIOV_POWER_STATE_D3HOT;
+}
+
+/*
  * A guest access to the device (register, or DMA that counts as
  * activity): counted, and it ends passive idle before it is served.
  * Called with the BQL held, like the device's handlers.

@@ -58,6 +58,13 @@ class Tree:
         with open(self.path(attr, dev)) as f:
             return f.read().strip()
 
+    def check_restored(self, what, dev=DEV):
+        """Both knobs hold the values the tree was created with."""
+        check(self.read('control', dev) == 'on', '%s: control %s'
+              % (what, self.read('control', dev)))
+        check(self.read('autosuspend_delay_ms', dev) == '100', '%s: delay %s'
+              % (what, self.read('autosuspend_delay_ms', dev)))
+
     def cleanup(self):
         shutil.rmtree(self.top, ignore_errors=True)
 
@@ -123,9 +130,7 @@ def test_three_vms_one_killed(qemu):
         vms[1].quit()
         check(tree.read('control') == 'auto', 'one VM still idle')
         vms[2].signal(signal.SIGTERM)
-        check(tree.read('control') == 'on', 'not restored: %s'
-              % tree.read('control'))
-        check(tree.read('autosuspend_delay_ms') == '100', 'delay')
+        tree.check_restored('not restored')
     finally:
         tree.cleanup()
 
@@ -152,9 +157,7 @@ def test_sole_vm_killed_repaired(qemu):
         VM(qemu, tree, 0).signal(signal.SIGKILL)
         check(tree.read('control') == 'auto', 'killed VM wrote auto')
         VM(qemu, tree, 1).quit()
-        check(tree.read('control') == 'on', 'not repaired: %s'
-              % tree.read('control'))
-        check(tree.read('autosuspend_delay_ms') == '100', 'delay')
+        tree.check_restored('not repaired')
     finally:
         tree.cleanup()
 
@@ -181,8 +184,7 @@ def test_nic_and_gpu(qemu):
                   rpm[0]['result'] == 'ok', '%s: %r' % (d['type'], rpm))
         vm.signal(signal.SIGTERM)
         for dev in (NIC_DEV, GPU_DEV):
-            check(tree.read('control', dev) == 'on', '%s not restored' % dev)
-            check(tree.read('autosuspend_delay_ms', dev) == '100', dev)
+            tree.check_restored('%s not restored' % dev, dev)
     finally:
         tree.cleanup()
 
