@@ -13,6 +13,7 @@ Usage: test_audio_hostile.py QEMU_BINARY
 
 import os
 import random
+import signal
 import sys
 import time
 
@@ -171,6 +172,50 @@ def test_dac_off_on_within_drain(qemu):
             vm.stop()
 
 
+def test_server_stops_answering(qemu):
+    """Regression (hang): a sound server that accepts the connection but
+    never answers (stopped, overloaded, hostile) hung the vCPU thread for
+    good when the guest played again after the server had restarted: the
+    resume waited for the new connection without a bound, with the BQL
+    held (monitor dead).  The wait is bounded; the guest goes on, the
+    failure shows in query-paiov, and sound comes back once the server
+    answers."""
+    pulse = Pulse().start()
+    vm = es1370_vm(qemu, pulse)
+    stopped = False
+    try:
+        es1370_setup(vm)
+        control(vm, CTRL_DAC2_EN)
+        vm.clock_step(100 * MS)
+        control(vm, 0)
+        settle(vm)
+        pulse.kill()
+        settle(vm)
+        pulse.start()
+        os.kill(pulse.pid(), signal.SIGSTOP)
+        stopped = True
+        control(vm, CTRL_DAC2_EN)       # resume: the server does not answer
+        vm.clock_step(100 * MS)
+        rec = audio_record(vm)
+        check(rec['result'] == 'failed' and 'answer' in rec.get('error', ''),
+              'query-paiov says %r' % rec)
+        os.kill(pulse.pid(), signal.SIGCONT)
+        stopped = False
+        control(vm, 0)
+        settle(vm, 1.0)
+        control(vm, CTRL_DAC2_EN)
+        settle(vm, 1.0)
+        rec = audio_record(vm)
+        check(rec['action'] == 'run' and rec['result'] == 'ok',
+              'after the server answered again: %r' % rec)
+        check(pulse.sink_inputs(), 'no stream after the server answered')
+    finally:
+        if stopped:
+            os.kill(pulse.pid(), signal.SIGCONT)
+        vm.stop()
+        pulse.stop()
+
+
 def boot(qemu, server, devices, append=''):
     g = Guest(append=append)
     g.start(qemu, ['-audiodev', 'pa,id=snd0,server=' + server] + devices)
@@ -245,5 +290,6 @@ def test_play_at_boot(qemu):
 
 if __name__ == '__main__':
     main([test_reset_during_drain, test_adc_off_on_back_to_back,
-          test_dac_off_on_within_drain, test_no_server_every_device,
+          test_dac_off_on_within_drain, test_server_stops_answering,
+          test_no_server_every_device,
           test_play_at_boot], sys.argv[1])
