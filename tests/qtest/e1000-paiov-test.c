@@ -234,6 +234,8 @@ static void migrate_refused(SourceSetup setup, const uint8_t *patch,
     paiov_snapshot(dst, &before);
     paiov_migrate_in_refused(dst, uri);
     paiov_assert_snapshot(dst, &before);
+    /* e1000's post_load armed its timers: parked, the device is idle */
+    assert_state(dst, "idle", false);
     g_assert_cmphex(paiov_cfg_readl(dst, DEVFN, 0), ==, 0x100e8086);
     qtest_qmp_assert_success(dst, "{ 'execute': 'system_reset' }");
     qtest_qmp_eventwait(dst, "RESET");

@@ -408,6 +408,33 @@ static void test_migrate_pmcsr_mismatch(void)
 }
 
 /*
+ * Guards a failed realize (the VGA cannot be hot-plugged: on the command
+ * line): a host device that does not exist is refused with the
+ * property's name before the VGA creates its console and ports, and
+ * QEMU exits with an error, not a signal.
+ */
+static void test_bad_host_device(void)
+{
+    const char *qemu = g_getenv("QTEST_QEMU_BINARY");
+    g_autofree char *err = NULL;
+    int status;
+    char *argv[] = {
+        (char *)qemu, (char *)"-M", (char *)"pc", (char *)"-vga",
+        (char *)"none", (char *)"-display", (char *)"none",
+        (char *)"-accel", (char *)"qtest", (char *)"-device",
+        (char *)"vga-paiov,host-device=/nonexistent", NULL
+    };
+
+    g_assert_nonnull(qemu);
+    g_assert_true(g_spawn_sync(NULL, argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL,
+                               NULL, NULL, NULL, &err, &status, NULL));
+    g_test_message("%s", err);
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 1);
+    g_assert_nonnull(strstr(err, "host-device '/nonexistent'"));
+}
+
+/*
  * Guards passive idle of the display: the guest leaves the screen on and
  * stops drawing.  After the idle timeout the picture stays (not black);
  * a write to video memory, which is not trapped, is found by the next
@@ -465,6 +492,7 @@ int main(int argc, char **argv)
     qtest_add_func("/vga-paiov/d3hot", test_d3hot);
     qtest_add_func("/vga-paiov/blank-storm", test_blank_storm);
     qtest_add_func("/vga-paiov/migrate/d3hot", test_migrate_idle);
+    qtest_add_func("/vga-paiov/bad-host-device", test_bad_host_device);
     qtest_add_func("/vga-paiov/migrate/bad-state", test_migrate_bad_state);
     qtest_add_func("/vga-paiov/migrate/pmcsr-mismatch",
                    test_migrate_pmcsr_mismatch);
