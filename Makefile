@@ -99,7 +99,8 @@ E2E_TESTS = tests/e2e/test_audio.py tests/e2e/test_audio_hostile.py tests/e2e/te
 	tests/e2e/test_display.py
 RUN_TESTS = tools/run-tests.py --timeout 900 \
 	--env QTEST_QEMU_BINARY=$(CURDIR)/$(OBJ)/qemu-system-x86_64 \
-	--env PAIOV_GUEST_DIR=$(CURDIR)/$(GUEST)
+	--env PAIOV_GUEST_DIR=$(CURDIR)/$(GUEST) \
+	--env PYTHONPATH=$(CURDIR)/python
 
 test-bins: qemu
 	ninja -C $(OBJ) -j $(JOBS) $(UNIT_TESTS) $(QTESTS)

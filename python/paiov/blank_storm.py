@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
 """paiov-blank-storm: what a guest that blanks in a loop costs.
 
@@ -18,11 +17,8 @@ import statistics
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(REPO, 'tests', 'guest'))
-
-from guest import Guest          # noqa: E402
+from paiov import TOP
+from paiov.guest import Guest
 
 VARIANTS = {
     'VGA': ['-vga', 'std'],
@@ -31,8 +27,9 @@ VARIANTS = {
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('--qemu', default=os.path.join(REPO, 'build',
+    ap = argparse.ArgumentParser(prog='paiov-blank-storm',
+                                 description=__doc__.split('\n')[0])
+    ap.add_argument('--qemu', default=os.path.join(TOP, 'build',
                                                    'qemu-system-x86_64'))
     ap.add_argument('-r', '--reps', type=int, default=3)
     ap.add_argument('--pairs', type=int, default=100000)

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
 """qemu-paiov demo: an idle guest with a sound card, stock vs. PAIOV.
 
@@ -12,89 +11,15 @@ the guest is quiet.
 """
 
 import argparse
-import glob
 import os
-import subprocess
 import sys
 import threading
 import time
 
-TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(TOP, 'tests', 'guest'))
-sys.path.insert(0, os.path.join(TOP, 'tests', 'e2e'))
-
-from guest import Guest            # noqa: E402
-from pulse import Pulse, PulseError  # noqa: E402
-
-
-def ctxt_switches(pid):
-    """Voluntary + involuntary context switches of all threads of PID."""
-    total = 0
-    for status in glob.glob('/proc/%d/task/*/status' % pid):
-        try:
-            with open(status) as f:
-                for line in f:
-                    if line.startswith(('voluntary_ctxt_switches',
-                                        'nonvoluntary_ctxt_switches')):
-                        total += int(line.split()[1])
-        except OSError:
-            pass
-    return total
-
-
-def rate(pids, seconds):
-    """Context switches per second of each of PIDS (0 for None)."""
-    pids = [p or 0 for p in pids]
-    before = [ctxt_switches(p) for p in pids]
-    time.sleep(seconds)
-    after = [ctxt_switches(p) for p in pids]
-    return [(a - b) / seconds for a, b in zip(after, before)]
-
-
-class UserPulse(Pulse):
-    """The user's running daemon, used as it is (never stopped)."""
-
-    def __init__(self):
-        super().__init__()
-        self.server = None
-        self.sink = None
-
-    def env(self):
-        return dict(os.environ)
-
-    def pactl(self, *args):
-        p = subprocess.run(['pactl'] + list(args), stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, universal_newlines=True,
-                           timeout=20)
-        if p.returncode != 0:
-            raise PulseError('pactl %s: %s' % (' '.join(args), p.stderr))
-        return p.stdout
-
-    def start(self, timeout=20):
-        self.sink = self.pactl('get-default-sink').strip()
-        return self
-
-    def sink_state(self, sink=None):
-        return super().sink_state(sink or self.sink)
-
-    def pid(self):
-        p = subprocess.run(['pgrep', '-u', str(os.getuid()), '-x',
-                            'pulseaudio'], stdout=subprocess.PIPE,
-                           universal_newlines=True)
-        pids = p.stdout.split()
-        return int(pids[0]) if pids else None
-
-    def stop(self):
-        pass
-
-
-def user_pulse_running():
-    try:
-        return subprocess.run(['pactl', 'info'], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL,
-                              timeout=10).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
+from paiov import TOP
+from paiov.guest import Guest
+from paiov.pulse import Pulse, PulseError, UserPulse, user_pulse_running
+from paiov.sampling import rate
 
 
 def scenario(args, pulse, device, timeline):
@@ -169,7 +94,8 @@ def scenario(args, pulse, device, timeline):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog='paiov-demo.py',
+                                 description=__doc__.splitlines()[0])
     ap.add_argument('--qemu', default=os.path.join(TOP, 'build',
                                                    'qemu-system-x86_64'))
     ap.add_argument('--guest', default=os.path.join(TOP, 'build', 'guest'))

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Enable the paiov devices in a libvirt domain XML.
 
@@ -18,7 +17,8 @@ also needs libvirt's VGA.vgamem_mb capability removed
 "VGA" after starting QEMU.  Everything else in the document is kept;
 running the tool again changes nothing.
 
-Uses python3-lxml (Debian's python3; hence /usr/bin/python3).  Exit
+Uses python3-lxml (Debian's python3: tools/paiov-libvirt runs
+/usr/bin/python3).  Exit
 status: 0 converted, 1 refused (message on stderr, nothing written),
 2 bad command line.  See docs/libvirt.md.
 """

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
 """paiov-throughput: the active path of the paiov devices costs the same.
 
@@ -29,25 +28,15 @@ import sys
 import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(REPO, 'tests', 'guest'))
-sys.path.insert(0, os.path.join(REPO, 'tests', 'e2e'))
-
-from guest import Guest          # noqa: E402
-from pulse import Pulse          # noqa: E402
+from paiov import TOP
+from paiov.guest import Guest
+from paiov.pulse import Pulse
+from paiov.sampling import cpu_seconds
 
 VARIANTS = {
     'stock': ('ES1370', 'e1000'),
     'paiov': ('es1370-paiov', 'e1000-paiov'),
 }
-CLK_TCK = os.sysconf('SC_CLK_TCK')
-
-
-def cpu_seconds(pid):
-    with open('/proc/%d/stat' % pid) as f:
-        fields = f.read().rsplit(')', 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 class Server:
@@ -148,8 +137,9 @@ def run_once(args, pulse, variant, rep):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('--qemu', default=os.path.join(REPO, 'build',
+    ap = argparse.ArgumentParser(prog='paiov-throughput',
+                                 description=__doc__.split('\n')[0])
+    ap.add_argument('--qemu', default=os.path.join(TOP, 'build',
                                                    'qemu-system-x86_64'))
     ap.add_argument('-r', '--reps', type=int, default=5)
     ap.add_argument('--mbytes', type=int, default=32,
@@ -158,7 +148,7 @@ def main():
                     help='plays of the 2 s sound per run (default 5)')
     ap.add_argument('--accel', default='tcg', choices=('tcg', 'kvm'))
     ap.add_argument('--boot-timeout', type=int, default=180)
-    ap.add_argument('--out', default=os.path.join(REPO, 'build',
+    ap.add_argument('--out', default=os.path.join(TOP, 'build',
                                                   'throughput'))
     args = ap.parse_args()
     if not os.access(args.qemu, os.X_OK):
