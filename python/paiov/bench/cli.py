@@ -88,6 +88,8 @@ def parse_args(argv):
 
 def main(argv):
     args = parse_args(argv)
+    # the command as typed, for results.md (tools/paiov-bench passes $0)
+    args.command = [os.environ.pop('PAIOV_PROG', None) or sys.argv[0]] + argv
     if args.smoke:
         tap_mode()
         print('1..5', flush=True)

@@ -9,7 +9,6 @@ import shlex
 import shutil
 import statistics
 import subprocess
-import sys
 
 from paiov import TOP
 from paiov.bench import scenarios_of
@@ -136,7 +135,7 @@ def host_info(bench):
         ('window x repetitions', '%g s x %d' % (a.window, a.reps)),
         ('total time', '%d:%02d' % (bench.elapsed // 60, bench.elapsed % 60)),
         ('qemu-paiov commit', commit),
-        ('command', ' '.join(shlex.quote(x) for x in sys.argv)),
+        ('command', ' '.join(shlex.quote(x) for x in bench.args.command)),
     ]
 
 
