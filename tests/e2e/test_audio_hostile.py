@@ -37,7 +37,7 @@ SCTRL_R1_S16_STEREO = 0x30
 MS = 1000 * 1000
 
 # no debounce of host actions: every guest toggle reaches PulseAudio
-PMA = ['-object', 'paiov-pma,id=pma0']
+PMA = ['-object', 'paiov-pma,id=pma0,host-debounce-ms=0']
 
 
 def es1370_vm(qemu, pulse, device='es1370-paiov', pma=True):
