@@ -7,6 +7,7 @@
 #   make demo     boot the test guest with paiov devices, print a timeline
 #   make bench    battery-life benchmark Native/Base/PAIOV (BENCH_ARGS=...)
 #   make bench-throughput   active path: stock vs paiov throughput
+#   make bench-toggle   host syscalls/IPIs per guest power toggle
 #   make checkpatch   scripts/checkpatch.pl on patches/ and the overlay
 #   make series   upstream-shaped git format-patch series in build/series
 #   make series-check   checkpatch + build after each patch of the series
@@ -39,8 +40,8 @@ CONFIGURE_OPTS = \
 	--disable-docs --disable-werror
 
 .PHONY: FORCE all deps qemu test-bins check check-unit check-qtest \
-	check-e2e checkpatch demo bench bench-throughput clean distclean guest \
-	series series-check
+	check-e2e checkpatch demo bench bench-throughput bench-toggle clean \
+	distclean guest series series-check
 
 all: qemu
 
@@ -96,7 +97,7 @@ $(GUEST)/initrd.img: $(GUEST_SRC) | $(DEPS_STAMP)
 
 UNIT_TESTS = tests/unit/test-paiov-vpsa tests/unit/test-paiov-rpm
 QTESTS = tests/qtest/es1370-paiov-test tests/qtest/e1000-paiov-test \
-	tests/qtest/vga-paiov-test
+	tests/qtest/vga-paiov-test tests/qtest/paiov-pma-test
 E2E_TESTS = tests/e2e/test_audio.py tests/e2e/test_audio_hostile.py tests/e2e/test_migration.py \
 	tests/e2e/test_runtime_pm.py tests/e2e/test_net.py tests/e2e/test_libvirt.py \
 	tests/e2e/test_display.py
@@ -158,6 +159,13 @@ THROUGHPUT_ARGS ?=
 bench-throughput: qemu guest
 	tools/paiov-throughput --qemu $(QEMU) --out $(BUILD)/throughput \
 		$(THROUGHPUT_ARGS)
+
+# What a guest that toggles its devices' power costs the host: syscalls
+# and IPIs per toggle, stock vs paiov with and without debounce
+# (docs/benchmark.md); e.g. make bench-toggle TOGGLE_ARGS='-r 5'
+TOGGLE_ARGS ?=
+bench-toggle: qemu
+	tools/paiov-toggle-bench --qemu $(QEMU) $(TOGGLE_ARGS)
 
 clean:
 	rm -rf $(OBJ) $(TREE) $(QEMU) $(GUEST)

@@ -18,7 +18,8 @@ BP_DEPS="meson python3-pycotap qemu-system-data"
 RUN_DEPS="seabios ipxe-qemu pulseaudio pulseaudio-utils alsa-utils
 linux-image-amd64 busybox-static cpio kmod xz-utils zstd procps sox
 xvfb xauth gvncviewer python3 gnuplot-nox x11-utils libvirt-clients
-libvirt-daemon libvirt-daemon-driver-qemu libxml2-utils python3-lxml"
+libvirt-daemon libvirt-daemon-driver-qemu libxml2-utils python3-lxml
+strace util-linux"
 
 stamp=${PAIOV_DEPS_STAMP:-}
 all="$BUILD_DEPS $RUN_DEPS"

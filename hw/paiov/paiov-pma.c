@@ -8,6 +8,18 @@
  * so that PulseAudio's module-suspend-on-idle can suspend the sink.  It
  * never suspends a sink itself: other programs may be using it.
  *
+ * Host requests are debounced (property host-debounce-ms): the virtual
+ * PSA state follows the guest at once, but a request toward less power
+ * (cork, release, a low runtime-PM vote, dropping PM QoS, raising the
+ * timer slack) waits for the end of a window on QEMU_CLOCK_VIRTUAL and
+ * is then made only if still wanted, the last wanted level winning.  A
+ * request toward more power is made at once (the host stream must run
+ * before the guest's first sample is due).  So a guest that toggles a
+ * device in a loop costs the host at most one "up" and one "down" per
+ * window, not one request per toggle.  The virtual clock keeps qtests
+ * deterministic; it stops with the VM, so stopping the VM (and QEMU's
+ * exit) applies what is pending.
+ *
  * Copyright (c) 2026 The qemu-paiov authors
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -21,11 +33,16 @@
 #include "qom/object_interfaces.h"
 #include "hw/qdev-core.h"
 #include "system/system.h"
+#include "system/runstate.h"
+#include "qemu/main-loop.h"
+#include <sys/prctl.h>
 #include "paiov/paiov.h"
 #include "paiov/paiov-rpm.h"
 #include "trace.h"
 
 #define PAIOV_PM_QOS_DEVICE "/dev/cpu_dma_latency"
+#define PAIOV_PMA_DEBOUNCE_DEFAULT_MS 50
+#define PAIOV_PMA_DEBOUNCE_MAX_MS 10000u
 
 struct PaiovPMA {
     Object parent_obj;
@@ -42,16 +59,32 @@ struct PaiovPMA {
     Notifier exit;
     bool exit_registered;
 
+    /* debounce of host requests toward less power */
+    uint32_t host_debounce_ms;
+    QEMUTimer *debounce_timer;      /* QEMU_CLOCK_VIRTUAL */
+    VMChangeStateEntry *vm_change;
+    uint64_t host_requests;         /* through the devices' backends */
+    uint64_t host_coalesced;
+
     /* host PM framework: PM QoS request */
     int pm_qos_fd;
     uint64_t pm_qos_requests;
+    uint64_t pm_qos_coalesced;
+    bool pm_qos_drop_pending;
     char *pm_qos_error;
 
     /* host PM framework: timer slack of QEMU's threads */
-    GHashTable *slack_saved;        /* tid -> original timerslack_ns */
+    GHashTable *slack_saved;        /* tid -> original, still raised */
+    GArray *slack_failed;           /* tids the last pass could not set */
     bool slack_raised;
+    bool slack_raise_pending;
+    uint64_t slack_default;         /* QEMU's threads' slack, not raised */
     uint64_t slack_raises;
     uint64_t slack_threads;
+    uint64_t slack_coalesced;
+    int64_t slack_retry_ms;         /* last retry of failed restores */
+    int main_tid;                   /* main loop thread */
+    QEMUBH *slack_bh;               /* restore the main loop thread */
     char *slack_error;
 };
 
@@ -217,6 +250,7 @@ typedef struct PaiovPmaScan {
     PaiovPMA *pma;
     unsigned devices;
     unsigned low_power;
+    unsigned pending;
     bool low_latency;
     PaiovPmaInfo *info;
 } PaiovPmaScan;
@@ -233,6 +267,7 @@ static void paiov_pma_scan_one(PaiovVPSA *vpsa, void *opaque)
         scan->low_power++;
     }
     scan->low_latency |= paiov_vpsa_low_latency(vpsa);
+    scan->pending += vpsa->host_pending;
     if (scan->info) {
         PaiovDeviceInfo *d = paiov_vpsa_query(vpsa);
 
@@ -314,15 +349,74 @@ static bool paiov_pma_write_proc(const char *path, const char *value,
     return ok;
 }
 
-/* Raise timerslack_ns of every thread of QEMU, or restore saved values */
+/* The timer slack of thread @tid of QEMU */
+static bool paiov_pma_thread_slack(PaiovPMA *pma, int tid, uint64_t *value)
+{
+    /* only /proc/TID has it, not /proc/self/task/TID */
+    g_autofree char *path = g_strdup_printf("/proc/%d/timerslack_ns", tid);
+    g_autofree char *text = NULL;
+    g_autoptr(GError) err = NULL;
+
+    if (!g_file_get_contents(path, &text, NULL, &err)) {
+        paiov_pma_set_error(&pma->slack_error, "%s", err->message);
+        return false;
+    }
+    *value = g_ascii_strtoull(text, NULL, 10);
+    return true;
+}
+
+/*
+ * Set the timer slack of thread @tid.  Another thread's needs
+ * CAP_SYS_NICE; a thread may always set its own with prctl().
+ */
+static bool paiov_pma_thread_set_slack(PaiovPMA *pma, int tid, uint64_t value)
+{
+    g_autofree char *path = NULL;
+    g_autofree char *text = NULL;
+
+    if (tid == qemu_get_thread_id()) {
+        if (prctl(PR_SET_TIMERSLACK, (unsigned long)value, 0, 0, 0)) {
+            paiov_pma_set_error(&pma->slack_error,
+                                "prctl(PR_SET_TIMERSLACK): %s",
+                                strerror(errno));
+            return false;
+        }
+        return true;
+    }
+    path = g_strdup_printf("/proc/%d/timerslack_ns", tid);
+    text = g_strdup_printf("%" PRIu64, value);
+    return paiov_pma_write_proc(path, text, &pma->slack_error);
+}
+
+static gboolean paiov_pma_slack_gone(gpointer key, gpointer value,
+                                     gpointer seen)
+{
+    return !g_hash_table_contains(seen, key);
+}
+
+/*
+ * Raise timerslack_ns of every thread of QEMU, or restore what was raised.
+ *
+ * slack_saved holds the original of every thread still raised.  A
+ * restore that fails leaves its entry there, to be retried at later
+ * evaluations (at most once per debounce window) and on exit; the main
+ * loop thread, which can always restore itself, is asked to from a bottom
+ * half.  A thread started while the slack was raised inherited the
+ * raised value: it goes back to slack_default, the slack QEMU's main
+ * thread had before the first raise.  Entries of threads that exited are
+ * dropped.
+ */
 static void paiov_pma_timer_slack(PaiovPMA *pma, bool raise)
 {
     g_autoptr(GDir) dir = NULL;
     g_autoptr(GError) gerr = NULL;
+    g_autoptr(GHashTable) seen = NULL;
     const char *name;
     unsigned done = 0;
+    bool main_failed = false;
 
-    if (raise == pma->slack_raised) {
+    if (raise == pma->slack_raised &&
+        (raise || !g_hash_table_size(pma->slack_saved))) {
         return;
     }
     dir = g_dir_open("/proc/self/task", 0, &gerr);
@@ -332,63 +426,210 @@ static void paiov_pma_timer_slack(PaiovPMA *pma, bool raise)
     }
     g_free(pma->slack_error);
     pma->slack_error = NULL;
+    g_array_set_size(pma->slack_failed, 0);
+    seen = g_hash_table_new(NULL, NULL);
     while ((name = g_dir_read_name(dir))) {
-        /* only /proc/TID has it, not /proc/self/task/TID */
-        g_autofree char *path = g_strdup_printf("/proc/%s/timerslack_ns",
-                                                name);
-        g_autofree char *old = NULL;
-        g_autofree char *value = NULL;
-        gpointer key = GINT_TO_POINTER(atoi(name));
-        GError *err = NULL;
+        int tid = atoi(name);
+        gpointer key = GINT_TO_POINTER(tid);
+        uint64_t *saved = g_hash_table_lookup(pma->slack_saved, key);
+        uint64_t cur = 0, value;
 
-        if (raise) {
-            if (!g_file_get_contents(path, &old, NULL, &err)) {
-                paiov_pma_set_error(&pma->slack_error, "%s", err->message);
-                g_error_free(err);
-                continue;
-            }
-            value = g_strdup_printf("%" PRIu64, pma->timer_slack_ns);
-        } else {
-            const char *saved = g_hash_table_lookup(pma->slack_saved, key);
-
-            if (!saved) {
-                continue;       /* a thread started meanwhile: inherited */
-            }
-            value = g_strdup(saved);
+        g_hash_table_add(seen, key);
+        if (saved && raise) {
+            done++;             /* still raised from before */
+            continue;
         }
-        if (!paiov_pma_write_proc(path, value, &pma->slack_error)) {
+        if (saved) {
+            value = *saved;
+        } else if (!paiov_pma_thread_slack(pma, tid, &cur)) {
+            g_array_append_val(pma->slack_failed, tid);
+            continue;
+        } else if (raise) {
+            value = pma->timer_slack_ns;
+            if (tid == pma->main_tid) {
+                pma->slack_default = cur;
+            }
+        } else if (cur == pma->timer_slack_ns && cur != pma->slack_default) {
+            /* started while raised: it inherited the raised value */
+            value = pma->slack_default;
+            saved = g_new(uint64_t, 1);
+            *saved = value;
+            g_hash_table_insert(pma->slack_saved, key, saved);
+        } else {
+            continue;           /* never raised by us */
+        }
+        if (!paiov_pma_thread_set_slack(pma, tid, value)) {
+            g_array_append_val(pma->slack_failed, tid);
+            main_failed |= tid == pma->main_tid;
             continue;
         }
         if (raise) {
-            g_hash_table_insert(pma->slack_saved, key,
-                                g_strdup(g_strstrip(old)));
+            saved = g_new(uint64_t, 1);
+            *saved = cur;
+            g_hash_table_insert(pma->slack_saved, key, saved);
+        } else {
+            g_hash_table_remove(pma->slack_saved, key);
         }
         done++;
     }
-    if (!raise) {
-        g_hash_table_remove_all(pma->slack_saved);
-    } else {
+    g_hash_table_foreach_remove(pma->slack_saved, paiov_pma_slack_gone,
+                                seen);
+    if (raise) {
         pma->slack_raises++;
         pma->slack_threads = done;
     }
     pma->slack_raised = raise;
+    pma->slack_retry_ms = qemu_clock_get_ms(QEMU_CLOCK_VIRTUAL);
     trace_paiov_pma_timer_slack(raise, pma->timer_slack_ns, done);
+    if (!raise && g_hash_table_size(pma->slack_saved)) {
+        trace_paiov_pma_timer_slack_left(
+            g_hash_table_size(pma->slack_saved), pma->slack_error ?: "");
+    }
+    if (main_failed && !raise && qemu_get_thread_id() != pma->main_tid) {
+        qemu_bh_schedule(pma->slack_bh);
+    }
     if (pma->slack_error) {
         warn_report_once("paiov: setting the timer slack failed: %s",
                          pma->slack_error);
     }
 }
 
-/* After any change: what the host PM framework should hold for this VM */
-static void paiov_pma_update_framework(PaiovPMA *pma)
+/* The main loop thread restores its own slack (see above) */
+static void paiov_pma_slack_bh(void *opaque)
+{
+    PaiovPMA *pma = opaque;
+
+    if (!pma->slack_raised) {
+        paiov_pma_timer_slack(pma, false);
+    }
+}
+
+static void paiov_pma_arm_debounce(PaiovPMA *pma)
+{
+    if (!timer_pending(pma->debounce_timer)) {
+        timer_mod(pma->debounce_timer,
+                  qemu_clock_get_ms(QEMU_CLOCK_VIRTUAL) +
+                  pma->host_debounce_ms);
+    }
+}
+
+/*
+ * After any change: what the host PM framework should hold for this VM.
+ * Holding PM QoS and restoring the timer slack happen at once; dropping
+ * PM QoS and raising the slack wait for the debounce unless @now.
+ */
+static void paiov_pma_update_framework(PaiovPMA *pma, bool now)
 {
     PaiovPmaScan scan;
+    bool qos, slack;
 
     paiov_pma_scan(pma, &scan, NULL);
-    paiov_pma_pm_qos(pma, pma->pm_qos_latency_us >= 0 && scan.low_latency);
-    paiov_pma_timer_slack(pma, pma->policy == PAIOV_POLICY_POWERSAVE &&
-                               scan.devices &&
-                               scan.low_power == scan.devices);
+    qos = pma->pm_qos_latency_us >= 0 && scan.low_latency;
+    slack = pma->policy == PAIOV_POLICY_POWERSAVE && scan.devices &&
+            scan.low_power == scan.devices;
+    now |= !pma->host_debounce_ms || !runstate_is_running();
+
+    if (pma->pm_qos_drop_pending && qos) {
+        pma->pm_qos_coalesced++;
+    }
+    pma->pm_qos_drop_pending = false;
+    if (qos || now) {
+        paiov_pma_pm_qos(pma, qos);
+    } else if (pma->pm_qos_fd >= 0) {
+        pma->pm_qos_drop_pending = true;
+        paiov_pma_arm_debounce(pma);
+    }
+
+    if (pma->slack_raise_pending && !slack) {
+        pma->slack_coalesced++;
+    }
+    pma->slack_raise_pending = false;
+    if (!slack && !pma->slack_raised && !now &&
+        qemu_clock_get_ms(QEMU_CLOCK_VIRTUAL) - pma->slack_retry_ms <
+        pma->host_debounce_ms) {
+        /* failed restores are retried at most once per window */
+    } else if (!slack || now) {
+        paiov_pma_timer_slack(pma, slack);
+    } else if (!pma->slack_raised) {
+        pma->slack_raise_pending = true;
+        paiov_pma_arm_debounce(pma);
+    }
+}
+
+/* Order of the states by the host power they ask for */
+static int paiov_state_power(PaiovPowerState state)
+{
+    switch (state) {
+    case PAIOV_POWER_STATE_ACTIVE:
+        return 3;
+    case PAIOV_POWER_STATE_PASSIVE_IDLE:
+        return 2;
+    case PAIOV_POWER_STATE_IDLE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Make the host backends of a device follow its current state */
+static void paiov_pma_apply(PaiovPMA *pma, PaiovVPSA *vpsa)
+{
+    vpsa->host_pending = false;
+    vpsa->host_applied = true;
+    vpsa->host_state = vpsa->state;
+    if (vpsa->card) {
+        pma->host_requests++;
+        paiov_pma_audio(pma, vpsa, vpsa->state);
+    }
+    if (vpsa->rpm) {
+        pma->host_requests++;
+        paiov_pma_runtime_pm(pma, vpsa, vpsa->state);
+    }
+}
+
+/* A state change of a device made no host request of its own */
+static void paiov_pma_coalesced(PaiovPMA *pma, PaiovVPSA *vpsa)
+{
+    if (vpsa->card) {
+        vpsa->audio.coalesced++;
+        pma->host_coalesced++;
+    }
+    if (vpsa->rpm) {
+        vpsa->runtime_pm.coalesced++;
+        pma->host_coalesced++;
+    }
+}
+
+static void paiov_pma_flush_one(PaiovVPSA *vpsa, void *opaque)
+{
+    if (vpsa->pma == opaque && vpsa->host_pending) {
+        trace_paiov_pma_debounce(vpsa->path ?: "",
+                                 PaiovPowerState_str(vpsa->state), "apply");
+        paiov_pma_apply(vpsa->pma, vpsa);
+    }
+}
+
+/* Make every request that waits for the debounce now */
+static void paiov_pma_flush(PaiovPMA *pma)
+{
+    if (pma->debounce_timer) {
+        timer_del(pma->debounce_timer);
+    }
+    paiov_vpsa_foreach(paiov_pma_flush_one, pma);
+    paiov_pma_update_framework(pma, true);
+}
+
+static void paiov_pma_debounce_timer(void *opaque)
+{
+    paiov_pma_flush(opaque);
+}
+
+/* A stopped VM's guest changes nothing: it gets its low power at once */
+static void paiov_pma_vm_change(void *opaque, bool running, RunState state)
+{
+    if (!running) {
+        paiov_pma_flush(opaque);
+    }
 }
 
 /* QEMU exits (quit, SIGTERM, SIGINT): every knob goes back */
@@ -396,6 +637,8 @@ static void paiov_pma_exit(Notifier *n, void *data)
 {
     PaiovPMA *pma = container_of(n, PaiovPMA, exit);
 
+    /* what the guest asked for last, then the knobs go back */
+    paiov_pma_flush(pma);
     paiov_vpsa_foreach(paiov_pma_release_knob, pma);
     paiov_pma_timer_slack(pma, false);
     paiov_pma_pm_qos(pma, false);
@@ -424,7 +667,7 @@ static void paiov_pma_reapply(PaiovPMA *pma)
     trace_paiov_pma_policy(PaiovPolicy_str(pma->policy),
                            paiov_pma_idle_timeout_ms(pma));
     paiov_vpsa_foreach(paiov_pma_reapply_one, pma);
-    paiov_pma_update_framework(pma);
+    paiov_pma_update_framework(pma, true);
 }
 
 typedef struct PaiovPmaList {
@@ -437,6 +680,7 @@ static int paiov_pma_query_one(Object *obj, void *opaque)
     PaiovPMA *pma = (PaiovPMA *)object_dynamic_cast(obj, TYPE_PAIOV_PMA);
     PaiovPmaInfo *info;
     PaiovPmaScan scan;
+    guint i;
 
     if (!pma) {
         return 0;
@@ -453,6 +697,7 @@ static int paiov_pma_query_one(Object *obj, void *opaque)
         info->pm_qos->latency_us = pma->pm_qos_latency_us;
         info->pm_qos->held = pma->pm_qos_fd >= 0;
         info->pm_qos->requests = pma->pm_qos_requests;
+        info->pm_qos->coalesced = pma->pm_qos_coalesced;
         info->pm_qos->error = g_strdup(pma->pm_qos_error);
     }
     info->timer_slack = g_new0(PaiovTimerSlack, 1);
@@ -460,6 +705,17 @@ static int paiov_pma_query_one(Object *obj, void *opaque)
     info->timer_slack->slack_ns = pma->timer_slack_ns;
     info->timer_slack->threads = pma->slack_threads;
     info->timer_slack->raises = pma->slack_raises;
+    info->timer_slack->coalesced = pma->slack_coalesced;
+    for (i = pma->slack_failed->len; i > 0; i--) {
+        QAPI_LIST_PREPEND(info->timer_slack->failed_threads,
+                          g_array_index(pma->slack_failed, int, i - 1));
+    }
+    info->timer_slack->restore_pending = pma->slack_raised ? 0 :
+        g_hash_table_size(pma->slack_saved);
+    info->host_debounce_ms = pma->host_debounce_ms;
+    info->host_requests = pma->host_requests;
+    info->host_requests_coalesced = pma->host_coalesced;
+    info->host_requests_pending = scan.pending;
     info->timer_slack->error = g_strdup(pma->slack_error);
     QAPI_LIST_APPEND(l->tail, info);
     return 0;
@@ -487,23 +743,43 @@ bool paiov_pma_attach(PaiovPMA *pma, PaiovVPSA *vpsa, Error **errp)
 
 void paiov_pma_detach(PaiovPMA *pma, PaiovVPSA *vpsa)
 {
+    /* a request still waiting for the debounce goes with the device */
+    vpsa->host_pending = false;
     paiov_pma_release_knob(vpsa, NULL);
-    /* the device is still listed: the others decide without it later */
+    /* no longer listed: PM QoS and timer slack follow the others now */
+    paiov_pma_update_framework(pma, true);
 }
 
 void paiov_pma_power_changed(PaiovPMA *pma, PaiovVPSA *vpsa,
                              PaiovPowerState old, PaiovPowerState new)
 {
+    /* a re-application (realize, policy, migration) is made at once */
+    bool now = old == new || !pma->host_debounce_ms ||
+               !runstate_is_running();
+
     trace_paiov_pma_power_changed(object_get_typename(OBJECT(vpsa->dev)),
                                   PaiovPowerState_str(old),
                                   PaiovPowerState_str(new));
-    if (vpsa->card) {
-        paiov_pma_audio(pma, vpsa, new);
+    if (vpsa->host_pending) {
+        /* superseded before it was made */
+        paiov_pma_coalesced(pma, vpsa);
+        vpsa->host_pending = false;
     }
-    if (vpsa->rpm) {
-        paiov_pma_runtime_pm(pma, vpsa, new);
+    if (now || !vpsa->host_applied ||
+        paiov_state_power(new) > paiov_state_power(vpsa->host_state)) {
+        /* toward more power: the host must be ready at once */
+        paiov_pma_apply(pma, vpsa);
+    } else if (new == vpsa->host_state) {
+        trace_paiov_pma_debounce(vpsa->path ?: "", PaiovPowerState_str(new),
+                                 "already applied");
+        paiov_pma_coalesced(pma, vpsa);
+    } else {
+        trace_paiov_pma_debounce(vpsa->path ?: "", PaiovPowerState_str(new),
+                                 "deferred");
+        vpsa->host_pending = true;
+        paiov_pma_arm_debounce(pma);
     }
-    paiov_pma_update_framework(pma);
+    paiov_pma_update_framework(pma, old == new);
 }
 
 /* Bring asynchronous host results up to date */
@@ -607,7 +883,7 @@ static void paiov_pma_set_pm_qos(Object *obj, Visitor *v, const char *name,
     /* a different value is a new request */
     paiov_pma_pm_qos(pma, false);
     pma->pm_qos_latency_us = value;
-    paiov_pma_update_framework(pma);
+    paiov_pma_update_framework(pma, true);
 }
 
 static void paiov_pma_get_slack(Object *obj, Visitor *v, const char *name,
@@ -632,7 +908,35 @@ static void paiov_pma_set_slack(Object *obj, Visitor *v, const char *name,
     }
     paiov_pma_timer_slack(pma, false);
     pma->timer_slack_ns = value;
-    paiov_pma_update_framework(pma);
+    paiov_pma_update_framework(pma, true);
+}
+
+static void paiov_pma_get_debounce(Object *obj, Visitor *v,
+                                   const char *name, void *opaque,
+                                   Error **errp)
+{
+    visit_type_uint32(v, name, &PAIOV_PMA(obj)->host_debounce_ms, errp);
+}
+
+static void paiov_pma_set_debounce(Object *obj, Visitor *v,
+                                   const char *name, void *opaque,
+                                   Error **errp)
+{
+    PaiovPMA *pma = PAIOV_PMA(obj);
+    uint32_t value;
+
+    if (!visit_type_uint32(v, name, &value, errp)) {
+        return;
+    }
+    if (value > PAIOV_PMA_DEBOUNCE_MAX_MS) {
+        error_setg(errp, "paiov-pma property '%s' must be between 0 and "
+                   "%u ms, not %" PRIu32, name, PAIOV_PMA_DEBOUNCE_MAX_MS,
+                   value);
+        return;
+    }
+    pma->host_debounce_ms = value;
+    /* what waits is applied now; the new window starts with the next */
+    paiov_pma_flush(pma);
 }
 
 static int paiov_pma_get_audio_d3hot(Object *obj, Error **errp)
@@ -691,6 +995,15 @@ static void paiov_pma_instance_init(Object *obj)
     pma->pm_qos_fd = -1;
     pma->timer_slack_ns = 20 * SCALE_MS;
     pma->slack_saved = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+    pma->slack_failed = g_array_new(false, false, sizeof(int));
+    pma->slack_default = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+    pma->main_tid = qemu_get_thread_id();
+    pma->slack_bh = qemu_bh_new(paiov_pma_slack_bh, pma);
+    pma->host_debounce_ms = PAIOV_PMA_DEBOUNCE_DEFAULT_MS;
+    pma->debounce_timer = timer_new_ms(QEMU_CLOCK_VIRTUAL,
+                                       paiov_pma_debounce_timer, pma);
+    pma->vm_change = qemu_add_vm_change_state_handler(paiov_pma_vm_change,
+                                                      pma);
     object_property_add_uint32_ptr(obj, "autosuspend-delay-ms",
                                    &pma->autosuspend_delay_ms,
                                    OBJ_PROP_FLAG_READWRITE);
@@ -703,9 +1016,15 @@ static void paiov_pma_instance_finalize(Object *obj)
     if (pma->exit_registered) {
         qemu_remove_exit_notifier(&pma->exit);
     }
+    /* no device is left (each holds a reference): nothing is pending */
+    qemu_del_vm_change_state_handler(pma->vm_change);
+    timer_free(pma->debounce_timer);
+    pma->debounce_timer = NULL;
+    qemu_bh_delete(pma->slack_bh);
     paiov_pma_timer_slack(pma, false);
     paiov_pma_pm_qos(pma, false);
     g_hash_table_destroy(pma->slack_saved);
+    g_array_free(pma->slack_failed, true);
     g_free(pma->pm_qos_error);
     g_free(pma->slack_error);
     g_free(pma->sysfs_root);
@@ -753,6 +1072,14 @@ static void paiov_pma_class_init(ObjectClass *oc, void *data)
     object_class_property_set_description(oc, "timer-slack-ns",
         "Timer slack of QEMU's threads while every device is low-power"
         " under the powersave policy (default 20000000)");
+    object_class_property_add(oc, "host-debounce-ms", "uint32",
+                              paiov_pma_get_debounce, paiov_pma_set_debounce,
+                              NULL, NULL);
+    object_class_property_set_description(oc, "host-debounce-ms",
+        "Host requests toward less power (cork, release, runtime-PM low,"
+        " dropping PM QoS, raising the timer slack) are made at most this"
+        " often, the last wanted level winning; those toward more power at"
+        " once (0: all at once, max 10000, default 50)");
     object_class_property_add_str(oc, "sysfs-root", paiov_pma_get_sysfs_root,
                                   paiov_pma_set_sysfs_root);
     object_class_property_set_description(oc, "sysfs-root",

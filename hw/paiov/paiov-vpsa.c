@@ -573,6 +573,7 @@ static PaiovHostAction *paiov_host_action(const char *backend,
     a->error = g_strdup(rec->error);
     a->requests = rec->requests;
     a->failures = rec->failures;
+    a->coalesced = rec->coalesced;
     return a;
 }
 

@@ -78,6 +78,7 @@ typedef struct PaiovHostRecord {
     char *error;
     uint64_t requests;
     uint64_t failures;
+    uint64_t coalesced;             /* state changes that needed none */
 } PaiovHostRecord;
 
 /**
@@ -121,6 +122,10 @@ struct PaiovVPSA {
     PaiovReason last_reason;
     PaiovHostRecord audio;
     PaiovHostRecord runtime_pm;
+    /* proxy PMA: its host requests follow this state, debounced */
+    uint32_t host_state;            /* PaiovPowerState applied */
+    bool host_applied;              /* host_state was applied once */
+    bool host_pending;              /* a request waits for the debounce */
     uint64_t accesses;              /* guest accesses, DMA activity */
     uint64_t handler_ns;            /* host time in emulation handlers */
     uint64_t wakeups;               /* host wakeups caused (timers) */

@@ -530,6 +530,7 @@ static void test_passive_idle(void)
     assert_state(f.qts, "active", false);
     qtest_clock_step(f.qts, 600 * SCALE_MS);
     assert_state(f.qts, "passive-idle", false);
+    qtest_clock_step(f.qts, 50 * SCALE_MS);     /* host-debounce-ms */
     control = paiov_sysfs_control(tree);
     g_assert_cmpstr(control, ==, "auto");
     g_free(control);

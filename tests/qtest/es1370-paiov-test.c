@@ -496,6 +496,7 @@ static void test_pm_qos(void)
     g_assert_true(qdict_get_bool(info, "pm-qos-held"));
     qobject_unref(info);
     dac2_enable(&f, false);
+    qtest_clock_step(f.qts, 50 * SCALE_MS);     /* host-debounce-ms */
     g_assert_false(pm_qos_held(f.qts));
     g_assert_cmpint(cpu_dma_latency(), !=, 77);
     dac2_enable(&f, true);
@@ -543,6 +544,7 @@ static void test_timer_slack(void)
     orig = thread_slack(qtest_pid(f.qts));
     g_assert_cmpuint(orig, <, 12345678);
     dac2_enable(&f, false);
+    qtest_clock_step(f.qts, 50 * SCALE_MS);     /* host-debounce-ms */
     g_assert_cmpuint(thread_slack(qtest_pid(f.qts)), ==, 12345678);
     paiov_qom_set_str(f.qts, "/objects/pma0", "policy", "balanced");
     g_assert_cmpuint(thread_slack(qtest_pid(f.qts)), ==, orig);

@@ -1,0 +1,644 @@
+/*
+ * QTest for the paiov proxy PMA: debounce of host requests, PM QoS and
+ * timer slack after unplug, timer slack without CAP_SYS_NICE
+ *
+ * Guest toggle storms are register writes back to back; time only moves
+ * with clock_step (qtest's virtual clock), so the counts are exact.
+ *
+ * Copyright (c) 2026 The qemu-paiov authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "hw/pci/pci_regs.h"
+#include "qemu/timer.h"
+#include "qobject/qnum.h"
+#include "paiov-qtest.h"
+
+#define PM_CAP 0xdc
+#define SND_DEVFN QPCI_DEVFN(4, 0)
+#define NIC_SLOT 5
+#define NIC_DEVFN QPCI_DEVFN(NIC_SLOT, 0)
+#define PMA "/objects/pma0"
+
+/* ES1370 */
+#define REG_CONTROL 0x00
+#define CTRL_DAC2_EN 0x20
+#define CTRL_PCLKDIV_44100 (30 << 16)
+/* e1000 */
+#define REG_RCTL 0x100
+#define CTL_EN 0x2
+
+#define TOGGLES 10000
+#define DEBOUNCE_MS 50          /* the PMA's default */
+#define PM_QOS_US 77
+
+typedef struct Fixture {
+    QTestState *qts;
+    QPCIBus *bus;
+    QPCIDevice *snd, *nic;
+    QPCIBar snd_bar, nic_bar;
+    char *tree;
+} Fixture;
+
+static QPCIDevice *fixture_dev(Fixture *f, int devfn, QPCIBar *bar)
+{
+    QPCIDevice *dev = qpci_device_find(f->bus, devfn);
+
+    g_assert_nonnull(dev);
+    qpci_device_enable(dev);
+    *bar = qpci_iomap(dev, 0, NULL);
+    return dev;
+}
+
+/*
+ * es1370-paiov at 04.0 and, with @nic, e1000-paiov at 05.0 voting on the
+ * runtime PM of a host device in a sysfs tree the test builds; both served
+ * by pma0 with @props.
+ */
+static void fixture_start(Fixture *f, bool nic, const char *props)
+{
+    memset(f, 0, sizeof(*f));
+    f->tree = paiov_sysfs_tree();
+    f->qts = qtest_initf("-M pc -audiodev none,id=a0 -netdev user,id=n0 "
+                         "-object paiov-pma,id=pma0,sysfs-root=%s/sys,"
+                         "runtime-dir=%s/run%s "
+                         "-device es1370-paiov,audiodev=a0,id=snd,"
+                         "addr=04.0,pma=pma0 %s",
+                         f->tree, f->tree, props ?: "",
+                         nic ? "-device e1000-paiov,netdev=n0,id=nic0,"
+                               "addr=05.0,pma=pma0,host-device="
+                               PAIOV_TREE_LINK : "");
+    f->bus = qpci_new_pc(f->qts, NULL);
+    f->snd = fixture_dev(f, SND_DEVFN, &f->snd_bar);
+    if (nic) {
+        f->nic = fixture_dev(f, NIC_DEVFN, &f->nic_bar);
+    }
+}
+
+static void fixture_stop(Fixture *f)
+{
+    g_free(f->snd);
+    g_free(f->nic);
+    qpci_free_pc(f->bus);
+    qtest_quit(f->qts);
+    paiov_sysfs_tree_remove(f->tree);
+    g_free(f->tree);
+}
+
+static void dac_enable(Fixture *f, bool on)
+{
+    qpci_io_writel(f->snd, f->snd_bar, REG_CONTROL,
+                   CTRL_PCLKDIV_44100 | (on ? CTRL_DAC2_EN : 0));
+}
+
+static void nic_pmcsr(Fixture *f, bool d3)
+{
+    qpci_config_writew(f->nic, PM_CAP + PCI_PM_CTRL, d3 ? 3 : 0);
+}
+
+/* The query-paiov entry of the device at @path; the caller unrefs it */
+static QDict *device_info(QTestState *qts, const char *path)
+{
+    QDict *rsp = qtest_qmp(qts, "{ 'execute': 'query-paiov' }");
+    QList *list = qdict_get_qlist(rsp, "return");
+    QListEntry *e;
+    QDict *found = NULL;
+
+    QLIST_FOREACH_ENTRY(list, e) {
+        QDict *d = qobject_to(QDict, qlist_entry_obj(e));
+
+        if (!strcmp(qdict_get_str(d, "qom-path"), path)) {
+            found = d;
+            qobject_ref(found);
+        }
+    }
+    qobject_unref(rsp);
+    g_assert_nonnull(found);
+    return found;
+}
+
+/* One counter of a device's host action through @backend */
+static int64_t host_action_int(QTestState *qts, const char *dev,
+                               const char *backend, const char *key)
+{
+    QDict *info = device_info(qts, dev);
+    QListEntry *e;
+    int64_t v = -1;
+
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(info, "host-actions"), e) {
+        QDict *a = qobject_to(QDict, qlist_entry_obj(e));
+
+        if (!strcmp(qdict_get_str(a, "backend"), backend)) {
+            v = qdict_get_int(a, key);
+        }
+    }
+    qobject_unref(info);
+    g_assert_cmpint(v, >=, 0);
+    return v;
+}
+
+static char *host_action(QTestState *qts, const char *dev,
+                         const char *backend)
+{
+    QDict *info = device_info(qts, dev);
+    QListEntry *e;
+    char *action = NULL;
+
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(info, "host-actions"), e) {
+        QDict *a = qobject_to(QDict, qlist_entry_obj(e));
+
+        if (!strcmp(qdict_get_str(a, "backend"), backend)) {
+            action = g_strdup(qdict_get_str(a, "action"));
+        }
+    }
+    qobject_unref(info);
+    g_assert_nonnull(action);
+    return action;
+}
+
+#define assert_action(qts, dev, backend, want) do {             \
+        g_autofree char *_a = host_action(qts, dev, backend);   \
+        g_assert_cmpstr(_a, ==, (want));                        \
+    } while (0)
+
+#define assert_control(f, want) do {                            \
+        g_autofree char *_c = paiov_sysfs_control((f)->tree);   \
+        g_assert_cmpstr(_c, ==, (want));                        \
+    } while (0)
+
+static int64_t pma_int(QTestState *qts, const char *key)
+{
+    QDict *pma = paiov_pma_info(qts, PMA);
+    int64_t v = qdict_get_int(pma, key);
+
+    qobject_unref(pma);
+    return v;
+}
+
+static int64_t pma_sub_int(QTestState *qts, const char *sub, const char *key)
+{
+    QDict *pma = paiov_pma_info(qts, PMA);
+    int64_t v = qdict_get_int(qdict_get_qdict(pma, sub), key);
+
+    qobject_unref(pma);
+    return v;
+}
+
+static bool pma_sub_bool(QTestState *qts, const char *sub, const char *key)
+{
+    QDict *pma = paiov_pma_info(qts, PMA);
+    bool v = qdict_get_bool(qdict_get_qdict(pma, sub), key);
+
+    qobject_unref(pma);
+    return v;
+}
+
+static bool pm_qos_writable(void)
+{
+    return !access("/dev/cpu_dma_latency", W_OK);
+}
+
+/* The CPU latency the host PM QoS framework currently grants */
+static int32_t cpu_dma_latency(void)
+{
+    int32_t value = 0;
+    int fd = open("/dev/cpu_dma_latency", O_RDONLY);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(read(fd, &value, sizeof(value)), ==, sizeof(value));
+    close(fd);
+    return value;
+}
+
+/*
+ * Guards item 6 of issue 11 for audio: a guest turning its DAC on and
+ * off back to back 10000 times made 20000 host audio requests (each a
+ * cork or resume of a PulseAudio stream in the vCPU thread).  Now the
+ * virtual PSA follows every toggle, the host gets at most one resume
+ * and one cork per debounce window, and after the window the host level
+ * is the one of the final state.
+ */
+static void test_audio_storm(void)
+{
+    Fixture f;
+    int64_t r0, r, c, transitions, steps = 0;
+    int i;
+
+    fixture_start(&f, false, NULL);
+    assert_action(f.qts, "/machine/peripheral/snd", "audio", "cork");
+    r0 = host_action_int(f.qts, "/machine/peripheral/snd", "audio",
+                         "requests");
+
+    /* back to back: no time passes */
+    for (i = 0; i < TOGGLES; i++) {
+        dac_enable(&f, true);
+        dac_enable(&f, false);
+    }
+    r = host_action_int(f.qts, "/machine/peripheral/snd", "audio",
+                        "requests");
+    g_assert_cmpint(r - r0, <=, 2);
+    transitions = paiov_info_int(f.qts, "transitions");
+    g_assert_cmpint(transitions, ==, 2 * TOGGLES);
+    /* the guest sees idle; the host still runs until the window ends */
+    assert_action(f.qts, "/machine/peripheral/snd", "audio", "run");
+    g_assert_cmpint(pma_int(f.qts, "host-requests-pending"), ==, 1);
+    qtest_clock_step(f.qts, DEBOUNCE_MS * SCALE_MS);
+    assert_action(f.qts, "/machine/peripheral/snd", "audio", "cork");
+    g_assert_cmpint(pma_int(f.qts, "host-requests-pending"), ==, 0);
+    r = host_action_int(f.qts, "/machine/peripheral/snd", "audio",
+                        "requests");
+    c = host_action_int(f.qts, "/machine/peripheral/snd", "audio",
+                        "coalesced");
+    g_assert_cmpint(r - r0, <=, 2);
+    /* every change either made a request or was coalesced */
+    g_assert_cmpint(r - r0 + c, ==, transitions);
+
+    /* with time passing: at most an up and a down per window */
+    for (i = 0; i < TOGGLES; i++) {
+        dac_enable(&f, true);
+        dac_enable(&f, false);
+        if (i % 100 == 99) {
+            qtest_clock_step(f.qts, 5 * SCALE_MS);
+            steps++;
+        }
+    }
+    r0 = r;
+    r = host_action_int(f.qts, "/machine/peripheral/snd", "audio",
+                        "requests");
+    g_assert_cmpint(r - r0, <=, 2 * (steps * 5 / DEBOUNCE_MS + 1));
+    g_assert_cmpint(r - r0, >=, 2);
+
+    /* ends active: the resume is made at once, nothing waits */
+    dac_enable(&f, true);
+    assert_action(f.qts, "/machine/peripheral/snd", "audio", "run");
+    g_assert_cmpint(pma_int(f.qts, "host-requests-pending"), ==, 0);
+    g_assert_cmpint(pma_int(f.qts, "host-requests"), >=, r);
+    g_assert_cmpint(pma_int(f.qts, "host-requests-coalesced"), >=, c);
+    fixture_stop(&f);
+}
+
+/*
+ * Guards item 6 for runtime PM and PM QoS: D0 <-> D3hot 10000 times on
+ * an active e1000-paiov wrote the host device's power/control (vote
+ * file, flock, directory scan) and opened and closed
+ * /dev/cpu_dma_latency 10000 times each.  Now: at most one of each per
+ * debounce window; after the window control and the PM QoS request
+ * follow the final state.
+ */
+static void test_nic_storm(void)
+{
+    Fixture f;
+    g_autofree char *props = g_strdup_printf(",pm-qos-latency-us=%d",
+                                             PM_QOS_US);
+    bool qos = pm_qos_writable();
+    int64_t r0, r, q0 = 0;
+    int i;
+
+    fixture_start(&f, true, qos ? props : NULL);
+    qpci_io_writel(f.nic, f.nic_bar, REG_RCTL, CTL_EN);
+    qtest_clock_step(f.qts, 1000 * SCALE_MS);
+    assert_control(&f, "on");
+    r0 = host_action_int(f.qts, "/machine/peripheral/nic0", "runtime-pm",
+                         "requests");
+    if (qos) {
+        g_assert_true(pma_sub_bool(f.qts, "pm-qos", "held"));
+        g_assert_cmpint(cpu_dma_latency(), ==, PM_QOS_US);
+        q0 = pma_sub_int(f.qts, "pm-qos", "requests");
+    }
+
+    for (i = 0; i < TOGGLES; i++) {
+        nic_pmcsr(&f, true);
+        nic_pmcsr(&f, false);
+    }
+    nic_pmcsr(&f, true);
+    r = host_action_int(f.qts, "/machine/peripheral/nic0", "runtime-pm",
+                        "requests");
+    g_assert_cmpint(r - r0, <=, 2);
+    if (qos) {
+        g_assert_cmpint(pma_sub_int(f.qts, "pm-qos", "requests") - q0, <=,
+                        1);
+        g_assert_cmpint(pma_sub_int(f.qts, "pm-qos", "coalesced"), >=,
+                        TOGGLES - 1);
+    }
+    /* D3hot, waiting for the window: the host is still on */
+    assert_control(&f, "on");
+
+    qtest_clock_step(f.qts, DEBOUNCE_MS * SCALE_MS);
+    assert_control(&f, "auto");
+    assert_action(f.qts, "/machine/peripheral/nic0", "runtime-pm", "auto");
+    if (qos) {
+        g_assert_false(pma_sub_bool(f.qts, "pm-qos", "held"));
+        g_assert_cmpint(cpu_dma_latency(), !=, PM_QOS_US);
+    }
+
+    /* back to D0: on and the request held at once */
+    nic_pmcsr(&f, false);
+    assert_control(&f, "on");
+    if (qos) {
+        g_assert_true(pma_sub_bool(f.qts, "pm-qos", "held"));
+        g_assert_cmpint(cpu_dma_latency(), ==, PM_QOS_US);
+    }
+    r = host_action_int(f.qts, "/machine/peripheral/nic0", "runtime-pm",
+                        "requests");
+    g_assert_cmpint(r - r0, <=, 4);
+    fixture_stop(&f);
+    if (qos) {
+        g_assert_cmpint(cpu_dma_latency(), !=, PM_QOS_US);
+    }
+}
+
+/*
+ * Guards the property: 0 applies every request at once (the behaviour
+ * before debouncing), a value out of range is refused with its name.
+ */
+static void test_property(void)
+{
+    Fixture f;
+    QDict *rsp;
+    int64_t r0;
+
+    fixture_start(&f, false, ",host-debounce-ms=0");
+    g_assert_cmpint(pma_int(f.qts, "host-debounce-ms"), ==, 0);
+    r0 = host_action_int(f.qts, "/machine/peripheral/snd", "audio",
+                         "requests");
+    for (int i = 0; i < 10; i++) {
+        dac_enable(&f, true);
+        dac_enable(&f, false);
+        assert_action(f.qts, "/machine/peripheral/snd", "audio", "cork");
+    }
+    g_assert_cmpint(host_action_int(f.qts, "/machine/peripheral/snd",
+                                    "audio", "requests"), ==, r0 + 20);
+
+    rsp = qtest_qmp_assert_failure_ref(f.qts,
+              "{ 'execute': 'qom-set', 'arguments': { 'path': '" PMA "',"
+              " 'property': 'host-debounce-ms', 'value': 10001 } }");
+    g_assert_nonnull(strstr(qdict_get_str(rsp, "desc"), "host-debounce-ms"));
+    qobject_unref(rsp);
+    g_assert_cmpint(pma_int(f.qts, "host-debounce-ms"), ==, 0);
+
+    /* a deferred request is made when the window is shortened */
+    paiov_qom_set_str(f.qts, PMA, "policy", "balanced");
+    qtest_qmp_assert_success(f.qts, "{ 'execute': 'qom-set', 'arguments':"
+                             " { 'path': '" PMA "', 'property':"
+                             " 'host-debounce-ms', 'value': 1000 } }");
+    dac_enable(&f, true);
+    dac_enable(&f, false);
+    assert_action(f.qts, "/machine/peripheral/snd", "audio", "run");
+    qtest_qmp_assert_success(f.qts, "{ 'execute': 'qom-set', 'arguments':"
+                             " { 'path': '" PMA "', 'property':"
+                             " 'host-debounce-ms', 'value': 0 } }");
+    assert_action(f.qts, "/machine/peripheral/snd", "audio", "cork");
+    fixture_stop(&f);
+}
+
+/*
+ * Guards the stopped VM: its virtual clock stands still, so a request
+ * waiting for the window would wait for ever; stopping applies it.
+ */
+static void test_stop(void)
+{
+    Fixture f;
+
+    fixture_start(&f, false, NULL);
+    dac_enable(&f, true);
+    dac_enable(&f, false);
+    assert_action(f.qts, "/machine/peripheral/snd", "audio", "run");
+    qtest_qmp_assert_success(f.qts, "{ 'execute': 'stop' }");
+    assert_action(f.qts, "/machine/peripheral/snd", "audio", "cork");
+    g_assert_cmpint(pma_int(f.qts, "host-requests-pending"), ==, 0);
+    qtest_qmp_assert_success(f.qts, "{ 'execute': 'cont' }");
+    fixture_stop(&f);
+}
+
+/*
+ * Guards issue 11 item 11 (third part): unplugging the only active
+ * device did not re-evaluate the PMA's PM QoS request and timer slack:
+ * the request stayed held and the slack low for the VM's lifetime.
+ */
+static void test_unplug(void)
+{
+    Fixture f;
+    g_autofree char *props = g_strdup_printf(",policy=powersave,"
+                                             "pm-qos-latency-us=%d",
+                                             PM_QOS_US);
+    bool qos = pm_qos_writable();
+
+    fixture_start(&f, true, qos ? props : ",policy=powersave");
+    qpci_io_writel(f.nic, f.nic_bar, REG_RCTL, CTL_EN);
+    qtest_clock_step(f.qts, 100 * SCALE_MS);
+    g_assert_false(pma_sub_bool(f.qts, "timer-slack", "raised"));
+    if (qos) {
+        g_assert_true(pma_sub_bool(f.qts, "pm-qos", "held"));
+        g_assert_cmpint(cpu_dma_latency(), ==, PM_QOS_US);
+    }
+
+    qpci_unplug_acpi_device_test(f.qts, "nic0", NIC_SLOT);
+    g_free(f.nic);
+    f.nic = NULL;
+    g_assert_cmpint(pma_int(f.qts, "devices"), ==, 1);
+    /* the sound card is idle: every device left is low-power */
+    g_assert_true(pma_sub_bool(f.qts, "timer-slack", "raised"));
+    if (qos) {
+        g_assert_false(pma_sub_bool(f.qts, "pm-qos", "held"));
+        g_assert_cmpint(cpu_dma_latency(), !=, PM_QOS_US);
+    }
+    /* its runtime-PM vote is withdrawn: the original value is back */
+    assert_control(&f, "on");
+    fixture_stop(&f);
+}
+
+/* timerslack_ns of every thread of process @pid, by TID */
+static GHashTable *thread_slacks(pid_t pid)
+{
+    g_autofree char *task = g_strdup_printf("/proc/%d/task", pid);
+    g_autoptr(GDir) dir = g_dir_open(task, 0, NULL);
+    GHashTable *t = g_hash_table_new(NULL, NULL);
+    const char *name;
+
+    g_assert_nonnull(dir);
+    while ((name = g_dir_read_name(dir))) {
+        g_autofree char *path = g_strdup_printf("/proc/%s/timerslack_ns",
+                                                name);
+        g_autofree char *text = NULL;
+
+        if (g_file_get_contents(path, &text, NULL, NULL)) {
+            g_hash_table_insert(t, GINT_TO_POINTER(atoi(name)),
+                                GSIZE_TO_POINTER(g_ascii_strtoull(text, NULL,
+                                                                  10)));
+        }
+    }
+    return t;
+}
+
+static bool qlist_has_int(QList *list, int64_t v)
+{
+    QListEntry *e;
+
+    QLIST_FOREACH_ENTRY(list, e) {
+        if (qnum_get_int(qobject_to(QNum, qlist_entry_obj(e))) == v) {
+            return true;
+        }
+    }
+    return false;
+}
+
+#define SLACK 12345678
+
+/*
+ * Guards item 7 of issue 11: threads QEMU starts while the slack is
+ * raised inherit the raised value; they were skipped on restore and
+ * kept it for good.  Without CAP_SYS_NICE (only a thread's own slack
+ * may be changed), a failed restore was forgotten and nothing told
+ * which threads were left.  After active again every thread must be
+ * back to its original, or be listed in failed-threads.
+ */
+static void timer_slack_case(bool cap_sys_nice)
+{
+    g_autofree char *bin = NULL;
+    GHashTable *before, *raised, *after;
+    GHashTableIter iter;
+    gpointer key, value;
+    QTestState *qts;
+    QPCIBus *bus;
+    QPCIDevice *snd;
+    QPCIBar bar;
+    QDict *pma;
+    QList *failed;
+    pid_t pid;
+    int iothread_tid = 0;
+
+    if (!cap_sys_nice) {
+        if (geteuid() == 0) {
+            if (system("setpriv --help >/dev/null 2>&1")) {
+                g_test_skip("setpriv (util-linux) is not installed");
+                return;
+            }
+            bin = g_strdup_printf("setpriv --inh-caps=-sys_nice "
+                                  "--bounding-set=-sys_nice %s",
+                                  g_getenv("QTEST_QEMU_BINARY"));
+        } else {
+            bin = g_strdup(g_getenv("QTEST_QEMU_BINARY"));
+        }
+    } else if (geteuid() != 0) {
+        g_test_skip("needs root (CAP_SYS_NICE)");
+        return;
+    } else {
+        bin = g_strdup(g_getenv("QTEST_QEMU_BINARY"));
+    }
+    g_setenv("PAIOV_PMA_TEST_QEMU", bin, true);
+    qts = qtest_init_with_env("PAIOV_PMA_TEST_QEMU",
+                              "-M pc -audiodev none,id=a0 "
+                              "-object paiov-pma,id=pma0,policy=balanced,"
+                              "timer-slack-ns=" stringify(SLACK) " "
+                              "-device es1370-paiov,audiodev=a0,id=snd,"
+                              "addr=04.0,pma=pma0", true);
+    pid = qtest_pid(qts);
+    bus = qpci_new_pc(qts, NULL);
+    snd = qpci_device_find(bus, SND_DEVFN);
+    g_assert_nonnull(snd);
+    qpci_device_enable(snd);
+    bar = qpci_iomap(snd, 0, NULL);
+
+    before = thread_slacks(pid);
+    paiov_qom_set_str(qts, PMA, "policy", "powersave");
+    qtest_clock_step(qts, DEBOUNCE_MS * SCALE_MS);
+    g_assert_true(pma_sub_bool(qts, "timer-slack", "raised"));
+    /* QEMU's main loop thread can always raise its own */
+    raised = thread_slacks(pid);
+    value = g_hash_table_lookup(raised, GINT_TO_POINTER(pid));
+    g_assert_cmpuint(GPOINTER_TO_SIZE(value), ==, SLACK);
+    pma = paiov_pma_info(qts, PMA);
+    failed = qdict_get_qlist(qdict_get_qdict(pma, "timer-slack"),
+                             "failed-threads");
+    g_hash_table_iter_init(&iter, raised);
+    while (g_hash_table_iter_next(&iter, &key, &value)) {
+        /* each thread raised, or listed */
+        g_assert_true(GPOINTER_TO_SIZE(value) == SLACK ||
+                      qlist_has_int(failed, GPOINTER_TO_INT(key)));
+    }
+    if (!cap_sys_nice) {
+        g_assert_cmpint(qlist_size(failed), >=, 1);
+    } else {
+        g_assert_cmpint(qlist_size(failed), ==, 0);
+    }
+    qobject_unref(pma);
+    g_hash_table_destroy(raised);
+
+    /* a thread started now inherits the raised slack */
+    qtest_qmp_assert_success(qts, "{ 'execute': 'object-add', 'arguments':"
+                             " { 'qom-type': 'iothread', 'id': 'io0' } }");
+    raised = thread_slacks(pid);
+    g_hash_table_iter_init(&iter, raised);
+    while (g_hash_table_iter_next(&iter, &key, &value)) {
+        if (!g_hash_table_contains(before, key)) {
+            iothread_tid = GPOINTER_TO_INT(key);
+            g_assert_cmpuint(GPOINTER_TO_SIZE(value), ==, SLACK);
+        }
+    }
+    g_assert_cmpint(iothread_tid, !=, 0);
+    g_hash_table_destroy(raised);
+
+    /* the card plays: every thread goes back, or is reported */
+    qpci_io_writel(snd, bar, REG_CONTROL, CTRL_PCLKDIV_44100 | CTRL_DAC2_EN);
+    g_assert_false(pma_sub_bool(qts, "timer-slack", "raised"));
+    after = thread_slacks(pid);
+    pma = paiov_pma_info(qts, PMA);
+    failed = qdict_get_qlist(qdict_get_qdict(pma, "timer-slack"),
+                             "failed-threads");
+    g_hash_table_iter_init(&iter, after);
+    while (g_hash_table_iter_next(&iter, &key, &value)) {
+        if (key == GINT_TO_POINTER(iothread_tid)) {
+            if (cap_sys_nice) {
+                /* QEMU's threads' slack before the raise */
+                g_assert_cmpuint(GPOINTER_TO_SIZE(value), ==,
+                                 GPOINTER_TO_SIZE(g_hash_table_lookup(
+                                     before, GINT_TO_POINTER(pid))));
+            } else {
+                /* only it may lower its own: reported */
+                g_assert_true(qlist_has_int(failed, iothread_tid));
+            }
+        } else if (g_hash_table_contains(before, key)) {
+            g_assert_cmpuint(GPOINTER_TO_SIZE(value), ==,
+                             GPOINTER_TO_SIZE(g_hash_table_lookup(before,
+                                                                  key)));
+        }
+    }
+    if (cap_sys_nice) {
+        g_assert_cmpint(qlist_size(failed), ==, 0);
+    }
+    qobject_unref(pma);
+    g_hash_table_destroy(after);
+    g_hash_table_destroy(before);
+
+    g_free(snd);
+    qpci_free_pc(bus);
+    qtest_quit(qts);
+    g_unsetenv("PAIOV_PMA_TEST_QEMU");
+}
+
+static void test_timer_slack_root(void)
+{
+    timer_slack_case(true);
+}
+
+static void test_timer_slack_no_cap(void)
+{
+    timer_slack_case(false);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    qtest_add_func("/paiov-pma/debounce/audio-storm", test_audio_storm);
+    qtest_add_func("/paiov-pma/debounce/nic-storm", test_nic_storm);
+    qtest_add_func("/paiov-pma/debounce/property", test_property);
+    qtest_add_func("/paiov-pma/debounce/stop", test_stop);
+    qtest_add_func("/paiov-pma/unplug", test_unplug);
+    qtest_add_func("/paiov-pma/timer-slack/new-thread",
+                   test_timer_slack_root);
+    qtest_add_func("/paiov-pma/timer-slack/no-cap-sys-nice",
+                   test_timer_slack_no_cap);
+    return g_test_run();
+}
