@@ -9,6 +9,8 @@
 #   make bench-throughput   active path: stock vs paiov throughput
 #   make bench-toggle   host syscalls/IPIs per guest power toggle
 #   make checkpatch   scripts/checkpatch.pl on patches/ and the overlay
+#   make series   upstream-shaped git format-patch series in build/series
+#   make series-check   checkpatch + build after each patch of the series
 
 BUILD      ?= build
 SRC         = $(BUILD)/qemu-src
@@ -39,7 +41,7 @@ CONFIGURE_OPTS = \
 
 .PHONY: FORCE all deps qemu test-bins check check-unit check-qtest \
 	check-e2e checkpatch demo bench bench-throughput bench-toggle clean \
-	distclean guest
+	distclean guest series series-check
 
 all: qemu
 
@@ -126,6 +128,18 @@ check-e2e: qemu guest
 
 checkpatch: $(TREE)/.paiov-patched
 	tools/checkpatch.sh $(TREE)
+
+# The series for qemu-devel, generated from patches/ + overlay as
+# tools/series.plan orders them (docs/design.md); series-check applies it
+# to a fresh base tree patch by patch: checkpatch and a build after each.
+series: $(SRC)/.paiov-debian-version
+	tools/make-series $(CURDIR) $(SRC) $(BUILD)/series
+
+# SERIES_CHECK=--quick: compile only what each patch can break, no link
+SERIES_CHECK ?=
+series-check: series
+	tools/series-check $(SERIES_CHECK) $(SRC) $(BUILD)/series $(BUILD)/series-check \
+		$(JOBS) -- $(CONFIGURE_OPTS)
 
 # Boot the test guest with es1370-paiov against PulseAudio, play, go
 # silent, print the power timeline and the host-side effect.

@@ -212,6 +212,54 @@ def test_server_stops_answering(qemu):
         pulse.stop()
 
 
+def dac2_position(vm):
+    """DAC2's DMA position in its buffer, in 32-bit words (one frame of
+    16-bit stereo)."""
+    vm.outl(BAR + REG_MEMPAGE, 0xc)
+    return vm.inl(BAR + 0x3c) >> 16
+
+
+def test_server_takes_nothing(qemu):
+    """Regression: a server that asks for no data (a sink that has just
+    resumed renders ahead before it serves a new stream: 2 s for a null
+    sink; here a stopped server) stopped the card's DMA: the guest's
+    driver saw no progress and failed the write with EIO.  A card plays
+    on: 500 ms of virtual time with the server stopped move the DMA by
+    most of 500 ms of frames, on stock ES1370 and es1370-paiov, and the
+    stream is fed again when the server answers."""
+    for device in ('ES1370', 'es1370-paiov'):
+        with Pulse() as pulse:
+            vm = es1370_vm(qemu, pulse, device)
+            try:
+                es1370_setup(vm)
+                vm.outl(BAR + REG_MEMPAGE, 0xc)
+                vm.outl(BAR + 0x3c, 0xffff)     # 1.49 s: no wrap below
+                control(vm, CTRL_DAC2_EN)
+                settle(vm)
+                os.kill(pulse.pid(), signal.SIGSTOP)
+                try:
+                    start = dac2_position(vm)
+                    for _ in range(50):
+                        vm.clock_step(10 * MS)
+                    moved = dac2_position(vm) - start
+                finally:
+                    os.kill(pulse.pid(), signal.SIGCONT)
+                check(moved >= 44100 // 4,
+                      '%s: DMA moved %d frames in 500 ms with the server '
+                      'stopped' % (device, moved))
+                settle(vm)
+                ins = pulse.sink_inputs()
+                check(ins and not any(c for _, c in ins),
+                      '%s: no playing stream after the server answered: '
+                      '%r' % (device, ins))
+                print('# %s: DMA moved %d frames in 500 ms without the '
+                      'server' % (device, moved))
+            finally:
+                rc = vm.stop()
+            check(rc == 0, '%s: QEMU exit %s:\n%s'
+                  % (device, rc, vm.log()[-3000:]))
+
+
 def boot(qemu, server, devices, append=''):
     g = Guest(append=append)
     g.start(qemu, ['-audiodev', 'pa,id=snd0,server=' + server] + devices)
@@ -262,11 +310,17 @@ def test_play_at_boot(qemu):
     """Regression: a guest that plays the moment its driver loads
     (aplay -D hw:0,0, the driver's default hardware parameters) got
     'write error: Input/output error' through -audiodev pa, on stock
-    ES1370 and es1370-paiov alike; started 5 s later it played."""
+    ES1370 and es1370-paiov alike; started 2 s later it played.  The
+    driver's first register writes open the stream, which resumes the
+    suspended null sink; the sink rendered 2 s ahead at its default
+    latency and asked for no data meanwhile, and the DMA stood still
+    for longer than Linux waits (1.1 times the buffer)."""
     for device, play in (('ES1370', 'paiov.play'),
                          ('es1370-paiov', 'paiov.play'),
                          ('ES1370', 'paiov.play=raw'),
-                         ('es1370-paiov', 'paiov.play=raw')):
+                         ('es1370-paiov', 'paiov.play=raw'),
+                         ('ES1370', 'paiov.play=short'),
+                         ('es1370-paiov', 'paiov.play=short')):
         with Pulse() as pulse:
             g = boot(qemu, pulse.server,
                      ['-device', device + ',audiodev=snd0'], play)
@@ -287,5 +341,5 @@ def test_play_at_boot(qemu):
 if __name__ == '__main__':
     main([test_reset_during_drain, test_adc_off_on_back_to_back,
           test_dac_off_on_within_drain, test_server_stops_answering,
-          test_no_server_every_device,
+          test_no_server_every_device, test_server_takes_nothing,
           test_play_at_boot], sys.argv[1])
