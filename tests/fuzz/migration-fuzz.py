@@ -1,0 +1,317 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Mutate the migration stream of each paiov device and load it.
+
+Usage: migration-fuzz.py --qemu QEMU --out DIR [--runs N] [--seed S]
+                         [DEVICE ...]
+
+QEMU has no migration fuzz target, so this is a small mutation fuzzer of
+its own (no libFuzzer, no coverage feedback).  Per device (es1370-paiov,
+e1000-paiov, vga-paiov by default):
+
+ 1. a source QEMU (accel qtest) puts the device in D3hot through PMCSR
+    (and, for es1370-paiov and e1000-paiov, a second stream with the DAC /
+    receiver enabled), so the paiov-*/vpsa subsection is sent, and
+    migrates to a file;
+ 2. N times: a copy of the stream with 1-4 bytes changed inside the
+    device's section (half of them inside the vpsa subsection: bit flips,
+    0/1/2/3/4/0x7f/0x80/0xff, random bytes) is loaded by a fresh QEMU
+    with migrate-incoming exit-on-error=false; whether it is accepted or
+    refused, QEMU must then answer query-paiov, survive system_reset, a
+    PMCSR D3hot/D0 round trip and a clock step, and quit with status 0.
+
+Run it under tools/sanitizer-run with an ASAN build (make fuzz-smoke does)
+so memory errors and UB count too.  A stream that kills QEMU is kept as
+DIR/crash-DEVICE-N.mig with DIR/crash-DEVICE-N.log and the command that
+reproduces it.  One TAP line per device.  Deterministic for a given seed.
+"""
+
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, '..', 'guest'))
+
+from guest import QMP, QMPError      # noqa: E402
+
+DEVFN = 4 << 3
+DEVICES = {
+    # device: (-device args, PM capability, subsection, enable sequence)
+    'es1370-paiov': ('-audiodev none,id=snd0 '
+                     '-device es1370-paiov,audiodev=snd0,addr=04.0',
+                     0xdc, b'paiov-es1370/vpsa',
+                     # BAR0 (I/O) at 0xc000, I/O on, DAC2 enabled
+                     [('cfg', 4, 0x10, 0xc000), ('cfg', 2, 0x04, 0x1),
+                      ('outl', 0xc000, 0x20)]),
+    'e1000-paiov': ('-netdev user,id=n0 '
+                    '-device e1000-paiov,netdev=n0,addr=04.0',
+                    0xdc, b'paiov-e1000/vpsa',
+                    # BAR0 (MMIO) at 0xfeb00000, memory on, RCTL.EN
+                    [('cfg', 4, 0x10, 0xfeb00000), ('cfg', 2, 0x04, 0x2),
+                     ('writel', 0xfeb00100, 0x2)]),
+    'vga-paiov': ('-vga none -device vga-paiov,addr=04.0', 0x40,
+                  b'paiov-vga/vpsa', None),
+}
+INTERESTING = (0, 1, 2, 3, 4, 0x7f, 0x80, 0xfe, 0xff)
+
+
+class QTest:
+    """The qtest text protocol on a connected socket."""
+
+    def __init__(self, path, timeout=30):
+        deadline = time.monotonic() + timeout
+        while True:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                self.sock.connect(path)
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                self.sock.close()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        self.sock.settimeout(timeout)
+        self.buf = b''
+
+    def cmd(self, line):
+        self.sock.sendall(line.encode() + b'\n')
+        while True:
+            while b'\n' not in self.buf:
+                data = self.sock.recv(4096)
+                if not data:
+                    raise EOFError('qtest: QEMU closed the connection')
+                self.buf += data
+            reply, self.buf = self.buf.split(b'\n', 1)
+            if reply.startswith(b'OK') or reply.startswith(b'FAIL') or \
+                    reply.startswith(b'ERR'):
+                return reply.decode()
+
+    def cfg_write(self, size, off, val):
+        self.cmd('outl 0xcf8 0x%x' % (0x80000000 | (DEVFN << 8) | (off & ~3)))
+        op = {1: 'outb', 2: 'outw', 4: 'outl'}[size]
+        self.cmd('%s 0x%x 0x%x' % (op, 0xcfc + (off & 3), val))
+
+    def close(self):
+        self.sock.close()
+
+
+class Qemu:
+    def __init__(self, qemu, args, workdir, name):
+        self.qmp_path = os.path.join(workdir, name + '.qmp')
+        self.qtest_path = os.path.join(workdir, name + '.qtest')
+        self.log_path = os.path.join(workdir, name + '.log')
+        for p in (self.qmp_path, self.qtest_path):
+            if os.path.exists(p):
+                os.unlink(p)
+        self.args = [qemu, '-machine', 'pc,accel=qtest', '-nodefaults',
+                     '-display', 'none', '-m', '64M',
+                     '-qtest', 'unix:%s,server=on,wait=off' % self.qtest_path,
+                     '-qmp', 'unix:%s,server=on,wait=off' % self.qmp_path
+                     ] + args
+        self.log = open(self.log_path, 'w')
+        self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
+                                     stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        self.qmp = QMP.connect(self.qmp_path, timeout=60)
+        self.qtest = QTest(self.qtest_path, timeout=60)
+
+    def quit(self, timeout=60):
+        """quit over QMP; return QEMU's exit status."""
+        try:
+            self.qmp.cmd('quit')
+        except QMPError:
+            pass
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self.close()
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.qtest.close()
+        self.qmp.close()
+        self.log.close()
+
+
+def wait_migration(qmp, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = qmp.cmd('query-migrate').get('status')
+        if status in ('completed', 'failed', 'cancelled'):
+            return status
+        time.sleep(0.02)
+    raise TimeoutError('migration did not finish in %d s' % timeout)
+
+
+def save_stream(qemu, dev, workdir, enable):
+    args, pm_cap, _, seq = DEVICES[dev]
+    q = Qemu(qemu, args.split(), workdir, 'src')
+    try:
+        if enable:
+            for op in seq:
+                if op[0] == 'cfg':
+                    q.qtest.cfg_write(op[1], op[2], op[3])
+                else:
+                    q.qtest.cmd('%s 0x%x 0x%x' % op)
+        else:
+            q.qtest.cfg_write(2, pm_cap + 4, 3)
+        q.qtest.cmd('clock_step 100000000')
+        path = os.path.join(workdir, '%s-%s.mig'
+                            % (dev, 'enabled' if enable else 'd3hot'))
+        if os.path.exists(path):
+            os.unlink(path)
+        q.qmp.cmd('migrate', uri='file:' + path)
+        status = wait_migration(q.qmp)
+        if status != 'completed':
+            raise RuntimeError('saving the stream: migration %s' % status)
+    finally:
+        rc = q.quit()
+    if rc != 0:
+        raise RuntimeError('source QEMU exited with %s, see %s'
+                           % (rc, q.log_path))
+    with open(path, 'rb') as f:
+        return f.read()
+
+
+def regions(stream, subsection):
+    """(device section range, vpsa subsection range) in STREAM."""
+    sub = stream.find(b'\x05' + bytes([len(subsection)]) + subsection)
+    if sub < 0:
+        raise RuntimeError('subsection %s not in the stream' % subsection)
+    # the subsection ends with its parent section: footer 0x7e + id
+    end = stream.find(b'\x7e', sub + 2 + len(subsection) + 4)
+    # the section: the last section header (0x04 full) before it
+    start = stream.rfind(b'\x04\x00\x00', 0, sub)
+    start = max(start, 0)
+    return (start, end), (sub, end)
+
+
+def mutate(rng, stream, section, sub):
+    data = bytearray(stream)
+    lo, hi = sub if rng.random() < 0.5 else section
+    for _ in range(rng.randint(1, 4)):
+        pos = rng.randrange(lo, hi)
+        how = rng.randrange(3)
+        if how == 0:
+            data[pos] ^= 1 << rng.randrange(8)
+        elif how == 1:
+            data[pos] = rng.choice(INTERESTING)
+        else:
+            data[pos] = rng.randrange(256)
+    return bytes(data)
+
+
+def load_and_poke(qemu, dev, workdir, path):
+    """Load PATH in a fresh QEMU; None if all went well, else a reason."""
+    args, pm_cap, _, _ = DEVICES[dev]
+    q = Qemu(qemu, args.split() + ['-incoming', 'defer'], workdir, 'dst')
+    status = '?'
+    try:
+        q.qmp.cmd('migrate-incoming', uri='file:' + path,
+                  **{'exit-on-error': False})
+        status = wait_migration(q.qmp)
+        q.qmp.cmd('query-paiov')
+        q.qmp.cmd('system_reset')
+        q.qmp.cmd('query-paiov')
+        q.qtest.cfg_write(2, pm_cap + 4, 3)
+        q.qtest.cmd('clock_step 1000000000')
+        q.qtest.cfg_write(2, pm_cap + 4, 0)
+        q.qtest.cmd('clock_step 1000000000')
+        q.qmp.cmd('query-paiov')
+    except (OSError, EOFError, QMPError, TimeoutError) as e:
+        q.close()
+        return status, 'QEMU failed during the checks: %s (exit %s)' % (
+            e, q.proc.returncode)
+    rc = q.quit()
+    if rc != 0:
+        return status, 'QEMU exited with status %s' % rc
+    return status, None
+
+
+def fuzz_device(qemu, dev, out, runs, rng):
+    workdir = os.path.join(out, dev)
+    os.makedirs(workdir, exist_ok=True)
+    streams = [save_stream(qemu, dev, workdir, False)]
+    if DEVICES[dev][3]:
+        streams.append(save_stream(qemu, dev, workdir, True))
+    sub_name = DEVICES[dev][2]
+    spans = [regions(s, sub_name) for s in streams]
+    counts = {}
+    crashes = []
+    for n in range(runs):
+        k = n % len(streams)
+        data = mutate(rng, streams[k], *spans[k])
+        path = os.path.join(workdir, 'mutated.mig')
+        with open(path, 'wb') as f:
+            f.write(data)
+        status, problem = load_and_poke(qemu, dev, workdir, path)
+        counts[status] = counts.get(status, 0) + 1
+        if problem:
+            keep = os.path.join(out, 'crash-%s-%d' % (dev, n))
+            os.replace(path, keep + '.mig')
+            os.replace(os.path.join(workdir, 'dst.log'), keep + '.log')
+            crashes.append((keep, problem))
+            print('# %s run %d: %s; stream %s.mig, log %s.log'
+                  % (dev, n, problem, keep, keep), flush=True)
+            with open(keep + '.log', errors='replace') as f:
+                for line in f.read().splitlines()[-30:]:
+                    print('#   ' + line)
+            print('#   reproduce: %s -machine pc,accel=qtest -qtest null '
+                  '-nodefaults -display none %s -incoming file:%s.mig'
+                  % (qemu, DEVICES[dev][0], keep))
+    desc = ('migration-fuzz %s: %d mutated streams (%s)'
+            % (dev, runs, ', '.join('%s %d' % kv
+                                    for kv in sorted(counts.items()))))
+    if crashes:
+        print('not ok - %s: %d crashed QEMU' % (desc, len(crashes)),
+              flush=True)
+        return 1
+    print('ok - %s' % desc, flush=True)
+    return 0
+
+
+def main(argv):
+    qemu = out = None
+    runs = 25
+    seed = 1
+    devs = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a in ('--qemu', '--out', '--runs', '--seed'):
+            v = argv[i + 1]
+            i += 2
+            if a == '--qemu':
+                qemu = os.path.abspath(v)
+            elif a == '--out':
+                out = os.path.abspath(v)
+            elif a == '--runs':
+                runs = int(v)
+            else:
+                seed = int(v)
+        else:
+            devs.append(a)
+            i += 1
+    if not qemu or not out:
+        sys.exit(__doc__)
+    os.makedirs(out, exist_ok=True)
+    rc = 0
+    for dev in devs or list(DEVICES):
+        rng = random.Random('%s-%d' % (dev, seed))
+        try:
+            rc |= fuzz_device(qemu, dev, out, runs, rng)
+        except Exception as e:          # the harness itself: one failure
+            print('not ok - migration-fuzz %s: %s: %s'
+                  % (dev, type(e).__name__, e), flush=True)
+            rc = 1
+    return rc
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))
