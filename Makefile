@@ -184,7 +184,7 @@ FUZZ_MIGRATION_RUNS ?= 300
 PAIOV_FUZZ  = tools/paiov-fuzz --bin $(FUZZ_BIN) --out $(BUILD)/fuzz-out
 MIGRATION_FUZZ = $(SAN_RUN) --logs $(SAN_LOGS)/migration-fuzz \
 	tests/fuzz/migration-fuzz.py --qemu $(ASAN_OBJ)/qemu-system-x86_64 \
-	--out $(BUILD)/fuzz-out/migration
+	--out $(BUILD)/fuzz-out/migration --replay tests/fuzz/crashes/migration
 
 fuzz-bin: $(TREE)/.paiov-patched $(FUZZ_OBJ)/build.ninja
 	tools/place-overlay.sh $(CURDIR) $(TREE)
