@@ -163,10 +163,11 @@ def e1000_seeds():
 # ---- vga-paiov (tests/qtest/vga-paiov-test.c) ----
 V_PM = 0x40
 # PIO regions in address order: 0x1ce (bochs VBE index/data) first, then
-# the legacy VGA ports; MMIO: vga-lowmem, then BAR2 (ioports remapped at
-# +0x400, bochs dispi at +0x500).
+# the legacy VGA ports; MMIO: vga-lowmem, then BAR2's subregions (EDID at
+# +0, ioports remapped at +0x400, bochs dispi at +0x500, extended regs;
+# the gaps of the vga.mmio container between them count as regions too).
 V_PIO_VBE = 0
-V_MMIO_LOW, V_MMIO_PORTS, V_MMIO_DISPI = 0, 1, 2
+V_MMIO_LOW, V_MMIO_PORTS, V_MMIO_DISPI = 0, 3, 5
 
 
 def vga_port(port, val):
