@@ -46,7 +46,7 @@ struct ES1370PaiovState {
 typedef struct ES1370PaiovClass {
     ES1370Class parent_class;
 
-    DeviceRealize parent_realize;
+    void (*parent_pci_realize)(PCIDevice *dev, Error **errp);
     PCIUnregisterFunc *parent_exit;
     ResettablePhases parent_phases;
 } ES1370PaiovClass;
@@ -123,8 +123,20 @@ static void es1370_paiov_dac_fetched(ES1370State *s, const uint8_t *buf,
     }
 }
 
+/* What the registers say: PMCSR, the channel enables in CONTROL */
+static void es1370_paiov_registers(PaiovVPSA *vpsa, uint8_t *dstate,
+                                   bool *functions_enabled)
+{
+    ES1370PaiovState *ps = container_of(vpsa, ES1370PaiovState, vpsa);
+
+    *dstate = paiov_pci_dstate(PCI_DEVICE(ps));
+    *functions_enabled = ps->parent_obj.ctl & ES1370_CHANNELS_EN;
+}
+
 static const PaiovVPSAOps es1370_paiov_vpsa_ops = {
     .power_changed = es1370_paiov_power_changed,
+    .registers = es1370_paiov_registers,
+    .functions_registers = "CONTROL (DAC1_EN, DAC2_EN, ADC_EN)",
     .timer_armed = es1370_paiov_timer_armed,
     .query = es1370_paiov_query,
     .activity = es1370_paiov_activity,
@@ -175,18 +187,25 @@ static void es1370_paiov_config_write(PCIDevice *dev, uint32_t addr,
     paiov_pci_config_write(&ps->vpsa, dev, addr, val, len, NULL);
 }
 
-static void es1370_paiov_realize(DeviceState *dev, Error **errp)
+/*
+ * What can fail comes first (the host device is opened through the
+ * proxy PMA): on failure pci_qdev_realize() takes the function off the
+ * bus again, and nothing else was done yet.
+ */
+static void es1370_paiov_realize(PCIDevice *dev, Error **errp)
 {
     ES1370PaiovState *ps = ES1370_PAIOV(dev);
     ES1370PaiovClass *k = ES1370_PAIOV_GET_CLASS(dev);
     Error *local_err = NULL;
 
-    k->parent_realize(dev, &local_err);
-    if (local_err) {
-        error_propagate(errp, local_err);
+    if (!paiov_pci_pm_init(dev, ES1370_PAIOV_PM_CAP, errp) ||
+        !paiov_vpsa_attach(&ps->vpsa, ps->pma, errp)) {
         return;
     }
-    if (!paiov_pci_pm_init(PCI_DEVICE(dev), ES1370_PAIOV_PM_CAP, errp)) {
+    k->parent_pci_realize(dev, &local_err);
+    if (local_err) {
+        paiov_vpsa_unrealize(&ps->vpsa);
+        error_propagate(errp, local_err);
         return;
     }
     ps->vpsa.card = &ps->parent_obj.card;
@@ -228,6 +247,22 @@ static bool es1370_paiov_vpsa_needed(void *opaque)
     return paiov_vpsa_migration_needed(&ps->vpsa);
 }
 
+static int es1370_paiov_pre_load(void *opaque)
+{
+    ES1370PaiovState *ps = opaque;
+
+    paiov_vpsa_pre_load(&ps->vpsa);
+    return 0;
+}
+
+/* After the registers and the vpsa subsection: check, derive, apply */
+static int es1370_paiov_post_load(void *opaque, int version_id)
+{
+    ES1370PaiovState *ps = opaque;
+
+    return paiov_vpsa_post_load(&ps->vpsa);
+}
+
 static const VMStateDescription vmstate_es1370_paiov_vpsa = {
     .name = "paiov-es1370/vpsa",
     .version_id = 1,
@@ -248,6 +283,8 @@ static const VMStateDescription vmstate_es1370_paiov = {
     .name = "paiov-es1370",
     .version_id = 1,
     .minimum_version_id = 1,
+    .pre_load = es1370_paiov_pre_load,
+    .post_load = es1370_paiov_post_load,
     .fields = (const VMStateField[]) {
         VMSTATE_STRUCT(parent_obj, ES1370PaiovState, 0, vmstate_es1370,
                        ES1370State),
@@ -276,10 +313,10 @@ static void es1370_paiov_class_init(ObjectClass *klass, void *data)
     ek->io_ops = &es1370_paiov_io_ops;
     ek->dac_fetched = es1370_paiov_dac_fetched;
     pk->config_write = es1370_paiov_config_write;
+    k->parent_pci_realize = pk->realize;
+    pk->realize = es1370_paiov_realize;
     k->parent_exit = pk->exit;
     pk->exit = es1370_paiov_unrealize;
-    device_class_set_parent_realize(dc, es1370_paiov_realize,
-                                    &k->parent_realize);
     resettable_class_set_parent_phases(rc, NULL, es1370_paiov_reset_hold,
                                        NULL, &k->parent_phases);
     dc->desc = "ENSONIQ AudioPCI ES1370 with PCI power management (PAIOV)";

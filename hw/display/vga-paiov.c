@@ -275,8 +275,21 @@ static bool vga_paiov_activity(PaiovVPSA *vpsa)
     return changed;
 }
 
+/* What the registers say: PMCSR, whether the screen is on */
+static void vga_paiov_registers(PaiovVPSA *vpsa, uint8_t *dstate,
+                                bool *functions_enabled)
+{
+    VGAPaiovState *ps = container_of(vpsa, VGAPaiovState, vpsa);
+
+    *dstate = paiov_pci_dstate(PCI_DEVICE(ps));
+    *functions_enabled = !vga_paiov_screen_off(vga_paiov_vga(ps));
+}
+
 static const PaiovVPSAOps vga_paiov_vpsa_ops = {
     .power_changed = vga_paiov_power_changed,
+    .registers = vga_paiov_registers,
+    .functions_registers = "the screen (attribute controller PAS, "
+                           "sequencer screen off, DISPI and CRTC enables)",
     .query = vga_paiov_query,
     .activity = vga_paiov_activity,
     .passive_idle = true,
@@ -291,22 +304,29 @@ static void vga_paiov_config_write(PCIDevice *dev, uint32_t addr,
                            ps->parent_config_write);
 }
 
+/*
+ * What can fail comes first (the host device is opened through the
+ * proxy PMA): the VGA's realize creates a console and registers ports,
+ * and has no undo.
+ */
 static void vga_paiov_realize(PCIDevice *dev, Error **errp)
 {
     VGAPaiovState *ps = VGA_PAIOV(dev);
     VGACommonState *s = vga_paiov_vga(ps);
     Error *local_err = NULL;
 
+    if (!paiov_pci_pm_init(dev, VGA_PAIOV_PM_CAP, errp) ||
+        !paiov_vpsa_attach(&ps->vpsa, ps->pma, errp)) {
+        return;
+    }
     VGA_PAIOV_GET_CLASS(dev)->parent_pci_realize(dev, &local_err);
     if (local_err) {
+        paiov_vpsa_unrealize(&ps->vpsa);
         error_propagate(errp, local_err);
         return;
     }
     ps->parent_config_write = dev->config_write;
     dev->config_write = vga_paiov_config_write;
-    if (!paiov_pci_pm_init(dev, VGA_PAIOV_PM_CAP, errp)) {
-        return;
-    }
     ps->blank_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
                                    vga_paiov_blank_timer, ps);
     s->io_written = vga_paiov_io_written;
@@ -360,12 +380,22 @@ static bool vga_paiov_vpsa_needed(void *opaque)
     return paiov_vpsa_migration_needed(&ps->vpsa);
 }
 
-static int vga_paiov_post_load(void *opaque, int version_id)
+static int vga_paiov_pre_load(void *opaque)
 {
     VGAPaiovState *ps = opaque;
 
-    vga_paiov_sync(ps);
+    paiov_vpsa_pre_load(&ps->vpsa);
     return 0;
+}
+
+/* After the registers and the vpsa subsection: check, derive, apply */
+static int vga_paiov_post_load(void *opaque, int version_id)
+{
+    VGAPaiovState *ps = opaque;
+    int ret = paiov_vpsa_post_load(&ps->vpsa);
+
+    vga_paiov_sync(ps);
+    return ret;
 }
 
 static const VMStateDescription vmstate_vga_paiov_vpsa = {
@@ -384,6 +414,7 @@ static const VMStateDescription vmstate_vga_paiov = {
     .name = "paiov-vga",
     .version_id = 1,
     .minimum_version_id = 1,
+    .pre_load = vga_paiov_pre_load,
     .post_load = vga_paiov_post_load,
     .fields = (const VMStateField[]) {
         VMSTATE_STRUCT(parent_obj, VGAPaiovState, 0, vmstate_vga_pci,

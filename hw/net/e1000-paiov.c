@@ -49,12 +49,13 @@ struct E1000PaiovState {
     PaiovPMA *pma;
     PCIConfigWriteFunc *parent_config_write;
     bool parked[E1000_PAIOV_NR_TIMERS];     /* timers to arm on wake-up */
+    bool parked_mig[E1000_PAIOV_NR_TIMERS]; /* parked, in the stream */
 };
 
 typedef struct E1000PaiovClass {
     E1000BaseClass parent_class;
 
-    DeviceRealize parent_realize;
+    void (*parent_pci_realize)(PCIDevice *dev, Error **errp);
     PCIUnregisterFunc *parent_exit;
     ResettablePhases parent_phases;
 } E1000PaiovClass;
@@ -173,8 +174,20 @@ static bool e1000_paiov_timer_armed(PaiovVPSA *vpsa)
     return false;
 }
 
+/* What the registers say: PMCSR, RCTL.EN and TCTL.EN, the link */
+static void e1000_paiov_registers(PaiovVPSA *vpsa, uint8_t *dstate,
+                                  bool *functions_enabled)
+{
+    E1000PaiovState *ps = container_of(vpsa, E1000PaiovState, vpsa);
+
+    *dstate = paiov_pci_dstate(PCI_DEVICE(ps));
+    *functions_enabled = e1000_paiov_functions_enabled(&ps->parent_obj);
+}
+
 static const PaiovVPSAOps e1000_paiov_vpsa_ops = {
     .power_changed = e1000_paiov_power_changed,
+    .registers = e1000_paiov_registers,
+    .functions_registers = "RCTL.EN/TCTL.EN with the link (STATUS.LU)",
     .timer_armed = e1000_paiov_timer_armed,
     .passive_idle = true,
     .low_latency = true,
@@ -189,23 +202,29 @@ static void e1000_paiov_config_write(PCIDevice *dev, uint32_t addr,
                            ps->parent_config_write);
 }
 
-static void e1000_paiov_realize(DeviceState *dev, Error **errp)
+/*
+ * What can fail comes first (the host device is opened through the
+ * proxy PMA): on failure pci_qdev_realize() takes the function off the
+ * bus again, and nothing else was done yet.
+ */
+static void e1000_paiov_realize(PCIDevice *pci_dev, Error **errp)
 {
-    E1000PaiovState *ps = E1000_PAIOV(dev);
-    PCIDevice *pci_dev = PCI_DEVICE(dev);
+    E1000PaiovState *ps = E1000_PAIOV(pci_dev);
     Error *local_err = NULL;
 
-    E1000_PAIOV_GET_CLASS(dev)->parent_realize(dev, &local_err);
+    if (!paiov_pci_pm_init(pci_dev, E1000_PAIOV_PM_CAP, errp) ||
+        !paiov_vpsa_attach(&ps->vpsa, ps->pma, errp)) {
+        return;
+    }
+    E1000_PAIOV_GET_CLASS(pci_dev)->parent_pci_realize(pci_dev, &local_err);
     if (local_err) {
+        paiov_vpsa_unrealize(&ps->vpsa);
         error_propagate(errp, local_err);
         return;
     }
     /* e1000 installs its own config_write at realize: wrap it */
     ps->parent_config_write = pci_dev->config_write;
     pci_dev->config_write = e1000_paiov_config_write;
-    if (!paiov_pci_pm_init(pci_dev, E1000_PAIOV_PM_CAP, errp)) {
-        return;
-    }
     paiov_vpsa_watch_region(&ps->vpsa, &ps->parent_obj.mmio);
     paiov_vpsa_watch_region(&ps->vpsa, &ps->parent_obj.io);
     paiov_vpsa_count_timer(&ps->vpsa, ps->parent_obj.autoneg_timer);
@@ -251,14 +270,59 @@ static bool e1000_paiov_vpsa_needed(void *opaque)
     return paiov_vpsa_migration_needed(&ps->vpsa);
 }
 
+static int e1000_paiov_vpsa_pre_save(void *opaque)
+{
+    E1000PaiovState *ps = opaque;
+
+    memcpy(ps->parked_mig, ps->parked, sizeof(ps->parked));
+    return 0;
+}
+
+static int e1000_paiov_pre_load(void *opaque)
+{
+    E1000PaiovState *ps = opaque;
+
+    paiov_vpsa_pre_load(&ps->vpsa);
+    return 0;
+}
+
+/*
+ * After the registers and the vpsa subsection.  e1000's own post_load
+ * armed its timers (interrupt mitigation, an auto-negotiation in
+ * progress): the state derived here parks them unless the device is
+ * active, whether the stream had a vpsa subsection or not, and also when
+ * the stream is refused.
+ */
+static int e1000_paiov_post_load(void *opaque, int version_id)
+{
+    E1000PaiovState *ps = opaque;
+    bool parked[E1000_PAIOV_NR_TIMERS];
+    int ret;
+
+    memcpy(parked, ps->parked, sizeof(parked));
+    if (ps->vpsa.mig.received) {
+        memcpy(ps->parked, ps->parked_mig, sizeof(ps->parked));
+    }
+    ret = paiov_vpsa_post_load(&ps->vpsa);
+    if (ret < 0) {
+        memcpy(ps->parked, parked, sizeof(parked));
+    }
+    if (paiov_vpsa_guest_low_power(&ps->vpsa)) {
+        e1000_paiov_park_timers(ps);
+    }
+    return ret;
+}
+
 static const VMStateDescription vmstate_e1000_paiov_vpsa = {
     .name = "paiov-e1000/vpsa",
     .version_id = 1,
     .minimum_version_id = 1,
     .needed = e1000_paiov_vpsa_needed,
+    .pre_save = e1000_paiov_vpsa_pre_save,
     .fields = (const VMStateField[]) {
         VMSTATE_PAIOV_VPSA(vpsa, E1000PaiovState),
-        VMSTATE_BOOL_ARRAY(parked, E1000PaiovState, E1000_PAIOV_NR_TIMERS),
+        VMSTATE_BOOL_ARRAY(parked_mig, E1000PaiovState,
+                           E1000_PAIOV_NR_TIMERS),
         VMSTATE_END_OF_LIST()
     }
 };
@@ -272,6 +336,8 @@ static const VMStateDescription vmstate_e1000_paiov = {
     .name = "paiov-e1000",
     .version_id = 1,
     .minimum_version_id = 1,
+    .pre_load = e1000_paiov_pre_load,
+    .post_load = e1000_paiov_post_load,
     .fields = (const VMStateField[]) {
         VMSTATE_STRUCT(parent_obj, E1000PaiovState, 0, vmstate_e1000,
                        E1000State),
@@ -300,10 +366,10 @@ static void e1000_paiov_class_init(ObjectClass *klass, void *data)
     ek->mmio_written = e1000_paiov_mmio_written;
     ek->link_changed = e1000_paiov_link_changed;
     ek->rx_allowed = e1000_paiov_rx_allowed;
+    k->parent_pci_realize = pk->realize;
+    pk->realize = e1000_paiov_realize;
     k->parent_exit = pk->exit;
     pk->exit = e1000_paiov_unrealize;
-    device_class_set_parent_realize(dc, e1000_paiov_realize,
-                                    &k->parent_realize);
     resettable_class_set_parent_phases(rc, NULL, e1000_paiov_reset_hold,
                                        NULL, &k->parent_phases);
     dc->desc = "Intel Gigabit Ethernet (82540EM) with PCI power management "

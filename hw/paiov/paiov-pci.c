@@ -56,6 +56,15 @@ static void paiov_pci_check_pmcsr(PCIDevice *pci_dev, uint16_t pmcsr,
     }
 }
 
+uint8_t paiov_pci_dstate(PCIDevice *pci_dev)
+{
+    if (!pci_dev->pm_cap) {
+        return 0;
+    }
+    return pci_get_word(pci_dev->config + pci_dev->pm_cap + PCI_PM_CTRL) &
+           PCI_PM_CTRL_STATE_MASK;
+}
+
 void paiov_pci_config_write(PaiovVPSA *vpsa, PCIDevice *pci_dev,
                             uint32_t addr, uint32_t val, int len,
                             PCIConfigWriteFunc *parent)
@@ -85,9 +94,6 @@ void paiov_pci_config_write(PaiovVPSA *vpsa, PCIDevice *pci_dev,
     (parent ?: pci_default_write_config)(pci_dev, addr, val, len);
 
     if (pm_write) {
-        uint16_t now = pci_get_word(pci_dev->config + pmcsr_addr);
-
-        paiov_vpsa_set_dstate(vpsa, (now & PCI_PM_CTRL_STATE_MASK) == 3 ?
-                                    3 : 0);
+        paiov_vpsa_set_dstate(vpsa, paiov_pci_dstate(pci_dev) == 3 ? 3 : 0);
     }
 }

@@ -681,9 +681,9 @@ static void paiov_pma_instance_init(Object *obj)
     pma->audio_idle = PAIOV_AUDIO_ACTION_CORK;
     pma->audio_d3hot = PAIOV_AUDIO_ACTION_RELEASE;
     pma->sysfs_root = g_strdup("/sys");
-    pma->runtime_dir = getuid() ? g_build_filename(g_get_user_runtime_dir(),
-                                                   "qemu-paiov", NULL)
-                                : g_strdup("/run/qemu-paiov");
+    pma->runtime_dir = geteuid() ? g_build_filename(g_get_user_runtime_dir(),
+                                                    "qemu-paiov", NULL)
+                                 : g_strdup("/run/qemu-paiov");
     pma->autosuspend_delay_ms = 2000;
     pma->policy = PAIOV_POLICY_BALANCED;
     pma->idle_timeout_ms = 5000;
@@ -764,7 +764,8 @@ static void paiov_pma_class_init(ObjectClass *oc, void *data)
     object_class_property_set_description(oc, "runtime-dir",
         "Directory shared by the QEMU processes that use the same host "
         "devices, for their runtime-PM votes (default /run/qemu-paiov, "
-        "or $XDG_RUNTIME_DIR/qemu-paiov when not root)");
+        "or $XDG_RUNTIME_DIR/qemu-paiov when not root); created 0700, "
+        "refused unless owned by QEMU's user and writable by it only");
 }
 
 static const TypeInfo paiov_pma_info = {

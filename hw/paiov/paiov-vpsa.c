@@ -74,13 +74,18 @@ bool paiov_transition_allowed(PaiovPowerState from, PaiovPowerState to,
            (paiov_transitions[from][to] & (1u << reason));
 }
 
-static PaiovPowerState paiov_vpsa_derive(PaiovVPSA *vpsa)
+static PaiovPowerState paiov_derive(uint8_t dstate, bool functions_enabled)
 {
-    if (vpsa->dstate == 3) {
+    if (dstate == 3) {
         return PAIOV_POWER_STATE_D3HOT;
     }
-    return vpsa->functions_enabled ? PAIOV_POWER_STATE_ACTIVE
-                                   : PAIOV_POWER_STATE_IDLE;
+    return functions_enabled ? PAIOV_POWER_STATE_ACTIVE
+                             : PAIOV_POWER_STATE_IDLE;
+}
+
+static PaiovPowerState paiov_vpsa_derive(PaiovVPSA *vpsa)
+{
+    return paiov_derive(vpsa->dstate, vpsa->functions_enabled);
 }
 
 static void paiov_vpsa_account(PaiovVPSA *vpsa)
@@ -467,8 +472,9 @@ void paiov_vpsa_init(PaiovVPSA *vpsa, DeviceState *dev,
     vpsa->last_reason = PAIOV_REASON_REALIZE;
 }
 
-bool paiov_vpsa_realize(PaiovVPSA *vpsa, PaiovPMA *pma, Error **errp)
+bool paiov_vpsa_attach(PaiovVPSA *vpsa, PaiovPMA *pma, Error **errp)
 {
+    assert(!vpsa->pma);
     if (!pma) {
         pma = paiov_pma_get_default(errp);
         if (!pma) {
@@ -479,6 +485,14 @@ bool paiov_vpsa_realize(PaiovVPSA *vpsa, PaiovPMA *pma, Error **errp)
         return false;
     }
     vpsa->pma = PAIOV_PMA(object_ref(OBJECT(pma)));
+    return true;
+}
+
+bool paiov_vpsa_realize(PaiovVPSA *vpsa, PaiovPMA *pma, Error **errp)
+{
+    if (!vpsa->pma && !paiov_vpsa_attach(vpsa, pma, errp)) {
+        return false;
+    }
     /* looked up once: a blank storm must not walk the QOM tree each time */
     vpsa->path = object_get_canonical_path(OBJECT(vpsa->dev));
     if (vpsa->ops->passive_idle) {
@@ -514,8 +528,10 @@ void paiov_vpsa_unrealize(PaiovVPSA *vpsa)
     vpsa->watches = NULL;
     g_slist_free_full(vpsa->timer_watches, paiov_vpsa_unwatch_timer);
     vpsa->timer_watches = NULL;
-    if (vpsa->pma) {
+    if (QTAILQ_IN_USE(vpsa, next)) {
         QTAILQ_REMOVE(&paiov_vpsas, vpsa, next);
+    }
+    if (vpsa->pma) {
         paiov_pma_detach(vpsa->pma, vpsa);
         object_unref(OBJECT(vpsa->pma));
         vpsa->pma = NULL;
@@ -630,38 +646,127 @@ bool paiov_vpsa_migration_needed(const PaiovVPSA *vpsa)
            vpsa->functions_enabled;
 }
 
-static int paiov_vpsa_pre_load(void *opaque)
+static int paiov_vpsa_pre_save(void *opaque)
 {
     PaiovVPSA *vpsa = opaque;
 
-    vpsa->state_before_load = vpsa->state;
+    vpsa->mig.dstate = vpsa->dstate;
+    vpsa->mig.functions_enabled = vpsa->functions_enabled;
+    vpsa->mig.state = vpsa->state;
     return 0;
 }
 
-static int paiov_vpsa_post_load(void *opaque, int version_id)
+/* Taken or refused by the device's post_load, once its registers are in */
+static int paiov_vpsa_subsection_loaded(void *opaque, int version_id)
 {
     PaiovVPSA *vpsa = opaque;
-    PaiovPowerState loaded = vpsa->state;
-    PaiovPowerState old = vpsa->state_before_load;
 
-    /* passive idle is the source's own view: start over as active */
-    if (loaded == PAIOV_POWER_STATE_PASSIVE_IDLE) {
-        loaded = PAIOV_POWER_STATE_ACTIVE;
+    vpsa->mig.received = true;
+    return 0;
+}
+
+void paiov_vpsa_pre_load(PaiovVPSA *vpsa)
+{
+    vpsa->mig.received = false;
+}
+
+/* "TYPE QOM-PATH", for messages; the caller frees it */
+static char *paiov_vpsa_name(PaiovVPSA *vpsa)
+{
+    const char *type = object_get_typename(OBJECT(vpsa->dev));
+
+    if (!vpsa->path || !*vpsa->path) {
+        return g_strdup(type);
     }
-    if ((vpsa->dstate != 0 && vpsa->dstate != 3) ||
-        loaded >= PAIOV_POWER_STATE__MAX ||
-        loaded != paiov_vpsa_derive(vpsa)) {
-        error_report("paiov: invalid virtual PSA state in migration stream"
-                     " (state %u, D%u, functions %s)", loaded, vpsa->dstate,
-                     vpsa->functions_enabled ? "enabled" : "disabled");
+    return g_strdup_printf("%s %s", type, vpsa->path);
+}
+
+/*
+ * A virtual PSA subsection must be valid in itself and agree with the
+ * device's registers (@dstate, @functions_enabled)
+ */
+static bool paiov_vpsa_check_stream(PaiovVPSA *vpsa, uint8_t dstate,
+                                    bool functions_enabled)
+{
+    g_autofree char *name = paiov_vpsa_name(vpsa);
+    const char *what = vpsa->ops->functions_registers ?: "the device";
+    uint8_t mig_dstate = vpsa->mig.dstate;
+    bool mig_functions = vpsa->mig.functions_enabled;
+    PaiovPowerState derived = paiov_derive(mig_dstate, mig_functions);
+
+    if (mig_dstate != 0 && mig_dstate != 3) {
+        error_report("%s: migration stream refused: virtual PSA in D%u, "
+                     "not D0 or D3hot", name, mig_dstate);
+        return false;
+    }
+    if (vpsa->mig.state >= PAIOV_POWER_STATE__MAX) {
+        error_report("%s: migration stream refused: virtual PSA state %u "
+                     "out of range", name, vpsa->mig.state);
+        return false;
+    }
+    /* passive idle is the source's own view of an active device */
+    if (vpsa->mig.state != derived &&
+        !(vpsa->mig.state == PAIOV_POWER_STATE_PASSIVE_IDLE &&
+          derived == PAIOV_POWER_STATE_ACTIVE)) {
+        error_report("%s: migration stream refused: virtual PSA state %s, "
+                     "but D%u with functions %s is %s", name,
+                     PaiovPowerState_str(vpsa->mig.state), mig_dstate,
+                     mig_functions ? "enabled" : "disabled",
+                     PaiovPowerState_str(derived));
+        return false;
+    }
+    if (mig_dstate != dstate) {
+        error_report("%s: migration stream refused: virtual PSA in D%u, "
+                     "but PMCSR in D%u", name, mig_dstate, dstate);
+        return false;
+    }
+    if (mig_functions != functions_enabled) {
+        error_report("%s: migration stream refused: virtual PSA has the "
+                     "device functions %s, but %s has them %s", name,
+                     mig_functions ? "enabled" : "disabled", what,
+                     functions_enabled ? "enabled" : "disabled");
+        return false;
+    }
+    return true;
+}
+
+int paiov_vpsa_post_load(PaiovVPSA *vpsa)
+{
+    uint8_t dstate = vpsa->mig.received ? vpsa->mig.dstate : vpsa->dstate;
+    bool functions_enabled = vpsa->mig.received ?
+                             vpsa->mig.functions_enabled :
+                             vpsa->functions_enabled;
+    bool received = vpsa->mig.received;
+    PaiovPowerState state;
+
+    vpsa->mig.received = false;
+    if (vpsa->ops->registers) {
+        vpsa->ops->registers(vpsa, &dstate, &functions_enabled);
+    }
+    if (received && !paiov_vpsa_check_stream(vpsa, dstate,
+                                             functions_enabled)) {
+        return -EINVAL;
+    }
+    if (dstate != 0 && dstate != 3) {
+        g_autofree char *name = paiov_vpsa_name(vpsa);
+
+        error_report("%s: migration stream refused: PMCSR in D%u, "
+                     "not D0 or D3hot", name, dstate);
         return -EINVAL;
     }
 
-    vpsa->state = old;
-    if (paiov_vpsa_set_state(vpsa, loaded, PAIOV_REASON_MIGRATION) ==
+    /*
+     * The state follows from the inputs, as it does for a guest write;
+     * without a subsection the source was in its reset state and the
+     * registers say so (or say what the device does here now).
+     */
+    vpsa->dstate = dstate;
+    vpsa->functions_enabled = functions_enabled;
+    state = paiov_vpsa_derive(vpsa);
+    if (paiov_vpsa_set_state(vpsa, state, PAIOV_REASON_MIGRATION) ==
         -EALREADY) {
         /* same state: host effects are not migrated, apply them here */
-        paiov_vpsa_apply(vpsa, loaded);
+        paiov_vpsa_apply(vpsa, state);
     }
     return 0;
 }
@@ -670,12 +775,12 @@ const VMStateDescription vmstate_paiov_vpsa = {
     .name = "paiov-vpsa",
     .version_id = 1,
     .minimum_version_id = 1,
-    .pre_load = paiov_vpsa_pre_load,
-    .post_load = paiov_vpsa_post_load,
+    .pre_save = paiov_vpsa_pre_save,
+    .post_load = paiov_vpsa_subsection_loaded,
     .fields = (const VMStateField[]) {
-        VMSTATE_UINT8(dstate, PaiovVPSA),
-        VMSTATE_BOOL(functions_enabled, PaiovVPSA),
-        VMSTATE_UINT32(state, PaiovVPSA),
+        VMSTATE_UINT8(mig.dstate, PaiovVPSA),
+        VMSTATE_BOOL(mig.functions_enabled, PaiovVPSA),
+        VMSTATE_UINT32(mig.state, PaiovVPSA),
         VMSTATE_END_OF_LIST()
     }
 };

@@ -56,6 +56,16 @@ typedef struct PaiovVPSAOps {
     bool activity_only;
     /* the device wants the PM QoS request while active */
     bool low_latency;
+    /*
+     * The inputs the device's own registers imply (@dstate: the raw
+     * PMCSR power state, 0 to 3), read after a migration stream loaded
+     * them: a virtual PSA subsection that disagrees is refused, and
+     * without one the state is derived from them.
+     */
+    void (*registers)(PaiovVPSA *vpsa, uint8_t *dstate,
+                      bool *functions_enabled);
+    /* the registers that enable the device functions, for messages */
+    const char *functions_registers;
 } PaiovVPSAOps;
 
 /**
@@ -88,11 +98,21 @@ struct PaiovVPSA {
     char *path;                     /* canonical QOM path, from realize */
     struct PaiovRpmKnob *rpm;       /* its runtime-PM knob, or NULL */
 
-    /* guest-visible inputs, migrated */
+    /* guest-visible inputs */
     uint8_t dstate;                 /* PCI D-state, 0 or 3 */
     bool functions_enabled;         /* any device function enabled */
-    uint32_t state;                 /* PaiovPowerState */
-    uint32_t state_before_load;     /* not migrated */
+    PaiovPowerState state;
+
+    /*
+     * Migration: what the stream carries, copied before saving, loaded
+     * here and checked before anything is taken from it
+     */
+    struct {
+        uint8_t dstate;
+        bool functions_enabled;
+        uint32_t state;
+        bool received;              /* the stream had the subsection */
+    } mig;
 
     /* accounting, not migrated */
     int64_t entered_ns;             /* QEMU_CLOCK_VIRTUAL */
@@ -150,8 +170,18 @@ void paiov_vpsa_init(PaiovVPSA *vpsa, DeviceState *dev,
                      const PaiovVPSAOps *ops);
 
 /**
- * paiov_vpsa_realize: attach @vpsa to @pma, or to the machine's default
- * proxy PMA (created on first use) when @pma is NULL.
+ * paiov_vpsa_attach: attach @vpsa to @pma, or to the machine's default
+ * proxy PMA (created on first use) when @pma is NULL, and open its host
+ * device.  This is all of a virtual PSA's realize that can fail: a
+ * device calls it before it realizes anything else, so that a failed
+ * hot-plug leaves nothing behind (paiov_vpsa_unrealize() undoes it).
+ */
+bool paiov_vpsa_attach(PaiovVPSA *vpsa, PaiovPMA *pma, Error **errp);
+
+/**
+ * paiov_vpsa_realize: attach @vpsa (see paiov_vpsa_attach()) unless it
+ * is attached already, then start it: the host follows its state.
+ * Fails only where paiov_vpsa_attach() does.
  */
 bool paiov_vpsa_realize(PaiovVPSA *vpsa, PaiovPMA *pma, Error **errp);
 void paiov_vpsa_unrealize(PaiovVPSA *vpsa);
@@ -213,6 +243,18 @@ PaiovDeviceInfoList *paiov_query_all(void);
 /* Whether a device's vpsa subsection must be sent (not in reset state) */
 bool paiov_vpsa_migration_needed(const PaiovVPSA *vpsa);
 
+/*
+ * A device's migration: its pre_load calls paiov_vpsa_pre_load(), its
+ * post_load (which runs after its subsections) paiov_vpsa_post_load().
+ * The latter checks the virtual PSA subsection, if the stream had one,
+ * against itself and against the device's registers (ops->registers),
+ * refuses it with an error naming the device and the field (-EINVAL:
+ * the virtual PSA is left as it was), else derives the state from the
+ * inputs and makes the device and the host follow it.
+ */
+void paiov_vpsa_pre_load(PaiovVPSA *vpsa);
+int paiov_vpsa_post_load(PaiovVPSA *vpsa);
+
 extern const VMStateDescription vmstate_paiov_vpsa;
 
 #define VMSTATE_PAIOV_VPSA(_field, _state) \
@@ -235,6 +277,8 @@ void paiov_pma_refresh(PaiovPMA *pma, PaiovVPSA *vpsa);
 
 /* PCI glue shared by the paiov PCI devices (hw/paiov/paiov-pci.c) */
 bool paiov_pci_pm_init(PCIDevice *pci_dev, uint8_t offset, Error **errp);
+/* The power state in PMCSR (0 to 3; 0 without the capability) */
+uint8_t paiov_pci_dstate(PCIDevice *pci_dev);
 void paiov_pci_config_write(PaiovVPSA *vpsa, PCIDevice *pci_dev,
                             uint32_t addr, uint32_t val, int len,
                             PCIConfigWriteFunc *parent);

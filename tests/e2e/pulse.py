@@ -2,7 +2,8 @@
 """A private PulseAudio daemon for end-to-end tests.
 
 It has one null sink and module-suspend-on-idle, listens on a unix socket
-in its own directory, and is stopped (and its directory removed) by
+in its own directory, and otherwise keeps PulseAudio's defaults (shared
+memory on, as on a desktop), and is stopped (and its directory removed) by
 stop().  pactl talks to it for sink states.
 """
 
@@ -45,8 +46,7 @@ class Pulse:
             self.proc = subprocess.Popen(
                 ['pulseaudio', '-n', '-F', conf, '--daemonize=no',
                  '--exit-idle-time=-1', '--use-pid-file=no',
-                 '--disallow-exit', '--log-target=stderr',
-                 '--disable-shm=yes'] + (['-vvvv'] if os.environ.get('PAIOV_PULSE_VERBOSE') else []),
+                 '--disallow-exit', '--log-target=stderr'] + (['-vvvv'] if os.environ.get('PAIOV_PULSE_VERBOSE') else []),
                 stdout=log, stderr=subprocess.STDOUT, env=self.env())
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -84,18 +84,25 @@ class Pulse:
                 return fields[4]
         raise PulseError('no sink %s' % sink)
 
-    def sink_inputs(self):
-        """[(index, corked)] of the sink inputs (streams) now connected."""
-        out = self.pactl('list', 'sink-inputs')
-        inputs = []
+    def _streams(self, kind, title):
+        out = self.pactl('list', kind)
+        streams = []
         index = None
         for line in out.splitlines():
             line = line.strip()
-            if line.startswith('Sink Input #'):
+            if line.startswith(title + ' #'):
                 index = int(line.split('#')[1])
             elif line.startswith('Corked:') and index is not None:
-                inputs.append((index, line.split(':')[1].strip() == 'yes'))
-        return inputs
+                streams.append((index, line.split(':')[1].strip() == 'yes'))
+        return streams
+
+    def sink_inputs(self):
+        """[(index, corked)] of the sink inputs (streams) now connected."""
+        return self._streams('sink-inputs', 'Sink Input')
+
+    def source_outputs(self):
+        """[(index, corked)] of the record streams now connected."""
+        return self._streams('source-outputs', 'Source Output')
 
     def wait_sink_state(self, state, timeout):
         """Wait until the sink is in STATE; return the last state seen."""

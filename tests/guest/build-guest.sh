@@ -39,7 +39,12 @@ GUEST_FILES="init paiov-agent udhcpc.script fbfill.c vgastorm.c"
 #   e1000                82540EM NIC (QEMU -device e1000 / e1000-paiov)
 #   bochs                DRM driver for the QEMU std VGA (vga-paiov)
 #   drm_kms_helper       KMS helpers incl. fbdev emulation -> /dev/fb0
-GUEST_MODULES="snd snd-timer snd-pcm snd-ens1370 e1000 drm drm_kms_helper bochs"
+#   snd-intel8x0         AC97 (stock audio devices against a missing
+#   snd-hda-intel        intel-hda + hda-duplex  PulseAudio server)
+#   snd-hda-codec-generic
+# (Debian's 6.1 kernel has no virtio_snd.)
+GUEST_MODULES="snd snd-timer snd-pcm snd-ens1370 e1000 drm drm_kms_helper bochs
+snd-intel8x0 snd-hda-intel snd-hda-codec-generic"
 
 # --- tools ------------------------------------------------------------------
 
@@ -254,6 +259,7 @@ info "modules: ${#PICKED[@]} files ($(echo "${!PICKED[@]}" | tr ' ' '\n' |
 
 install -m 0755 "$APLAY" "$R/usr/bin/aplay"
 install -m 0755 "$AMIXER" "$R/usr/bin/amixer"
+ln -s aplay "$R/usr/bin/arecord"
 for lib in $LIBS; do
     mkdir -p "$R$(dirname "$lib")"
     cp -L "$lib" "$R$lib"

@@ -320,6 +320,132 @@ static void test_migrate_d3hot(void)
     migrate_in_state(true);
 }
 
+#define VPSA "paiov-es1370/vpsa"
+
+/* PaiovPowerState values in the stream */
+#define STREAM_ACTIVE 0
+#define STREAM_IDLE 1
+
+/*
+ * Migrate a source with DAC2 enabled (in D3hot if @d3hot) to a file,
+ * overwrite the first @len bytes of its virtual PSA subsection with
+ * @patch (D-state, functions enabled, state), and load that into a
+ * destination with exit-on-error=false: the stream must be refused, the
+ * destination's device must be as it was, and query-paiov, a config
+ * read and system_reset must work afterwards.
+ */
+static void migrate_refused(bool d3hot, const uint8_t *patch, size_t len)
+{
+    Fixture f;
+    QTestState *dst;
+    PaiovSnapshot before;
+    g_autofree char *uri = NULL;
+    uint32_t id;
+
+    fixture_start(&f, NULL);
+    dac2_setup(&f);
+    dac2_enable(&f, true);
+    if (d3hot) {
+        pmcsr_write(&f, 3);
+        assert_state(f.qts, "d3hot");
+    }
+    uri = paiov_migrate_to_file(f.qts, "es1370-paiov");
+    paiov_stream_patch(uri, VPSA, 0, patch, len);
+
+    dst = qtest_init(ARGS "-incoming defer");
+    paiov_snapshot(dst, &before);
+    paiov_migrate_in_refused(dst, uri);
+    paiov_assert_snapshot(dst, &before);
+    id = paiov_cfg_readl(dst, PAIOV_DEVFN, 0);
+    g_assert_cmphex(id, ==, 0x50001274);
+    qtest_qmp_assert_success(dst, "{ 'execute': 'system_reset' }");
+    qtest_qmp_eventwait(dst, "RESET");
+    assert_state(dst, "idle");
+
+    qtest_quit(dst);
+    fixture_stop(&f);
+    unlink(uri + strlen("file:"));
+}
+
+/*
+ * Guards a stream with an out-of-range state (99): refused, and nothing
+ * of it stays in the device (it did: query-paiov and system_reset then
+ * aborted in qapi_enum_lookup).
+ */
+static void test_migrate_bad_state(void)
+{
+    static const uint8_t patch[] = { 3, 1, 0, 0, 0, 99 };
+
+    migrate_refused(true, patch, sizeof(patch));
+}
+
+/*
+ * Guards the cross-check with PMCSR: a stream whose virtual PSA says D0,
+ * active, for a device whose migrated PMCSR says D3hot, is refused.
+ */
+static void test_migrate_pmcsr_mismatch(void)
+{
+    static const uint8_t patch[] = { 0, 1, 0, 0, 0, STREAM_ACTIVE };
+
+    migrate_refused(true, patch, sizeof(patch));
+}
+
+/*
+ * Guards the cross-check with CTRL: a stream whose virtual PSA says all
+ * channels disabled (idle) for a device whose migrated CTRL register
+ * enables DAC2, is refused.
+ */
+static void test_migrate_ctrl_mismatch(void)
+{
+    static const uint8_t patch[] = { 0, 0, 0, 0, 0, STREAM_IDLE };
+
+    migrate_refused(false, patch, sizeof(patch));
+}
+
+/*
+ * Guards a failed hot-plug: device_add with a host device that does not
+ * exist, or a PMA that does not exist, fails naming it and leaves
+ * nothing on the bus (it left a zombie function: listed by query-pci,
+ * its slot taken, and the next guest config read of the slot crashed
+ * QEMU in pci_bridge_get_device); a good device then plugs into the
+ * same slot.
+ */
+static void test_hotplug_fails(void)
+{
+    QTestState *qts = qtest_init("-M pc -audiodev none,id=snd0 "
+                                 "-object paiov-pma,id=pma0");
+    int devfn = QPCI_DEVFN(6, 0);
+
+    paiov_device_add_fails(qts, qdict_from_jsonf_nofail(
+                           "{ 'driver': 'es1370-paiov', 'id': 'bad1',"
+                           " 'audiodev': 'snd0', 'bus': 'pci.0',"
+                           " 'addr': '06.0',"
+                           " 'host-device': '/nonexistent' }"),
+                           "host-device", devfn);
+    paiov_device_add_fails(qts, qdict_from_jsonf_nofail(
+                           "{ 'driver': 'es1370-paiov', 'id': 'bad2',"
+                           " 'audiodev': 'snd0', 'bus': 'pci.0',"
+                           " 'addr': '06.0', 'pma': 'pma0',"
+                           " 'host-device': '/nonexistent' }"),
+                           "host-device", devfn);
+    paiov_device_add_fails(qts, qdict_from_jsonf_nofail(
+                           "{ 'driver': 'es1370-paiov', 'id': 'bad3',"
+                           " 'audiodev': 'snd0', 'bus': 'pci.0',"
+                           " 'addr': '06.0', 'pma': 'nopma' }"),
+                           "nopma", devfn);
+    paiov_device_add_fails(qts, qdict_from_jsonf_nofail(
+                           "{ 'driver': 'es1370-paiov', 'id': 'bad4',"
+                           " 'audiodev': 'snd0', 'bus': 'pci.0',"
+                           " 'addr': '06.0', 'pma': '/machine' }"),
+                           "pma", devfn);
+    qtest_qmp_device_add(qts, "es1370-paiov", "good",
+                         "{ 'audiodev': 'snd0', 'bus': 'pci.0',"
+                         " 'addr': '06.0' }");
+    g_assert_true(paiov_pci_listed(qts, devfn));
+    g_assert_cmphex(paiov_cfg_readl(qts, devfn, 0), ==, 0x50001274);
+    qtest_quit(qts);
+}
+
 #define PMA_ARGS "-M pc -audiodev none,id=snd0 " \
     "-device es1370-paiov,audiodev=snd0,id=snd,addr=04.0,pma=pma0 " \
     "-object paiov-pma,id=pma0,"
@@ -517,6 +643,12 @@ int main(int argc, char **argv)
     qtest_add_func("/es1370-paiov/invalid-pmcsr", test_invalid_pmcsr);
     qtest_add_func("/es1370-paiov/migrate/idle", test_migrate_idle);
     qtest_add_func("/es1370-paiov/migrate/d3hot", test_migrate_d3hot);
+    qtest_add_func("/es1370-paiov/migrate/bad-state", test_migrate_bad_state);
+    qtest_add_func("/es1370-paiov/migrate/pmcsr-mismatch",
+                   test_migrate_pmcsr_mismatch);
+    qtest_add_func("/es1370-paiov/migrate/ctrl-mismatch",
+                   test_migrate_ctrl_mismatch);
+    qtest_add_func("/es1370-paiov/hotplug-fails", test_hotplug_fails);
     qtest_add_func("/es1370-paiov/pm-qos", test_pm_qos);
     qtest_add_func("/es1370-paiov/timer-slack", test_timer_slack);
     qtest_add_func("/es1370-paiov/wakeups", test_wakeups);

@@ -13,6 +13,7 @@
 #include "libqos/pci-pc.h"
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
+#include "qobject/qjson.h"
 
 typedef struct PaiovFixture {
     QTestState *qts;
@@ -109,6 +110,148 @@ static inline char *paiov_migrate_to_file(QTestState *qts, const char *name)
                              " { 'uri': %s } }", uri);
     paiov_wait_migration(qts);
     return uri;
+}
+
+/*
+ * Overwrite @len bytes of the virtual PSA subsection @name (e.g.
+ * "paiov-es1370/vpsa") in the migration stream of @uri ("file:PATH"):
+ * @off counts from its first field (0: D-state, 1: functions enabled,
+ * 2-5: state, big endian, then the device's own fields).  The first
+ * occurrence of the name is the subsection header (QEMU_VM_SUBSECTION,
+ * name length, name, version); the stream's JSON description at its end
+ * names it again.
+ */
+static inline void paiov_stream_patch(const char *uri, const char *name,
+                                      size_t off, const void *bytes,
+                                      size_t len)
+{
+    const char *path = uri + strlen("file:");
+    size_t namelen = strlen(name);
+    g_autofree char *data = NULL;
+    gsize size;
+    char *hdr;
+
+    g_assert_true(g_str_has_prefix(uri, "file:"));
+    g_assert_true(g_file_get_contents(path, &data, &size, NULL));
+    hdr = memmem(data, size, name, namelen);
+    g_assert_nonnull(hdr);
+    g_assert_cmpint(hdr - data, >=, 2);
+    g_assert_cmpint(hdr[-2], ==, 0x05);         /* QEMU_VM_SUBSECTION */
+    g_assert_cmpint((uint8_t)hdr[-1], ==, namelen);
+    g_assert_cmpint(hdr + namelen + 4 + off + len - data, <=, size);
+    memcpy(hdr + namelen + 4 + off, bytes, len);
+    g_assert_true(g_file_set_contents(path, data, size, NULL));
+}
+
+/* Patch the state field (a PaiovPowerState value) of a vpsa subsection */
+static inline void paiov_stream_patch_state(const char *uri,
+                                            const char *name,
+                                            uint32_t state)
+{
+    uint32_t be = cpu_to_be32(state);
+
+    paiov_stream_patch(uri, name, 2, &be, sizeof(be));
+}
+
+/*
+ * Load the stream of @uri into @qts (started with -incoming defer) with
+ * exit-on-error=false, and wait until the load failed: the stream must be
+ * refused, and QEMU must stay up.
+ */
+static inline void paiov_migrate_in_refused(QTestState *qts, const char *uri)
+{
+    qtest_qmp_assert_success(qts, "{ 'execute': 'migrate-incoming',"
+                             " 'arguments': { 'uri': %s,"
+                             " 'exit-on-error': false } }", uri);
+    paiov_wait_status(qts, "query-migrate", "failed", "completed");
+}
+
+/*
+ * What a refused stream must not change: the query-paiov entry's state,
+ * transitions and last reason
+ */
+typedef struct PaiovSnapshot {
+    char *state;
+    char *last_reason;
+    int64_t transitions;
+} PaiovSnapshot;
+
+static inline void paiov_snapshot(QTestState *qts, PaiovSnapshot *snap)
+{
+    QDict *info = paiov_info(qts);
+
+    snap->state = g_strdup(qdict_get_str(info, "state"));
+    snap->last_reason = g_strdup(qdict_get_str(info, "last-reason"));
+    snap->transitions = qdict_get_int(info, "transitions");
+    qobject_unref(info);
+}
+
+static inline void paiov_assert_snapshot(QTestState *qts,
+                                         PaiovSnapshot *before)
+{
+    PaiovSnapshot now;
+
+    paiov_snapshot(qts, &now);
+    g_assert_cmpstr(now.state, ==, before->state);
+    g_assert_cmpstr(now.last_reason, ==, before->last_reason);
+    g_assert_cmpint(now.transitions, ==, before->transitions);
+    g_free(now.state);
+    g_free(now.last_reason);
+    g_free(before->state);
+    g_free(before->last_reason);
+}
+
+/*
+ * A guest config space read of devfn @devfn on bus 0 through ports
+ * 0xcf8/0xcfc (what a guest that scans the bus does)
+ */
+static inline uint32_t paiov_cfg_readl(QTestState *qts, int devfn,
+                                       uint8_t reg)
+{
+    qtest_outl(qts, 0xcf8, 0x80000000 | (devfn << 8) | reg);
+    return qtest_inl(qts, 0xcfc);
+}
+
+/* Whether query-pci lists a device at @devfn of bus 0 */
+static inline bool paiov_pci_listed(QTestState *qts, int devfn)
+{
+    QDict *rsp = qtest_qmp(qts, "{ 'execute': 'query-pci' }");
+    QList *buses = qdict_get_qlist(rsp, "return");
+    QDict *bus0 = qobject_to(QDict, qlist_peek(buses));
+    QListEntry *e;
+    bool found = false;
+
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(bus0, "devices"), e) {
+        QDict *dev = qobject_to(QDict, qlist_entry_obj(e));
+
+        if (qdict_get_int(dev, "slot") == devfn >> 3 &&
+            qdict_get_int(dev, "function") == (devfn & 7)) {
+            found = true;
+        }
+    }
+    qobject_unref(rsp);
+    return found;
+}
+
+/*
+ * A failed hot-plug: device_add of @args (consumed) fails with an error
+ * naming @prop, and leaves nothing on the bus at @devfn (query-pci, a
+ * guest config read: no device, all ones)
+ */
+static inline void paiov_device_add_fails(QTestState *qts, QDict *args,
+                                          const char *prop, int devfn)
+{
+    QDict *rsp = qtest_qmp(qts, "{ 'execute': 'device_add',"
+                           " 'arguments': %p }", args);
+    const char *desc;
+
+    g_assert_true(qdict_haskey(rsp, "error"));
+    desc = qdict_get_str(qdict_get_qdict(rsp, "error"), "desc");
+    g_test_message("device_add refused: %s", desc);
+    g_assert_nonnull(strstr(desc, prop));
+    qobject_unref(rsp);
+    g_assert_false(paiov_pci_listed(qts, devfn));
+    g_assert_cmphex(paiov_cfg_readl(qts, devfn, 0), ==, 0xffffffff);
 }
 
 /* One integer of the query-paiov entry of the one paiov device */

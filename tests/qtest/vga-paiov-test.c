@@ -359,6 +359,82 @@ static void test_migrate_idle(void)
 }
 
 /*
+ * Guards a stream with an out-of-range state (99) or a D-state its
+ * PMCSR contradicts: refused, and nothing of it stays in the device
+ * (a state left from the stream aborted query-paiov and system_reset
+ * in qapi_enum_lookup).
+ */
+static void migrate_refused(const uint8_t *patch, size_t len)
+{
+    Fixture f;
+    QTestState *dst;
+    PaiovSnapshot before;
+    g_autofree char *uri = NULL;
+
+    fixture_start(&f);
+    dispi_on(f.qts);
+    qpci_config_writew(f.dev, PM_CAP + PCI_PM_CTRL, 3);
+    assert_state(f.qts, "d3hot");
+    uri = paiov_migrate_to_file(f.qts, "vga-paiov");
+    paiov_stream_patch(uri, "paiov-vga/vpsa", 0, patch, len);
+
+    dst = qtest_init("-M pc -vga none -device vga-paiov,id=vga0,addr=05.0 "
+                     "-incoming defer");
+    paiov_snapshot(dst, &before);
+    paiov_migrate_in_refused(dst, uri);
+    paiov_assert_snapshot(dst, &before);
+    g_assert_cmphex(paiov_cfg_readl(dst, DEVFN, 0), ==, 0x11111234);
+    qtest_qmp_assert_success(dst, "{ 'execute': 'system_reset' }");
+    qtest_qmp_eventwait(dst, "RESET");
+    assert_state(dst, "idle");
+
+    qtest_quit(dst);
+    fixture_stop(&f);
+    unlink(uri + strlen("file:"));
+}
+
+static void test_migrate_bad_state(void)
+{
+    static const uint8_t patch[] = { 3, 1, 0, 0, 0, 99 };
+
+    migrate_refused(patch, sizeof(patch));
+}
+
+static void test_migrate_pmcsr_mismatch(void)
+{
+    static const uint8_t patch[] = { 0, 1, 0, 0, 0, 0 /* active */ };
+
+    migrate_refused(patch, sizeof(patch));
+}
+
+/*
+ * Guards a failed realize (the VGA cannot be hot-plugged: on the command
+ * line): a host device that does not exist is refused with the
+ * property's name before the VGA creates its console and ports, and
+ * QEMU exits with an error, not a signal.
+ */
+static void test_bad_host_device(void)
+{
+    const char *qemu = g_getenv("QTEST_QEMU_BINARY");
+    g_autofree char *err = NULL;
+    int status;
+    char *argv[] = {
+        (char *)qemu, (char *)"-M", (char *)"pc", (char *)"-vga",
+        (char *)"none", (char *)"-display", (char *)"none",
+        (char *)"-accel", (char *)"qtest", (char *)"-device",
+        (char *)"vga-paiov,host-device=/nonexistent", NULL
+    };
+
+    g_assert_nonnull(qemu);
+    g_assert_true(g_spawn_sync(NULL, argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL,
+                               NULL, NULL, NULL, &err, &status, NULL));
+    g_test_message("%s", err);
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 1);
+    g_assert_nonnull(strstr(err, "host-device '/nonexistent'"));
+}
+
+/*
  * Guards passive idle of the display: the guest leaves the screen on and
  * stops drawing.  After the idle timeout the picture stays (not black);
  * a write to video memory, which is not trapped, is found by the next
@@ -416,6 +492,10 @@ int main(int argc, char **argv)
     qtest_add_func("/vga-paiov/d3hot", test_d3hot);
     qtest_add_func("/vga-paiov/blank-storm", test_blank_storm);
     qtest_add_func("/vga-paiov/migrate/d3hot", test_migrate_idle);
+    qtest_add_func("/vga-paiov/bad-host-device", test_bad_host_device);
+    qtest_add_func("/vga-paiov/migrate/bad-state", test_migrate_bad_state);
+    qtest_add_func("/vga-paiov/migrate/pmcsr-mismatch",
+                   test_migrate_pmcsr_mismatch);
     qtest_add_func("/vga-paiov/passive-idle", test_passive_idle);
     return g_test_run();
 }
