@@ -24,7 +24,9 @@ e1000-paiov, vga-paiov by default):
     trip and a clock step, and quit with status 0.
 
 Run it under tools/sanitizer-run with an ASAN build (make fuzz-smoke does)
-so memory errors and UB count too.  A stream that kills QEMU is kept as
+so memory errors and UB count too.  Assertions that upstream QEMU hits
+with the stock device and the same stream (KNOWN_UPSTREAM, each checked)
+are listed and counted as "upstream-crash", not as failures.  A stream that kills QEMU is kept as
 DIR/crash-DEVICE-N.mig with DIR/crash-DEVICE-N.log, the command that
 reproduces it, and DIR/crash-DEVICE-N.txt: the changed bytes as offsets
 from the vpsa subsection's marker, independent of RAM size and of the
@@ -65,6 +67,18 @@ DEVICES = {
                   b'paiov-vga/vpsa', None),
 }
 INTERESTING = (0, 1, 2, 3, 4, 0x7f, 0x80, 0xfe, 0xff)
+
+# Assertions that upstream QEMU hits with a stock device and the same
+# stream (checked with ES1370): migration streams are trusted upstream.
+# Such a run is listed, not counted as a failure.
+KNOWN_UPSTREAM = (
+    # PCI_INTERRUPT_PIN is not checked on load (not in cmask): a pin of
+    # 0x41 loads, the next INTx change asserts
+    "pci_irq_handler(void *, int, int): Assertion `0 <= irq_num",
+    # a stream refused after the PCI devices loaded leaves bus IRQ
+    # counts that system_reset asserts on
+    "pcibus_reset_hold: Assertion `bus->irq_count[i] == 0'",
+)
 
 
 class QTest:
@@ -121,8 +135,12 @@ class Qemu:
                      '-qmp', 'unix:%s,server=on,wait=off' % self.qmp_path
                      ] + args
         self.log = open(self.log_path, 'w')
+        # an abort() is judged here (KNOWN_UPSTREAM), memory errors and
+        # UB still by the sanitizers (tools/sanitizer-run)
+        env = dict(os.environ)
+        env['ASAN_OPTIONS'] = env.get('ASAN_OPTIONS', '') + ':handle_abort=0'
         self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
-                                     stdout=self.log,
+                                     stdout=self.log, env=env,
                                      stderr=subprocess.STDOUT)
         self.qmp = QMP.connect(self.qmp_path, timeout=60)
         self.qtest = QTest(self.qtest_path, timeout=60)
@@ -284,6 +302,13 @@ def check_stream(qemu, dev, out, workdir, name, data, spec):
         f.write(data)
     status, problem = load_and_poke(qemu, dev, workdir, path)
     if problem:
+        with open(os.path.join(workdir, 'dst.log'), errors='replace') as f:
+            log = f.read()
+        known = [k for k in KNOWN_UPSTREAM if k in log]
+        if known:
+            print('# %s: known upstream QEMU failure, not counted: %s (%s)'
+                  % (name, known[0], spec), flush=True)
+            return 'upstream-crash', None
         keep = os.path.join(out, name)
         os.replace(path, keep + '.mig')
         os.replace(os.path.join(workdir, 'dst.log'), keep + '.log')
