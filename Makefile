@@ -202,7 +202,8 @@ FUZZ_SMOKE_CHECKS = -- $(PAIOV_FUZZ) --replay tests/fuzz/crashes \
 # The long run: FUZZ_TIME seconds per target, corpus kept in
 # build/fuzz-out/corpus, statistics in build/fuzz-out/stats.md
 fuzz: fuzz-bin asan
-	$(RUN_TESTS) -- $(PAIOV_FUZZ) --replay tests/fuzz/crashes \
+	$(RUN_TESTS) --timeout $(shell expr $(FUZZ_TIME) + 3600) \
+		-- $(PAIOV_FUZZ) --replay tests/fuzz/crashes \
 		$(foreach t,$(FUZZ_TARGETS),-- $(PAIOV_FUZZ) \
 			--time $(FUZZ_TIME) $(t)) \
 		-- $(MIGRATION_FUZZ) --runs $(FUZZ_MIGRATION_RUNS)
