@@ -161,7 +161,7 @@ asan: $(TREE)/.paiov-patched $(ASAN_OBJ)/build.ninja
 SAN_LOGS    = $(BUILD)/asan-logs
 SAN_RUN     = tools/sanitizer-run --lsan-supp tools/lsan-suppressions.txt \
 	--env QTEST_QEMU_BINARY=$(CURDIR)/$(ASAN_OBJ)/qemu-system-x86_64
-ASAN_E2E    = tests/e2e/test_audio.py tests/e2e/test_audio_hostile.py
+ASAN_E2E   ?= tests/e2e/test_audio.py tests/e2e/test_audio_hostile.py
 ASAN_CHECKS = \
 	$(foreach t,$(UNIT_TESTS) $(QTESTS),-- $(SAN_RUN) \
 		--logs $(SAN_LOGS)/$(notdir $(t)) $(ASAN_OBJ)/$(t) --tap) \
