@@ -43,10 +43,7 @@ import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, '..', 'guest'))
-
-from guest import QMP, QMPError      # noqa: E402
+from paiov.qmp import QMP, QMPError
 
 DEVFN = 4 << 3
 DEVICES = {
