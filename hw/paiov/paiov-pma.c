@@ -632,13 +632,27 @@ static void paiov_pma_vm_change(void *opaque, bool running, RunState state)
     }
 }
 
-/* QEMU exits (quit, SIGTERM, SIGINT): every knob goes back */
+static void paiov_pma_drop_one(PaiovVPSA *vpsa, void *opaque)
+{
+    if (vpsa->pma == opaque) {
+        vpsa->host_pending = false;
+    }
+}
+
+/*
+ * QEMU exits (quit, SIGTERM, SIGINT): every knob goes back.  Requests
+ * still waiting for the debounce are dropped, not applied: the process
+ * ends, and the audio state they would reach may already be freed (exit
+ * handlers run in no order we control).
+ */
 static void paiov_pma_exit(Notifier *n, void *data)
 {
     PaiovPMA *pma = container_of(n, PaiovPMA, exit);
 
-    /* what the guest asked for last, then the knobs go back */
-    paiov_pma_flush(pma);
+    if (pma->debounce_timer) {
+        timer_del(pma->debounce_timer);
+    }
+    paiov_vpsa_foreach(paiov_pma_drop_one, pma);
     paiov_vpsa_foreach(paiov_pma_release_knob, pma);
     paiov_pma_timer_slack(pma, false);
     paiov_pma_pm_qos(pma, false);
