@@ -72,7 +72,7 @@ typedef struct PaiovVPSAOps {
  * PaiovHostRecord: the proxy PMA's account of one host backend of a device
  */
 typedef struct PaiovHostRecord {
-    const char *action;
+    PaiovHostActionKind action;     /* the last one, once requests > 0 */
     int level;                      /* backend-specific requested level */
     PaiovHostActionResult result;
     char *error;
