@@ -11,6 +11,9 @@
 #   make checkpatch   scripts/checkpatch.pl on patches/ and the overlay
 #   make series   upstream-shaped git format-patch series in build/series
 #   make series-check   checkpatch + build after each patch of the series
+#   make check-asan   unit tests, qtests and audio e2e under ASAN+UBSAN
+#   make fuzz-smoke   short generic-fuzz run per paiov device (FUZZ_SMOKE_TIME)
+#   make fuzz         long run (FUZZ_TIME seconds per device, docs/testing.md)
 
 BUILD      ?= build
 SRC         = $(BUILD)/qemu-src
@@ -41,7 +44,8 @@ CONFIGURE_OPTS = \
 
 .PHONY: FORCE all deps qemu test-bins check check-unit check-qtest \
 	check-e2e checkpatch demo bench bench-throughput bench-toggle clean \
-	distclean guest series series-check
+	distclean guest series series-check asan check-asan fuzz-bin fuzz \
+	fuzz-smoke
 
 all: qemu
 
@@ -62,26 +66,35 @@ $(TREE)/.paiov-patched: $(SRC)/.paiov-debian-version $(PATCHES) \
 
 # Reconfigure only when the options change: a new patch set only touches
 # the files it patches (timestamps are kept), and meson regenerates
-# build.ninja by itself when a meson.build changes.
-$(OBJ)/.configure-opts: FORCE
-	@mkdir -p $(OBJ)
-	@echo '$(CONFIGURE_OPTS)' | cmp -s - $@ || echo '$(CONFIGURE_OPTS)' > $@
+# build.ninja by itself when a meson.build changes.  One build directory
+# per set of options, all on the same patched tree:
+# $(call configure-dir,DIR,OPTIONS)
+define configure-dir
+$(1)/.configure-opts: FORCE
+	@mkdir -p $(1)
+	@echo '$(2)' | cmp -s - $$@ || echo '$(2)' > $$@
 
-$(OBJ)/build.ninja: $(OBJ)/.configure-opts | $(TREE)/.paiov-patched
-	tools/place-overlay.sh $(CURDIR) $(TREE)
-	find $(OBJ) -mindepth 1 -maxdepth 1 ! -name .configure-opts \
+$(1)/build.ninja: $(1)/.configure-opts | $$(TREE)/.paiov-patched
+	tools/place-overlay.sh $$(CURDIR) $$(TREE)
+	find $(1) -mindepth 1 -maxdepth 1 ! -name .configure-opts \
 		-exec rm -rf {} +
-	cd $(OBJ) && $(CURDIR)/$(TREE)/configure $(CONFIGURE_OPTS) \
+	cd $(1) && $$(CURDIR)/$$(TREE)/configure $(2) \
 		> configure.log 2>&1 || { tail -n 40 configure.log; exit 1; }
+endef
+
+# run from a build tree, QEMU looks for firmware in qemu-bundle/
+# $(call link-firmware,DIR)
+link-firmware = for d in $(FIRMWARE_DIRS); do \
+		mkdir -p $(1)/qemu-bundle$$(dirname $$d); \
+		ln -sfn $$d $(1)/qemu-bundle$$d; \
+	done
+
+$(eval $(call configure-dir,$(OBJ),$(CONFIGURE_OPTS)))
 
 qemu: $(TREE)/.paiov-patched $(OBJ)/build.ninja
 	tools/place-overlay.sh $(CURDIR) $(TREE)
 	ninja -C $(OBJ) -j $(JOBS) qemu-system-x86_64
-	@# run from the build tree, QEMU looks for firmware in qemu-bundle/
-	for d in $(FIRMWARE_DIRS); do \
-		mkdir -p $(OBJ)/qemu-bundle$$(dirname $$d); \
-		ln -sfn $$d $(OBJ)/qemu-bundle$$d; \
-	done
+	$(call link-firmware,$(OBJ))
 	ln -sf obj/qemu-system-x86_64 $(QEMU)
 
 # The test guest: Debian kernel + busybox initramfs (tests/guest)
@@ -103,18 +116,21 @@ E2E_TESTS = tests/e2e/test_audio.py tests/e2e/test_audio_hostile.py tests/e2e/te
 	tests/e2e/test_display.py
 RUN_TESTS = tools/run-tests.py --timeout 900 \
 	--env QTEST_QEMU_BINARY=$(CURDIR)/$(OBJ)/qemu-system-x86_64 \
-	--env PAIOV_GUEST_DIR=$(CURDIR)/$(GUEST)
+	--env PAIOV_GUEST_DIR=$(CURDIR)/$(GUEST) \
+	--env PYTHONPATH=$(CURDIR)/python
 
 test-bins: qemu
 	ninja -C $(OBJ) -j $(JOBS) $(UNIT_TESTS) $(QTESTS)
 
-# Everything: style, unit tests, qtests, guest end-to-end tests.
-check: test-bins guest
+# Everything: style, unit tests, qtests, guest end-to-end tests, the
+# same under ASAN+UBSan, a fuzzing smoke run; one summary line.
+check: test-bins guest asan fuzz-bin
 	$(RUN_TESTS) -- tools/checkpatch.sh $(TREE) \
 		$(foreach t,$(UNIT_TESTS) $(QTESTS),-- $(OBJ)/$(t) --tap) \
 		$(foreach t,$(E2E_TESTS),-- $(t) $(QEMU)) \
 		-- tools/paiov-bench --smoke --qemu $(QEMU) --guest $(GUEST) \
-			--out $(BUILD)/bench-smoke
+			--out $(BUILD)/bench-smoke \
+		$(ASAN_CHECKS) $(FUZZ_SMOKE_CHECKS)
 
 check-unit: test-bins
 	$(RUN_TESTS) $(foreach t,$(UNIT_TESTS),-- $(OBJ)/$(t) --tap)
@@ -124,6 +140,89 @@ check-qtest: test-bins
 
 check-e2e: qemu guest
 	$(RUN_TESTS) $(foreach t,$(E2E_TESTS),-- $(t) $(QEMU))
+
+# The sanitizer and fuzzing build (docs/testing.md): Debian's clang behind
+# ccache in its own build directory on the same patched tree, with the
+# options of the main build plus AddressSanitizer, UBSan and libFuzzer's
+# instrumentation.  One build serves both: its qemu-system-x86_64, unit
+# tests and qtests run the ASAN checks (the coverage counters cost a few
+# percent), qemu-fuzz-x86_64 the fuzzers; a second sanitizer build would
+# double the cold build time of a fresh CI machine for nothing.
+FUZZ_OBJ    = $(BUILD)/fuzz
+ASAN_OBJ    = $(FUZZ_OBJ)
+SAN_CONFIGURE_OPTS = $(filter-out --cc=%,$(CONFIGURE_OPTS)) \
+	--cc=$(CURDIR)/tools/clang.sh --cxx=$(CURDIR)/tools/clang++.sh \
+	--enable-asan --enable-ubsan --extra-cflags=-fno-omit-frame-pointer
+FUZZ_CONFIGURE_OPTS = $(SAN_CONFIGURE_OPTS) --enable-fuzzing
+
+$(eval $(call configure-dir,$(FUZZ_OBJ),$(FUZZ_CONFIGURE_OPTS)))
+
+asan: $(TREE)/.paiov-patched $(FUZZ_OBJ)/build.ninja
+	tools/place-overlay.sh $(CURDIR) $(TREE)
+	ninja -C $(ASAN_OBJ) -j $(JOBS) qemu-system-x86_64 \
+		$(UNIT_TESTS) $(QTESTS)
+	$(call link-firmware,$(ASAN_OBJ))
+
+# Each program under tools/sanitizer-run: any ASAN/UBSan/LSan report of
+# the test or of a QEMU it starts is one more "not ok".
+SAN_LOGS    = $(BUILD)/asan-logs
+SAN_RUN     = tools/sanitizer-run --lsan-supp tools/lsan-suppressions.txt \
+	--env QTEST_QEMU_BINARY=$(CURDIR)/$(ASAN_OBJ)/qemu-system-x86_64
+# The audio e2e tests that drive the host sound path hardest: resets
+# during a drain, back-to-back toggles, a server that stops answering or
+# takes nothing, every audio device without a server.  ASAN_E2E_ONLY=
+# (empty) runs all of test_audio_hostile.py; ASAN_E2E can add
+# tests/e2e/test_audio.py (7 more minutes of guest boots under ASAN).
+ASAN_E2E   ?= tests/e2e/test_audio_hostile.py
+ASAN_E2E_ONLY ?= test_reset_during_drain,test_adc_off_on_back_to_back,$\
+test_dac_off_on_within_drain,test_server_stops_answering,$\
+test_server_takes_nothing,test_no_server_every_device
+ASAN_CHECKS = \
+	$(foreach t,$(UNIT_TESTS) $(QTESTS),-- $(SAN_RUN) \
+		--logs $(SAN_LOGS)/$(notdir $(t)) $(ASAN_OBJ)/$(t) --tap) \
+	$(foreach t,$(ASAN_E2E),-- $(SAN_RUN) \
+		--logs $(SAN_LOGS)/$(basename $(notdir $(t))) \
+		$(if $(ASAN_E2E_ONLY),--env PAIOV_E2E_ONLY=$(ASAN_E2E_ONLY)) \
+		$(t) $(ASAN_OBJ)/qemu-system-x86_64)
+
+check-asan: asan guest
+	$(RUN_TESTS) $(ASAN_CHECKS)
+
+# generic-fuzz (tests/qtest/fuzz, patch 0012) for each paiov device, with
+# ASAN+UBSan; seeds from tests/fuzz/make-seeds.py, crash inputs kept in
+# tests/fuzz/crashes/ replayed as regression tests.
+FUZZ_BIN    = $(FUZZ_OBJ)/qemu-fuzz-x86_64
+FUZZ_TARGETS = es1370-paiov e1000-paiov vga-paiov paiov-powersave
+FUZZ_SMOKE_TIME ?= 30
+FUZZ_TIME   ?= 600
+FUZZ_MIGRATION_SMOKE ?= 25
+FUZZ_MIGRATION_RUNS ?= 300
+PAIOV_FUZZ  = tools/paiov-fuzz --bin $(FUZZ_BIN) --out $(BUILD)/fuzz-out
+MIGRATION_FUZZ = $(SAN_RUN) --logs $(SAN_LOGS)/migration-fuzz \
+	tests/fuzz/migration-fuzz.py --qemu $(ASAN_OBJ)/qemu-system-x86_64 \
+	--out $(BUILD)/fuzz-out/migration --replay tests/fuzz/crashes/migration
+
+fuzz-bin: $(TREE)/.paiov-patched $(FUZZ_OBJ)/build.ninja
+	tools/place-overlay.sh $(CURDIR) $(TREE)
+	ninja -C $(FUZZ_OBJ) -j $(JOBS) qemu-fuzz-x86_64
+	$(call link-firmware,$(FUZZ_OBJ))
+
+fuzz-smoke: fuzz-bin asan
+	$(RUN_TESTS) $(FUZZ_SMOKE_CHECKS)
+
+FUZZ_SMOKE_CHECKS = -- $(PAIOV_FUZZ) --replay tests/fuzz/crashes \
+	$(foreach t,$(FUZZ_TARGETS),-- $(PAIOV_FUZZ) \
+		--time $(FUZZ_SMOKE_TIME) $(t)) \
+	-- $(MIGRATION_FUZZ) --runs $(FUZZ_MIGRATION_SMOKE)
+
+# The long run: FUZZ_TIME seconds per target, corpus kept in
+# build/fuzz-out/corpus, statistics in build/fuzz-out/stats.md
+fuzz: fuzz-bin asan
+	$(RUN_TESTS) --timeout $(shell expr $(FUZZ_TIME) + 3600) \
+		-- $(PAIOV_FUZZ) --replay tests/fuzz/crashes \
+		$(foreach t,$(FUZZ_TARGETS),-- $(PAIOV_FUZZ) \
+			--time $(FUZZ_TIME) $(t)) \
+		-- $(MIGRATION_FUZZ) --runs $(FUZZ_MIGRATION_RUNS)
 
 checkpatch: $(TREE)/.paiov-patched
 	tools/checkpatch.sh $(TREE)
@@ -168,7 +267,8 @@ bench-toggle: qemu
 	tools/paiov-toggle-bench --qemu $(QEMU) $(TOGGLE_ARGS)
 
 clean:
-	rm -rf $(OBJ) $(TREE) $(QEMU) $(GUEST)
+	rm -rf $(OBJ) $(ASAN_OBJ) $(FUZZ_OBJ) $(TREE) $(QEMU) $(GUEST) \
+		$(SAN_LOGS) $(BUILD)/fuzz-out
 
 distclean:
 	rm -rf $(BUILD)

@@ -11,20 +11,12 @@ Usage: test_audio.py QEMU_BINARY   (guest from $PAIOV_GUEST_DIR or
 build/guest)
 """
 
-import os
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(HERE, '..', 'guest'))
-
-from guest import Guest          # noqa: E402
-from pulse import Pulse          # noqa: E402
-from tap import check, main      # noqa: E402
-
-# module-suspend-on-idle suspends after 1 s; TCG is slow, allow plenty
-SETTLE = 30
+from paiov.guest import Guest, paiov_info
+from paiov.pulse import SETTLE, Pulse
+from paiov.tap import check, main
 
 
 def boot(qemu, pulse, device, extra=()):
@@ -34,12 +26,6 @@ def boot(qemu, pulse, device, extra=()):
             list(extra))
     g.wait_ready(180)
     return g
-
-
-def paiov_info(g):
-    devs = g.qmp.cmd('query-paiov')
-    check(len(devs) == 1, 'one paiov device expected: %r' % devs)
-    return devs[0]
 
 
 def play_and_watch(g, pulse):

@@ -17,14 +17,10 @@ import signal
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(HERE, '..', 'guest'))
-
-from guest import Guest          # noqa: E402
-from pulse import Pulse          # noqa: E402
-from qtestvm import QtestVM      # noqa: E402
-from tap import check, main      # noqa: E402
+from paiov.guest import Guest
+from paiov.pulse import Pulse
+from paiov.qtestvm import QtestVM
+from paiov.tap import check, main
 
 SLOT = 4
 BAR = 0xc000

@@ -38,13 +38,9 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(HERE, '..', 'guest'))
-
-import png                       # noqa: E402
-from guest import Guest          # noqa: E402
-from tap import check, main      # noqa: E402
+from paiov import png
+from paiov.guest import Guest
+from paiov.tap import check, main
 
 # Two colours the guest draws, top and bottom half of the screen
 ORANGE = 0xff8000

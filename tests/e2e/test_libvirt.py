@@ -37,13 +37,11 @@ import time
 
 from lxml import etree
 
+from paiov.guest import DEFAULT_APPEND, DONE_RE, READY
+from paiov.tap import Skip, check, main
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(REPO, 'tests', 'guest'))
-
-from guest import DEFAULT_APPEND, DONE_RE, READY      # noqa: E402
-from tap import Skip, check, main                      # noqa: E402
 
 TOOL = os.path.join(REPO, 'tools', 'paiov-libvirt')
 QEMU_NS = 'http://libvirt.org/schemas/domain/qemu/1.0'

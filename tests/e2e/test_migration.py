@@ -14,14 +14,9 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(HERE, '..', 'guest'))
-
-from guest import Guest          # noqa: E402
-from pulse import Pulse          # noqa: E402
-from tap import check, main      # noqa: E402
-from test_audio import SETTLE, paiov_info  # noqa: E402
+from paiov.guest import Guest, paiov_info
+from paiov.pulse import SETTLE, Pulse
+from paiov.tap import check, main
 
 # PMCSR of es1370-paiov: capability at 0xdc, PMCSR at +4
 PMCSR = 0xe0

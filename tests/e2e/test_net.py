@@ -12,15 +12,10 @@ working.
 Usage: test_net.py QEMU_BINARY
 """
 
-import os
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(HERE, '..', 'guest'))
-
-from guest import Guest          # noqa: E402
-from tap import check, main      # noqa: E402
+from paiov.guest import Guest
+from paiov.tap import check, main
 
 
 def info(g, dev_type):

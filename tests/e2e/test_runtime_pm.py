@@ -21,12 +21,8 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(HERE, '..', 'guest'))
-
-from guest import QMP            # noqa: E402
-from tap import Skip, check, main      # noqa: E402
+from paiov.qmp import QMP
+from paiov.tap import Skip, check, main
 
 DEV = 'devices/pci0000:00/0000:00:1b.0'
 LINK = 'bus/pci/devices/0000:00:1b.0'

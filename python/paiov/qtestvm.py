@@ -24,7 +24,8 @@ import subprocess
 import tempfile
 import time
 
-from guest import QMP, FIRMWARE_DIRS
+from paiov.guest import FIRMWARE_DIRS
+from paiov.qmp import QMP
 
 
 class QtestError(Exception):

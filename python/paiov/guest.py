@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Boot the PAIOV test guest under QEMU and talk to it (Python 3 stdlib only).
 
-    from guest import Guest
+    from paiov.guest import Guest
     with Guest() as g:                       # kernel/initrd from build/guest
         g.start('build/qemu-system-x86_64',
                 ['-device', 'ES1370,audiodev=snd0',
@@ -23,7 +23,6 @@ The guest side of the protocol is paiov-agent (see there).
 """
 
 import atexit
-import json
 import os
 import re
 import shlex
@@ -35,8 +34,8 @@ import tempfile
 import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
+from paiov import TOP
+from paiov.qmp import QMP, QMPError
 
 READY = b'PAIOV-GUEST-READY'
 DONE_RE = re.compile(rb'\r?\nPAIOV-DONE (-?\d+)\r?\n')
@@ -54,150 +53,13 @@ def _kill_leftovers():
         g.kill()
 
 
-class QMPError(Exception):
-    """A QMP command answered with 'error', or the connection failed."""
-
-    def __init__(self, message, error=None):
-        super().__init__(message)
-        self.error = error or {}
-
-
-class QMP:
-    """Minimal QMP client on an already connected stream socket.
-
-    A reader thread files replies by id and asynchronous events into
-    self.events (a list of dicts, in arrival order).
-    """
-
-    def __init__(self, sock, timeout=30):
-        self._sock = sock
-        self._cond = threading.Condition()
-        self._replies = {}
-        self._next_id = 0
-        self._send_lock = threading.Lock()
-        self.events = []
-        self.closed = False
-        sock.settimeout(timeout)
-        self._file = sock.makefile('rb')
-        try:
-            greeting = json.loads(self._file.readline() or b'null')
-        except (OSError, ValueError) as e:
-            raise QMPError('no QMP greeting: %s' % e) from e
-        if not isinstance(greeting, dict) or 'QMP' not in greeting:
-            raise QMPError('bad QMP greeting: %r' % (greeting,))
-        self.greeting = greeting['QMP']
-        sock.settimeout(None)
-        self._thread = threading.Thread(target=self._reader, daemon=True,
-                                        name='qmp-reader')
-        self._thread.start()
-        self.cmd('qmp_capabilities', timeout=timeout)
-
-    @classmethod
-    def connect(cls, path, timeout=30):
-        """Connect to a QMP server listening on unix socket PATH."""
-        deadline = time.monotonic() + timeout
-        while True:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                sock.connect(path)
-                return cls(sock, timeout)
-            except (FileNotFoundError, ConnectionRefusedError):
-                sock.close()
-                if time.monotonic() > deadline:
-                    raise QMPError('cannot connect to QMP socket %s' % path)
-                time.sleep(0.1)
-
-    def _reader(self):
-        try:
-            for line in self._file:
-                try:
-                    msg = json.loads(line)
-                except ValueError:
-                    continue
-                with self._cond:
-                    if 'event' in msg:
-                        self.events.append(msg)
-                    elif 'id' in msg:
-                        self._replies[msg['id']] = msg
-                    self._cond.notify_all()
-        except (OSError, ValueError):
-            pass
-        finally:
-            with self._cond:
-                self.closed = True
-                self._cond.notify_all()
-
-    def cmd(self, command, timeout=30, **args):
-        """Run COMMAND; return its 'return' value or raise QMPError.
-
-        ARGS are the command's arguments; pass QAPI names containing '-'
-        as cmd('x', **{'some-arg': 1}).
-        """
-        with self._cond:
-            self._next_id += 1
-            cid = self._next_id
-        msg = {'execute': command, 'id': cid}
-        if args:
-            msg['arguments'] = args
-        data = json.dumps(msg).encode() + b'\n'
-        try:
-            with self._send_lock:
-                self._sock.sendall(data)
-        except OSError as e:
-            raise QMPError('%s: send failed: %s' % (command, e)) from e
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while cid not in self._replies:
-                left = deadline - time.monotonic()
-                if self.closed:
-                    raise QMPError('%s: QMP connection closed' % command)
-                if left <= 0:
-                    raise QMPError('%s: no reply within %ss' % (command, timeout))
-                self._cond.wait(left)
-            reply = self._replies.pop(cid)
-        if 'error' in reply:
-            err = reply['error']
-            raise QMPError('%s: %s: %s' % (command, err.get('class'),
-                                           err.get('desc')), err)
-        return reply.get('return')
-
-    def wait_event(self, name, timeout=30, match=None):
-        """Remove and return the first event NAME from self.events.
-
-        MATCH, if given, is a dict that must be a subset of the event's
-        'data'. Waits up to TIMEOUT seconds; raises TimeoutError.
-        """
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                for i, ev in enumerate(self.events):
-                    if ev.get('event') != name:
-                        continue
-                    data = ev.get('data', {})
-                    if match and any(data.get(k) != v
-                                     for k, v in match.items()):
-                        continue
-                    return self.events.pop(i)
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError('QMP event %s not seen within %ss'
-                                       % (name, timeout))
-                if self.closed:
-                    raise QMPError('QMP connection closed waiting for %s'
-                                   % name)
-                self._cond.wait(left)
-
-    def clear_events(self):
-        with self._cond:
-            self.events.clear()
-
-    def close(self):
-        try:
-            self._sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self._sock.close()
-        self._thread.join(5)
+def paiov_info(g):
+    """query-paiov's device on guest G; AssertionError unless there is
+    exactly one."""
+    devs = g.qmp.cmd('query-paiov')
+    if len(devs) != 1:
+        raise AssertionError('one paiov device expected: %r' % devs)
+    return devs[0]
 
 
 class GuestError(Exception):
@@ -214,7 +76,7 @@ class Guest:
     def __init__(self, guest_dir=None, append='', memory=256,
                  accel=None, machine='pc', no_reboot=True):
         self.guest_dir = (guest_dir or os.environ.get('PAIOV_GUEST_DIR')
-                          or os.path.join(REPO, 'build', 'guest'))
+                          or os.path.join(TOP, 'build', 'guest'))
         self.kernel = os.path.join(self.guest_dir, 'vmlinuz')
         self.initrd = os.path.join(self.guest_dir, 'initrd.img')
         self.append = (DEFAULT_APPEND + ' ' + append).strip()
@@ -527,7 +389,7 @@ class Guest:
 
 def _main(argv):
     qemu = (argv[1] if len(argv) > 1 else os.environ.get('QEMU')
-            or os.path.join(REPO, 'build', 'qemu-system-x86_64'))
+            or os.path.join(TOP, 'build', 'qemu-system-x86_64'))
     extra = argv[2:]
     t0 = time.monotonic()
     with Guest() as g:

@@ -13,6 +13,9 @@ import subprocess
 import tempfile
 import time
 
+# module-suspend-on-idle suspends after 1 s; TCG is slow, allow plenty
+SETTLE = 30
+
 
 class PulseError(Exception):
     pass
@@ -136,3 +139,49 @@ class Pulse:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+class UserPulse(Pulse):
+    """The user's running daemon, used as it is (never stopped)."""
+
+    def __init__(self):
+        super().__init__()
+        self.server = None
+        self.sink = None
+
+    def env(self):
+        return dict(os.environ)
+
+    def pactl(self, *args):
+        p = subprocess.run(['pactl'] + list(args), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, universal_newlines=True,
+                           timeout=20)
+        if p.returncode != 0:
+            raise PulseError('pactl %s: %s' % (' '.join(args), p.stderr))
+        return p.stdout
+
+    def start(self, timeout=20):
+        self.sink = self.pactl('get-default-sink').strip()
+        return self
+
+    def sink_state(self, sink=None):
+        return super().sink_state(sink or self.sink)
+
+    def pid(self):
+        p = subprocess.run(['pgrep', '-u', str(os.getuid()), '-x',
+                            'pulseaudio'], stdout=subprocess.PIPE,
+                           universal_newlines=True)
+        pids = p.stdout.split()
+        return int(pids[0]) if pids else None
+
+    def stop(self):
+        pass
+
+
+def user_pulse_running():
+    try:
+        return subprocess.run(['pactl', 'info'], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL,
+                              timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False

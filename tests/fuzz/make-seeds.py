@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Write the seed corpus of the paiov generic-fuzz targets.
+
+Usage: make-seeds.py OUTDIR     (writes OUTDIR/<target>/<seed>)
+
+Each seed is an input in generic-fuzz's own byte format
+(tests/qtest/fuzz/generic_fuzz.c): operations separated by "FUZZ", the
+first byte an opcode, then the packed operand struct of that opcode.  The
+sequences are the ones the qtests (tests/qtest/*-paiov-test.c) drive:
+PMCSR to D3hot and back, the DAC / receive / transmit enabled with DMA
+set up, the screen blanked, interleaved with clock steps so the virtual
+PSA's timers (passive idle, the audio timer) run.
+
+Region indices: generic-fuzz numbers the matched MemoryRegions of a space
+in address order.  es1370-paiov has one I/O BAR (PIO 0); e1000-paiov's
+register BAR is MMIO 0 and its I/O BAR PIO 0; vga-paiov's legacy window
+(vga-lowmem, 0xa0000) is MMIO 0, the rest of its MMIO BAR follows, its
+legacy ports are PIO regions from 0x1ce up.  PCI config operations name
+the device itself, so PMCSR offsets are exact.
+"""
+
+import os
+import struct
+import sys
+
+SEP = b'FUZZ'
+OP_IN, OP_OUT, OP_READ, OP_WRITE, OP_PCI_READ, OP_PCI_WRITE, \
+    OP_DISABLE_PCI, OP_ADD_DMA_PATTERN, OP_CLEAR_DMA_PATTERNS, \
+    OP_CLOCK_STEP = range(10)
+B, W, L, Q = range(4)           # access sizes (PIO and PCI: B, W, L only)
+
+
+def pci_write(size, off, val):
+    return bytes([OP_PCI_WRITE]) + struct.pack('<BBBxI', size, 0, off, val)
+
+
+def pci_read(size, off):
+    return bytes([OP_PCI_READ]) + struct.pack('<BBB', size, 0, off)
+
+
+def out(size, base, off, val):
+    return bytes([OP_OUT]) + struct.pack('<BBHI', size, base, off, val)
+
+
+def inp(size, base, off):
+    return bytes([OP_IN]) + struct.pack('<BBH', size, base, off)
+
+
+def write(size, base, off, val):
+    return bytes([OP_WRITE]) + struct.pack('<BBxxIQ', size, base, off, val)
+
+
+def read(size, base, off):
+    return bytes([OP_READ]) + struct.pack('<BBxxI', size, base, off)
+
+
+def dma(data, index=0, stride=0):
+    return bytes([OP_ADD_DMA_PATTERN, index, stride]) + data
+
+
+def step(n=1):
+    return [bytes([OP_CLOCK_STEP])] * n
+
+
+def seed(*ops):
+    flat = []
+    for op in ops:
+        flat.extend(op if isinstance(op, list) else [op])
+    return SEP.join(flat)
+
+
+def pm(cap, state):
+    """PMCSR write: D0 (0) or D3hot (3)."""
+    return pci_write(W, cap + 4, state)
+
+
+# ---- es1370-paiov (tests/qtest/es1370-paiov-test.c) ----
+ES_PM = 0xdc
+ES_CTRL, ES_MEMPAGE, ES_SCTRL, ES_DAC2_SCOUNT = 0x00, 0x0c, 0x20, 0x28
+ES_DAC2_FRAMEADR, ES_DAC2_FRAMECNT = 0x38, 0x3c
+ES_DAC2_EN, ES_ADC_EN, ES_DAC1_EN = 0x20, 0x10, 0x40
+ES_PCLK = 30 << 16
+
+
+def es_dac_setup():
+    return [out(L, 0, ES_MEMPAGE, 0xc),
+            out(L, 0, ES_DAC2_FRAMEADR, 0x100000),
+            out(L, 0, ES_DAC2_FRAMECNT, 0xff),
+            out(L, 0, ES_DAC2_SCOUNT, 0x3ff),
+            out(L, 0, ES_SCTRL, 0x0c)]
+
+
+def es1370_seeds():
+    noise = dma(bytes(range(1, 256)), 0, 3)
+    silence = dma(bytes(64))
+    on = out(L, 0, ES_CTRL, ES_PCLK | ES_DAC2_EN)
+    off = out(L, 0, ES_CTRL, ES_PCLK)
+    return {
+        'd3hot-and-back': seed(pm(ES_PM, 3), step(2), pci_read(W, ES_PM + 4),
+                               pm(ES_PM, 0), step(2)),
+        'dac-on-off': seed(noise, es_dac_setup(), on, step(4), off, step(3)),
+        'dac-on-d3hot-d0': seed(noise, es_dac_setup(), on, step(2),
+                                pm(ES_PM, 3), step(2), pm(ES_PM, 0),
+                                step(2), off, step(2)),
+        'dac-silence-passive-idle': seed(silence, es_dac_setup(), on,
+                                         step(12), noise, step(3)),
+        'adc-dac1-toggle': seed(es_dac_setup(),
+                                out(L, 0, ES_CTRL, ES_PCLK | ES_ADC_EN),
+                                off, out(L, 0, ES_CTRL,
+                                         ES_PCLK | ES_ADC_EN | ES_DAC1_EN),
+                                step(2), off, on, off, on, step(2)),
+        'd3hot-then-dac': seed(pm(ES_PM, 3), es_dac_setup(), on, step(3),
+                               pm(ES_PM, 0), step(3)),
+        'pmcsr-reserved-d1': seed(pci_write(W, ES_PM + 4, 0x00f5),
+                                  pci_write(W, ES_PM + 4, 1),
+                                  pci_write(L, ES_PM + 4, 0xffff0003),
+                                  pci_write(B, ES_PM + 5, 0x81), step(),
+                                  pm(ES_PM, 0)),
+    }
+
+
+# ---- e1000-paiov (tests/qtest/e1000-paiov-test.c) ----
+E_PM = 0xdc
+E_MDIC, E_RCTL, E_TCTL, E_IMS = 0x20, 0x100, 0x400, 0xd0
+E_RDBAL, E_RDLEN, E_RDH, E_RDT = 0x2800, 0x2808, 0x2810, 0x2818
+E_TDBAL, E_TDLEN, E_TDH, E_TDT = 0x3800, 0x3808, 0x3810, 0x3818
+E_EN = 0x2
+E_LINK_UP = (1 << 26) | (1 << 21) | (0x1200)   # MDIC write BMCR restart AN
+
+
+def e1000_seeds():
+    rx_ring = [write(L, 0, E_RDBAL, 0x200000), write(L, 0, E_RDLEN, 0x80),
+               write(L, 0, E_RDH, 0), write(L, 0, E_RDT, 7)]
+    tx_desc = struct.pack('<QHBBBBH', 0x300000, 60, 0, 0x0b, 0, 0, 0)
+    tx_ring = [dma(tx_desc), write(L, 0, E_TDBAL, 0x100000),
+               write(L, 0, E_TDLEN, 0x80), write(L, 0, E_TDH, 0)]
+    link = write(L, 0, E_MDIC, E_LINK_UP)
+    return {
+        'd3hot-and-back': seed(pm(E_PM, 3), step(2), pm(E_PM, 0), step(2)),
+        'rx-on-off': seed(link, step(3), rx_ring, write(L, 0, E_RCTL, E_EN),
+                          step(2), write(L, 0, E_RCTL, 0), step(2)),
+        'tx-packet': seed(link, step(3), tx_ring,
+                          write(L, 0, E_TCTL, E_EN),
+                          write(L, 0, E_TDT, 1), step(2),
+                          write(L, 0, E_TCTL, 0)),
+        'rx-d3hot-command-d0': seed(link, step(2), rx_ring,
+                                    write(L, 0, E_IMS, 0xffff),
+                                    write(L, 0, E_RCTL, E_EN), pm(E_PM, 3),
+                                    pci_write(W, 0x04, 0x7), step(3),
+                                    pm(E_PM, 0), step(2)),
+        'tx-in-d3hot': seed(link, tx_ring, write(L, 0, E_TCTL, E_EN),
+                            pm(E_PM, 3), write(L, 0, E_TDT, 2), step(2),
+                            pm(E_PM, 0), step(2)),
+        'io-bar-indirect': seed(out(L, 0, 0, E_RCTL), out(L, 0, 4, E_EN),
+                                out(L, 0, 0, E_TCTL), out(L, 0, 4, E_EN),
+                                step(2), inp(L, 0, 4), out(L, 0, 4, 0)),
+        'passive-idle': seed(link, rx_ring, write(L, 0, E_RCTL, E_EN),
+                             step(12), read(L, 0, 0x8), step(2)),
+    }
+
+
+# ---- vga-paiov (tests/qtest/vga-paiov-test.c) ----
+V_PM = 0x40
+# PIO regions in address order: 0x1ce (bochs VBE index/data) first, then
+# the legacy VGA ports; MMIO: vga-lowmem, then BAR2's subregions (EDID at
+# +0, ioports remapped at +0x400, bochs dispi at +0x500, extended regs;
+# the gaps of the vga.mmio container between them count as regions too).
+V_PIO_VBE = 0
+V_MMIO_LOW, V_MMIO_PORTS, V_MMIO_DISPI = 0, 3, 5
+
+
+def vga_port(port, val):
+    """A legacy VGA port 0x3c0-0x3df through BAR2's remapped window."""
+    return write(B, V_MMIO_PORTS, port - 0x3c0, val)
+
+
+def vbe(index, val):
+    return write(W, V_MMIO_DISPI, index * 2, val)
+
+
+def vga_seeds():
+    blank = [vga_port(0x3c4, 0x01), vga_port(0x3c5, 0x20)]
+    unblank = [vga_port(0x3c4, 0x01), vga_port(0x3c5, 0x00)]
+    mode = [vbe(4, 0), vbe(1, 64), vbe(2, 48), vbe(3, 32), vbe(4, 0xc1)]
+    return {
+        'd3hot-and-back': seed(pm(V_PM, 3), step(2), pm(V_PM, 0), step(2)),
+        'blank-unblank': seed(mode, blank, step(3), unblank, step(2)),
+        'attr-palette-off': seed(vga_port(0x3da, 0), vga_port(0x3c0, 0x00),
+                                 step(2), vga_port(0x3c0, 0x20), step(2)),
+        'crtc-off': seed(vga_port(0x3c2, 0x01), vga_port(0x3d4, 0x17),
+                         vga_port(0x3d5, 0x00), step(2),
+                         vga_port(0x3d5, 0x80), step()),
+        'd3hot-blank-lowmem': seed(mode, pm(V_PM, 3),
+                                   write(L, V_MMIO_LOW, 0x10, 0xdeadbeef),
+                                   blank, step(2), pm(V_PM, 0), unblank,
+                                   step(2)),
+        'vbe-pio': seed(out(W, V_PIO_VBE, 0, 4), out(W, V_PIO_VBE, 1, 0xc1),
+                        step(2), out(W, V_PIO_VBE, 1, 0), step(12)),
+    }
+
+
+def main(argv):
+    if len(argv) != 1:
+        sys.exit(__doc__)
+    es, e1, vga = es1370_seeds(), e1000_seeds(), vga_seeds()
+    targets = {'es1370-paiov': es, 'e1000-paiov': e1, 'vga-paiov': vga,
+               'paiov-powersave': {}}
+    # all three devices in one machine: the same sequences, and all three
+    # low-power at once (PCI ops name a device by index: 0, 1, 2)
+    for name, s in list(es.items()) + list(e1.items()) + list(vga.items()):
+        targets['paiov-powersave'][name] = s
+    for target, seeds in targets.items():
+        d = os.path.join(argv[0], target)
+        os.makedirs(d, exist_ok=True)
+        for name, data in seeds.items():
+            with open(os.path.join(d, name), 'wb') as f:
+                f.write(data)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))
