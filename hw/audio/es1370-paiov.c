@@ -179,12 +179,10 @@ static const MemoryRegionOps es1370_paiov_io_ops = {
     .endianness = DEVICE_LITTLE_ENDIAN,
 };
 
-static void es1370_paiov_config_write(PCIDevice *dev, uint32_t addr,
-                                      uint32_t val, int len)
+static void es1370_paiov_pm_state_changed(PCIDevice *dev, uint8_t old,
+                                           uint8_t new)
 {
-    ES1370PaiovState *ps = ES1370_PAIOV(dev);
-
-    paiov_pci_config_write(&ps->vpsa, dev, addr, val, len, NULL);
+    paiov_pci_pm_state_changed(&ES1370_PAIOV(dev)->vpsa, new);
 }
 
 /*
@@ -312,7 +310,7 @@ static void es1370_paiov_class_init(ObjectClass *klass, void *data)
 
     ek->io_ops = &es1370_paiov_io_ops;
     ek->dac_fetched = es1370_paiov_dac_fetched;
-    pk->config_write = es1370_paiov_config_write;
+    pk->pm_state_changed = es1370_paiov_pm_state_changed;
     k->parent_pci_realize = pk->realize;
     pk->realize = es1370_paiov_realize;
     k->parent_exit = pk->exit;

@@ -60,7 +60,6 @@ struct VGAPaiovState {
 
     PaiovVPSA vpsa;
     PaiovPMA *pma;
-    PCIConfigWriteFunc *parent_config_write;
     QEMUTimer *blank_timer;     /* the black frame, once blanking settles */
     bool dark;                  /* a black frame is on screen */
     uint64_t updates;
@@ -295,13 +294,10 @@ static const PaiovVPSAOps vga_paiov_vpsa_ops = {
     .passive_idle = true,
 };
 
-static void vga_paiov_config_write(PCIDevice *dev, uint32_t addr,
-                                   uint32_t val, int len)
+static void vga_paiov_pm_state_changed(PCIDevice *dev, uint8_t old,
+                                        uint8_t new)
 {
-    VGAPaiovState *ps = VGA_PAIOV(dev);
-
-    paiov_pci_config_write(&ps->vpsa, dev, addr, val, len,
-                           ps->parent_config_write);
+    paiov_pci_pm_state_changed(&VGA_PAIOV(dev)->vpsa, new);
 }
 
 /*
@@ -325,8 +321,6 @@ static void vga_paiov_realize(PCIDevice *dev, Error **errp)
         error_propagate(errp, local_err);
         return;
     }
-    ps->parent_config_write = dev->config_write;
-    dev->config_write = vga_paiov_config_write;
     ps->blank_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
                                    vga_paiov_blank_timer, ps);
     s->io_written = vga_paiov_io_written;
@@ -443,6 +437,7 @@ static void vga_paiov_class_init(ObjectClass *klass, void *data)
     pk->realize = vga_paiov_realize;
     k->parent_exit = pk->exit;
     pk->exit = vga_paiov_unrealize;
+    pk->pm_state_changed = vga_paiov_pm_state_changed;
     resettable_class_set_parent_phases(rc, NULL, vga_paiov_reset_hold,
                                        NULL, &k->parent_phases);
     dc->desc = "Standard VGA with PCI power management (PAIOV)";

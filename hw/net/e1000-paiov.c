@@ -47,7 +47,6 @@ struct E1000PaiovState {
 
     PaiovVPSA vpsa;
     PaiovPMA *pma;
-    PCIConfigWriteFunc *parent_config_write;
     bool parked[E1000_PAIOV_NR_TIMERS];     /* timers to arm on wake-up */
     bool parked_mig[E1000_PAIOV_NR_TIMERS]; /* parked, in the stream */
 };
@@ -193,13 +192,10 @@ static const PaiovVPSAOps e1000_paiov_vpsa_ops = {
     .low_latency = true,
 };
 
-static void e1000_paiov_config_write(PCIDevice *dev, uint32_t addr,
-                                     uint32_t val, int len)
+static void e1000_paiov_pm_state_changed(PCIDevice *dev, uint8_t old,
+                                          uint8_t new)
 {
-    E1000PaiovState *ps = E1000_PAIOV(dev);
-
-    paiov_pci_config_write(&ps->vpsa, dev, addr, val, len,
-                           ps->parent_config_write);
+    paiov_pci_pm_state_changed(&E1000_PAIOV(dev)->vpsa, new);
 }
 
 /*
@@ -222,9 +218,6 @@ static void e1000_paiov_realize(PCIDevice *pci_dev, Error **errp)
         error_propagate(errp, local_err);
         return;
     }
-    /* e1000 installs its own config_write at realize: wrap it */
-    ps->parent_config_write = pci_dev->config_write;
-    pci_dev->config_write = e1000_paiov_config_write;
     paiov_vpsa_watch_region(&ps->vpsa, &ps->parent_obj.mmio);
     paiov_vpsa_watch_region(&ps->vpsa, &ps->parent_obj.io);
     paiov_vpsa_count_timer(&ps->vpsa, ps->parent_obj.autoneg_timer);
@@ -370,6 +363,7 @@ static void e1000_paiov_class_init(ObjectClass *klass, void *data)
     pk->realize = e1000_paiov_realize;
     k->parent_exit = pk->exit;
     pk->exit = e1000_paiov_unrealize;
+    pk->pm_state_changed = e1000_paiov_pm_state_changed;
     resettable_class_set_parent_phases(rc, NULL, e1000_paiov_reset_hold,
                                        NULL, &k->parent_phases);
     dc->desc = "Intel Gigabit Ethernet (82540EM) with PCI power management "

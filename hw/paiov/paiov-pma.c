@@ -88,10 +88,10 @@ struct PaiovPMA {
     char *slack_error;
 };
 
-static const char *const paiov_audio_level_names[] = {
-    [AUDIO_HOST_POWER_RUNNING] = "run",
-    [AUDIO_HOST_POWER_CORKED] = "cork",
-    [AUDIO_HOST_POWER_RELEASED] = "release",
+static const PaiovHostActionKind paiov_audio_level_actions[] = {
+    [AUDIO_HOST_POWER_RUNNING] = PAIOV_HOST_ACTION_KIND_RUN,
+    [AUDIO_HOST_POWER_CORKED] = PAIOV_HOST_ACTION_KIND_CORK,
+    [AUDIO_HOST_POWER_RELEASED] = PAIOV_HOST_ACTION_KIND_RELEASE,
 };
 
 static AudioHostPower paiov_audio_level(PaiovAudioAction action)
@@ -107,7 +107,8 @@ static AudioHostPower paiov_audio_level(PaiovAudioAction action)
 }
 
 /* Account a new request through one backend of a device */
-static void paiov_host_request(PaiovHostRecord *rec, const char *action)
+static void paiov_host_request(PaiovHostRecord *rec,
+                               PaiovHostActionKind action)
 {
     rec->action = action;
     rec->requests++;
@@ -117,14 +118,16 @@ static void paiov_host_request(PaiovHostRecord *rec, const char *action)
 
 /* A request, or its asynchronous completion, failed: record and trace */
 static void paiov_host_failed(PaiovVPSA *vpsa, PaiovHostRecord *rec,
-                              const char *backend, const char *error)
+                              PaiovHostBackend backend, const char *error)
 {
     rec->result = PAIOV_HOST_ACTION_RESULT_FAILED;
     rec->failures++;
     g_free(rec->error);
     rec->error = g_strdup(error);
     trace_paiov_pma_host_failed(object_get_typename(OBJECT(vpsa->dev)),
-                                backend, rec->action, rec->error);
+                                PaiovHostBackend_str(backend),
+                                PaiovHostActionKind_str(rec->action),
+                                rec->error);
 }
 
 static void paiov_pma_audio(PaiovPMA *pma, PaiovVPSA *vpsa,
@@ -152,14 +155,16 @@ static void paiov_pma_audio(PaiovPMA *pma, PaiovVPSA *vpsa,
         break;
     }
 
-    paiov_host_request(rec, paiov_audio_level_names[level]);
+    paiov_host_request(rec, paiov_audio_level_actions[level]);
     rec->level = level;
 
     /* passive idle: the guest plays silence, its voices stay active */
     AUD_set_silent(vpsa->card, state == PAIOV_POWER_STATE_PASSIVE_IDLE &&
                                level != AUDIO_HOST_POWER_RUNNING);
     ret = AUD_set_host_power(vpsa->card, level, &err);
-    trace_paiov_pma_host_request(dev, "audio", rec->action, ret);
+    trace_paiov_pma_host_request(dev,
+                                 PaiovHostBackend_str(PAIOV_HOST_BACKEND_AUDIO),
+                                 PaiovHostActionKind_str(rec->action), ret);
     switch (ret) {
     case 0:
     case -EINPROGRESS:
@@ -170,10 +175,10 @@ static void paiov_pma_audio(PaiovPMA *pma, PaiovVPSA *vpsa,
         rec->result = PAIOV_HOST_ACTION_RESULT_UNSUPPORTED;
         break;
     default:
-        paiov_host_failed(vpsa, rec, "audio",
+        paiov_host_failed(vpsa, rec, PAIOV_HOST_BACKEND_AUDIO,
                           err ? error_get_pretty(err) : strerror(-ret));
         warn_report_once("paiov: %s: host audio %s failed: %s", dev,
-                         rec->action, rec->error);
+                         PaiovHostActionKind_str(rec->action), rec->error);
         break;
     }
     error_free(err);
@@ -189,13 +194,17 @@ static void paiov_pma_runtime_pm(PaiovPMA *pma, PaiovVPSA *vpsa,
     Error *err = NULL;
     int ret;
 
-    paiov_host_request(rec, low ? "auto" : "on");
+    paiov_host_request(rec, low ? PAIOV_HOST_ACTION_KIND_AUTO
+                                : PAIOV_HOST_ACTION_KIND_ON);
     ret = paiov_rpm_vote(vpsa->rpm, low, pma->autosuspend_delay_ms, &err);
-    trace_paiov_pma_host_request(dev, "runtime-pm", rec->action, ret);
+    trace_paiov_pma_host_request(dev,
+                            PaiovHostBackend_str(PAIOV_HOST_BACKEND_RUNTIME_PM),
+                            PaiovHostActionKind_str(rec->action), ret);
     if (ret < 0) {
-        paiov_host_failed(vpsa, rec, "runtime-pm", error_get_pretty(err));
+        paiov_host_failed(vpsa, rec, PAIOV_HOST_BACKEND_RUNTIME_PM,
+                          error_get_pretty(err));
         warn_report_once("paiov: %s: host runtime PM %s failed: %s", dev,
-                         rec->action, rec->error);
+                         PaiovHostActionKind_str(rec->action), rec->error);
         error_free(err);
     } else {
         rec->result = PAIOV_HOST_ACTION_RESULT_OK;
@@ -803,13 +812,14 @@ void paiov_pma_refresh(PaiovPMA *pma, PaiovVPSA *vpsa)
     AudioHostPower applied;
     Error *err = NULL;
 
-    if (!vpsa->card || !rec->action ||
+    if (!vpsa->card || !rec->requests ||
         rec->result == PAIOV_HOST_ACTION_RESULT_UNSUPPORTED ||
         rec->result == PAIOV_HOST_ACTION_RESULT_FAILED) {
         return;
     }
     if (!AUD_get_host_power(vpsa->card, &applied, &err)) {
-        paiov_host_failed(vpsa, rec, "audio", error_get_pretty(err));
+        paiov_host_failed(vpsa, rec, PAIOV_HOST_BACKEND_AUDIO,
+                          error_get_pretty(err));
         error_free(err);
     } else if (applied == rec->level ||
                (rec->level != AUDIO_HOST_POWER_RUNNING &&

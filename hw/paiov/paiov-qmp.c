@@ -98,7 +98,9 @@ void hmp_info_paiov(Monitor *mon, const QDict *qdict)
             PaiovHostAction *h = a->value;
 
             monitor_printf(mon, "  host %s: %s %s (%" PRId64 " requests, %"
-                           PRId64 " failed)%s%s\n", h->backend, h->action,
+                           PRId64 " failed)%s%s\n",
+                           PaiovHostBackend_str(h->backend),
+                           PaiovHostActionKind_str(h->action),
                            PaiovHostActionResult_str(h->result),
                            h->requests, h->failures,
                            h->error ? ": " : "", h->error ?: "");

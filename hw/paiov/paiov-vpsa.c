@@ -562,13 +562,13 @@ int64_t paiov_vpsa_residency_ms(PaiovVPSA *vpsa, PaiovPowerState state)
     return ns / SCALE_MS;
 }
 
-static PaiovHostAction *paiov_host_action(const char *backend,
+static PaiovHostAction *paiov_host_action(PaiovHostBackend backend,
                                           PaiovHostRecord *rec)
 {
     PaiovHostAction *a = g_new0(PaiovHostAction, 1);
 
-    a->backend = g_strdup(backend);
-    a->action = g_strdup(rec->action);
+    a->backend = backend;
+    a->action = rec->action;
     a->result = rec->result;
     a->error = g_strdup(rec->error);
     a->requests = rec->requests;
@@ -601,14 +601,15 @@ PaiovDeviceInfo *paiov_vpsa_query(PaiovVPSA *vpsa)
     info->last_reason = vpsa->last_reason;
     info->timer_armed = vpsa->ops->timer_armed &&
                         vpsa->ops->timer_armed(vpsa);
-    if (vpsa->runtime_pm.action) {
+    if (vpsa->runtime_pm.requests) {
         QAPI_LIST_PREPEND(info->host_actions,
-                          paiov_host_action("runtime-pm",
+                          paiov_host_action(PAIOV_HOST_BACKEND_RUNTIME_PM,
                                             &vpsa->runtime_pm));
     }
-    if (vpsa->audio.action) {
+    if (vpsa->audio.requests) {
         QAPI_LIST_PREPEND(info->host_actions,
-                          paiov_host_action("audio", &vpsa->audio));
+                          paiov_host_action(PAIOV_HOST_BACKEND_AUDIO,
+                                            &vpsa->audio));
     }
     info->idle_timeout_ms = vpsa->idle_timer && vpsa->pma ?
                             paiov_pma_idle_timeout_ms(vpsa->pma) : 0;

@@ -72,7 +72,7 @@ typedef struct PaiovVPSAOps {
  * PaiovHostRecord: the proxy PMA's account of one host backend of a device
  */
 typedef struct PaiovHostRecord {
-    const char *action;
+    PaiovHostActionKind action;     /* the last one, once requests > 0 */
     int level;                      /* backend-specific requested level */
     PaiovHostActionResult result;
     char *error;
@@ -284,8 +284,7 @@ void paiov_pma_refresh(PaiovPMA *pma, PaiovVPSA *vpsa);
 bool paiov_pci_pm_init(PCIDevice *pci_dev, uint8_t offset, Error **errp);
 /* The power state in PMCSR (0 to 3; 0 without the capability) */
 uint8_t paiov_pci_dstate(PCIDevice *pci_dev);
-void paiov_pci_config_write(PaiovVPSA *vpsa, PCIDevice *pci_dev,
-                            uint32_t addr, uint32_t val, int len,
-                            PCIConfigWriteFunc *parent);
+/* For the devices' PCIDeviceClass.pm_state_changed: a D-state change */
+void paiov_pci_pm_state_changed(PaiovVPSA *vpsa, uint8_t new);
 
 #endif /* PAIOV_PAIOV_H */
