@@ -62,6 +62,34 @@ def paiov_info(g):
     return devs[0]
 
 
+
+def listen_unix(path):
+    """A unix socket listening at PATH (replacing a stale one), with a
+    short timeout so that accept_qemu() can watch the QEMU process."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(path)
+    s.listen(1)
+    s.settimeout(0.2)
+    return s
+
+
+def accept_qemu(lsock, proc, timeout):
+    """The connection QEMU (PROC) makes to LSOCK, or None when QEMU
+    exited or did not connect within TIMEOUT seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn, _ = lsock.accept()
+            conn.settimeout(None)
+            return conn
+        except socket.timeout:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                return None
+
 class GuestError(Exception):
     """QEMU died, the guest did not answer, or the protocol broke."""
 
@@ -172,35 +200,18 @@ class Guest:
             raise
         return self
 
-    @staticmethod
-    def _listen(path):
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.bind(path)
-        s.listen(1)
-        s.settimeout(0.2)
-        return s
+    _listen = staticmethod(listen_unix)
 
     def _accept(self, lsock, timeout):
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                conn, _ = lsock.accept()
-                conn.settimeout(None)
-                return conn
-            except socket.timeout:
-                if self.proc.poll() is not None:
-                    self.kill()
-                    raise GuestError('QEMU exited with %s at startup; see %s'
-                                     % (self.proc.returncode,
-                                        self.log_tail()))
-                if time.monotonic() > deadline:
-                    self.kill()
-                    raise GuestError('QEMU did not connect within %ss'
-                                     % timeout)
+        conn = accept_qemu(lsock, self.proc, timeout)
+        if conn:
+            return conn
+        exited = self.proc.poll() is not None
+        self.kill()
+        if exited:
+            raise GuestError('QEMU exited with %s at startup; see %s'
+                             % (self.proc.returncode, self.log_tail()))
+        raise GuestError('QEMU did not connect within %ss' % timeout)
 
     def _serial_reader(self):
         while True:

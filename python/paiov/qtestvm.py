@@ -22,9 +22,8 @@ import shlex
 import socket
 import subprocess
 import tempfile
-import time
 
-from paiov.guest import FIRMWARE_DIRS
+from paiov.guest import FIRMWARE_DIRS, accept_qemu, listen_unix
 from paiov.qmp import QMP
 
 
@@ -57,29 +56,17 @@ class QtestVM:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
-    @staticmethod
-    def _listen(path):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.bind(path)
-        s.listen(1)
-        s.settimeout(0.2)
-        return s
+    _listen = staticmethod(listen_unix)
 
     def _accept(self, lsock, timeout):
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                conn, _ = lsock.accept()
-                conn.settimeout(None)
-                return conn
-            except socket.timeout:
-                if self.proc.poll() is not None:
-                    raise QtestError('QEMU exited with %s at startup:\n%s'
-                                     % (self.proc.returncode, self.log()))
-                if time.monotonic() > deadline:
-                    self.kill()
-                    raise QtestError('QEMU did not connect within %ss'
-                                     % timeout)
+        conn = accept_qemu(lsock, self.proc, timeout)
+        if conn:
+            return conn
+        if self.proc.poll() is not None:
+            raise QtestError('QEMU exited with %s at startup:\n%s'
+                             % (self.proc.returncode, self.log()))
+        self.kill()
+        raise QtestError('QEMU did not connect within %ss' % timeout)
 
     def start(self, timeout=30, env=None):
         sockdir = tempfile.mkdtemp(prefix='paiov-q-')
