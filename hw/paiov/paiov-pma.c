@@ -17,8 +17,8 @@
  * before the guest's first sample is due).  So a guest that toggles a
  * device in a loop costs the host at most one "up" and one "down" per
  * window, not one request per toggle.  The virtual clock keeps qtests
- * deterministic; it stops with the VM, so stopping the VM (and QEMU's
- * exit) applies what is pending.
+ * deterministic; it stops with the VM, so stopping the VM applies what is
+ * pending.  QEMU's exit drops it: the knobs are restored anyway.
  *
  * Copyright (c) 2026 The qemu-paiov authors
  *
