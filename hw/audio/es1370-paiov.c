@@ -39,16 +39,14 @@ struct ES1370PaiovState {
     ES1370State parent_obj;
 
     PaiovVPSA vpsa;
-    PaiovPMA *pma;
+    PaiovHost host;
     bool sound;             /* non-silent DAC samples since the last check */
 };
 
 typedef struct ES1370PaiovClass {
     ES1370Class parent_class;
 
-    void (*parent_pci_realize)(PCIDevice *dev, Error **errp);
-    PCIUnregisterFunc *parent_exit;
-    ResettablePhases parent_phases;
+    PaiovPCIParent parent;
 } ES1370PaiovClass;
 
 DECLARE_CLASS_CHECKERS(ES1370PaiovClass, ES1370_PAIOV, TYPE_ES1370_PAIOV)
@@ -185,49 +183,32 @@ static void es1370_paiov_pm_state_changed(PCIDevice *dev, uint8_t old,
     paiov_pci_pm_state_changed(&ES1370_PAIOV(dev)->vpsa, new);
 }
 
-/*
- * What can fail comes first (the host device is opened through the
- * proxy PMA): on failure pci_qdev_realize() takes the function off the
- * bus again, and nothing else was done yet.
- */
 static void es1370_paiov_realize(PCIDevice *dev, Error **errp)
 {
     ES1370PaiovState *ps = ES1370_PAIOV(dev);
-    ES1370PaiovClass *k = ES1370_PAIOV_GET_CLASS(dev);
-    Error *local_err = NULL;
 
-    if (!paiov_pci_pm_init(dev, ES1370_PAIOV_PM_CAP, errp) ||
-        !paiov_vpsa_attach(&ps->vpsa, ps->pma, errp)) {
+    if (!paiov_pci_realize_parent(dev, &ES1370_PAIOV_GET_CLASS(dev)->parent,
+                                  ES1370_PAIOV_PM_CAP, &ps->vpsa, &ps->host,
+                                  errp)) {
         return;
     }
-    k->parent_pci_realize(dev, &local_err);
-    if (local_err) {
-        paiov_vpsa_unrealize(&ps->vpsa);
-        error_propagate(errp, local_err);
-        return;
-    }
-    ps->vpsa.card = &ps->parent_obj.card;
+    ps->host.card = &ps->parent_obj.card;
     paiov_vpsa_watch_region(&ps->vpsa, &ps->parent_obj.io);
-    paiov_vpsa_realize(&ps->vpsa, ps->pma, errp);
+    paiov_vpsa_realize(&ps->vpsa);
 }
 
 static void es1370_paiov_unrealize(PCIDevice *dev)
 {
     ES1370PaiovState *ps = ES1370_PAIOV(dev);
 
-    paiov_vpsa_unrealize(&ps->vpsa);
-    ES1370_PAIOV_GET_CLASS(dev)->parent_exit(dev);
+    paiov_pci_unrealize(dev, &ES1370_PAIOV_GET_CLASS(dev)->parent, &ps->vpsa,
+                        &ps->host);
 }
 
 static void es1370_paiov_reset_hold(Object *obj, ResetType type)
 {
-    ES1370PaiovState *ps = ES1370_PAIOV(obj);
-    ES1370PaiovClass *k = ES1370_PAIOV_GET_CLASS(obj);
-
-    if (k->parent_phases.hold) {
-        k->parent_phases.hold(obj, type);
-    }
-    paiov_vpsa_reset(&ps->vpsa);
+    paiov_pci_reset_hold(obj, type, &ES1370_PAIOV_GET_CLASS(obj)->parent,
+                         &ES1370_PAIOV(obj)->vpsa);
 }
 
 static void es1370_paiov_instance_init(Object *obj)
@@ -235,14 +216,6 @@ static void es1370_paiov_instance_init(Object *obj)
     ES1370PaiovState *ps = ES1370_PAIOV(obj);
 
     paiov_vpsa_init(&ps->vpsa, DEVICE(obj), &es1370_paiov_vpsa_ops);
-}
-
-/* Sent only when the device is not in its reset state (D0, idle) */
-static bool es1370_paiov_vpsa_needed(void *opaque)
-{
-    ES1370PaiovState *ps = opaque;
-
-    return paiov_vpsa_migration_needed(&ps->vpsa);
 }
 
 static int es1370_paiov_pre_load(void *opaque)
@@ -261,16 +234,9 @@ static int es1370_paiov_post_load(void *opaque, int version_id)
     return paiov_vpsa_post_load(&ps->vpsa);
 }
 
-static const VMStateDescription vmstate_es1370_paiov_vpsa = {
-    .name = "paiov-es1370/vpsa",
-    .version_id = 1,
-    .minimum_version_id = 1,
-    .needed = es1370_paiov_vpsa_needed,
-    .fields = (const VMStateField[]) {
-        VMSTATE_PAIOV_VPSA(vpsa, ES1370PaiovState),
-        VMSTATE_END_OF_LIST()
-    }
-};
+/* Sent only when the device is not in its reset state (D0, idle) */
+PAIOV_VPSA_SUBSECTION(vmstate_es1370_paiov_vpsa, "paiov-es1370/vpsa",
+                      ES1370PaiovState, vpsa);
 
 /*
  * Not named "es1370-paiov": the migration core takes a subsection whose
@@ -295,9 +261,7 @@ static const VMStateDescription vmstate_es1370_paiov = {
 };
 
 static const Property es1370_paiov_properties[] = {
-    DEFINE_PROP_LINK("pma", ES1370PaiovState, pma, TYPE_PAIOV_PMA,
-                     PaiovPMA *),
-    DEFINE_PROP_STRING("host-device", ES1370PaiovState, vpsa.host_device),
+    DEFINE_PAIOV_PROPERTIES(ES1370PaiovState, host),
 };
 
 static void es1370_paiov_class_init(ObjectClass *klass, void *data)
@@ -305,18 +269,13 @@ static void es1370_paiov_class_init(ObjectClass *klass, void *data)
     DeviceClass *dc = DEVICE_CLASS(klass);
     PCIDeviceClass *pk = PCI_DEVICE_CLASS(klass);
     ES1370Class *ek = ES1370_CLASS(klass);
-    ES1370PaiovClass *k = ES1370_PAIOV_CLASS(klass);
-    ResettableClass *rc = RESETTABLE_CLASS(klass);
 
     ek->io_ops = &es1370_paiov_io_ops;
     ek->dac_fetched = es1370_paiov_dac_fetched;
     pk->pm_state_changed = es1370_paiov_pm_state_changed;
-    k->parent_pci_realize = pk->realize;
-    pk->realize = es1370_paiov_realize;
-    k->parent_exit = pk->exit;
-    pk->exit = es1370_paiov_unrealize;
-    resettable_class_set_parent_phases(rc, NULL, es1370_paiov_reset_hold,
-                                       NULL, &k->parent_phases);
+    paiov_pci_class_chain(klass, &ES1370_PAIOV_CLASS(klass)->parent,
+                          es1370_paiov_realize, es1370_paiov_unrealize,
+                          es1370_paiov_reset_hold);
     dc->desc = "ENSONIQ AudioPCI ES1370 with PCI power management (PAIOV)";
     dc->vmsd = &vmstate_es1370_paiov;
     device_class_set_props(dc, es1370_paiov_properties);

@@ -59,7 +59,7 @@ struct VGAPaiovState {
     PCIVGAState parent_obj;
 
     PaiovVPSA vpsa;
-    PaiovPMA *pma;
+    PaiovHost host;
     QEMUTimer *blank_timer;     /* the black frame, once blanking settles */
     bool dark;                  /* a black frame is on screen */
     uint64_t updates;
@@ -70,9 +70,7 @@ struct VGAPaiovState {
 typedef struct VGAPaiovClass {
     PCIDeviceClass parent_class;
 
-    PCIUnregisterFunc *parent_exit;
-    void (*parent_pci_realize)(PCIDevice *dev, Error **errp);
-    ResettablePhases parent_phases;
+    PaiovPCIParent parent;
 } VGAPaiovClass;
 
 DECLARE_CLASS_CHECKERS(VGAPaiovClass, VGA_PAIOV, TYPE_VGA_PAIOV)
@@ -301,24 +299,17 @@ static void vga_paiov_pm_state_changed(PCIDevice *dev, uint8_t old,
 }
 
 /*
- * What can fail comes first (the host device is opened through the
- * proxy PMA): the VGA's realize creates a console and registers ports,
- * and has no undo.
+ * What can fail comes first: the VGA's realize creates a console and
+ * registers ports, and has no undo.
  */
 static void vga_paiov_realize(PCIDevice *dev, Error **errp)
 {
     VGAPaiovState *ps = VGA_PAIOV(dev);
     VGACommonState *s = vga_paiov_vga(ps);
-    Error *local_err = NULL;
 
-    if (!paiov_pci_pm_init(dev, VGA_PAIOV_PM_CAP, errp) ||
-        !paiov_vpsa_attach(&ps->vpsa, ps->pma, errp)) {
-        return;
-    }
-    VGA_PAIOV_GET_CLASS(dev)->parent_pci_realize(dev, &local_err);
-    if (local_err) {
-        paiov_vpsa_unrealize(&ps->vpsa);
-        error_propagate(errp, local_err);
+    if (!paiov_pci_realize_parent(dev, &VGA_PAIOV_GET_CLASS(dev)->parent,
+                                  VGA_PAIOV_PM_CAP, &ps->vpsa, &ps->host,
+                                  errp)) {
         return;
     }
     ps->blank_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
@@ -326,21 +317,19 @@ static void vga_paiov_realize(PCIDevice *dev, Error **errp)
     s->io_written = vga_paiov_io_written;
     graphic_console_set_hwops(s->con, &vga_paiov_ops, ps);
     paiov_vpsa_set_functions_enabled(&ps->vpsa, !vga_paiov_screen_off(s));
-    paiov_vpsa_realize(&ps->vpsa, ps->pma, errp);
+    paiov_vpsa_realize(&ps->vpsa);
 }
 
 static void vga_paiov_unrealize(PCIDevice *dev)
 {
     VGAPaiovState *ps = VGA_PAIOV(dev);
 
-    paiov_vpsa_unrealize(&ps->vpsa);
     if (ps->blank_timer) {
         timer_free(ps->blank_timer);
         ps->blank_timer = NULL;
     }
-    if (VGA_PAIOV_GET_CLASS(dev)->parent_exit) {
-        VGA_PAIOV_GET_CLASS(dev)->parent_exit(dev);
-    }
+    paiov_pci_unrealize(dev, &VGA_PAIOV_GET_CLASS(dev)->parent, &ps->vpsa,
+                        &ps->host);
 }
 
 /*
@@ -351,12 +340,9 @@ static void vga_paiov_unrealize(PCIDevice *dev)
 static void vga_paiov_reset_hold(Object *obj, ResetType type)
 {
     VGAPaiovState *ps = VGA_PAIOV(obj);
-    VGAPaiovClass *k = VGA_PAIOV_GET_CLASS(obj);
 
-    if (k->parent_phases.hold) {
-        k->parent_phases.hold(obj, type);
-    }
-    paiov_vpsa_reset(&ps->vpsa);
+    paiov_pci_reset_hold(obj, type, &VGA_PAIOV_GET_CLASS(obj)->parent,
+                         &ps->vpsa);
     vga_paiov_sync(ps);
 }
 
@@ -365,13 +351,6 @@ static void vga_paiov_instance_init(Object *obj)
     VGAPaiovState *ps = VGA_PAIOV(obj);
 
     paiov_vpsa_init(&ps->vpsa, DEVICE(obj), &vga_paiov_vpsa_ops);
-}
-
-static bool vga_paiov_vpsa_needed(void *opaque)
-{
-    VGAPaiovState *ps = opaque;
-
-    return paiov_vpsa_migration_needed(&ps->vpsa);
 }
 
 static int vga_paiov_pre_load(void *opaque)
@@ -392,16 +371,9 @@ static int vga_paiov_post_load(void *opaque, int version_id)
     return ret;
 }
 
-static const VMStateDescription vmstate_vga_paiov_vpsa = {
-    .name = "paiov-vga/vpsa",
-    .version_id = 1,
-    .minimum_version_id = 1,
-    .needed = vga_paiov_vpsa_needed,
-    .fields = (const VMStateField[]) {
-        VMSTATE_PAIOV_VPSA(vpsa, VGAPaiovState),
-        VMSTATE_END_OF_LIST()
-    }
-};
+/* Sent only when the device is not in its reset state (D0, idle) */
+PAIOV_VPSA_SUBSECTION(vmstate_vga_paiov_vpsa, "paiov-vga/vpsa",
+                      VGAPaiovState, vpsa);
 
 /* Not "vga-paiov": a subsection name must not start with "vga" */
 static const VMStateDescription vmstate_vga_paiov = {
@@ -422,24 +394,18 @@ static const VMStateDescription vmstate_vga_paiov = {
 };
 
 static const Property vga_paiov_properties[] = {
-    DEFINE_PROP_LINK("pma", VGAPaiovState, pma, TYPE_PAIOV_PMA, PaiovPMA *),
-    DEFINE_PROP_STRING("host-device", VGAPaiovState, vpsa.host_device),
+    DEFINE_PAIOV_PROPERTIES(VGAPaiovState, host),
 };
 
 static void vga_paiov_class_init(ObjectClass *klass, void *data)
 {
     DeviceClass *dc = DEVICE_CLASS(klass);
     PCIDeviceClass *pk = PCI_DEVICE_CLASS(klass);
-    VGAPaiovClass *k = VGA_PAIOV_CLASS(klass);
-    ResettableClass *rc = RESETTABLE_CLASS(klass);
 
-    k->parent_pci_realize = pk->realize;
-    pk->realize = vga_paiov_realize;
-    k->parent_exit = pk->exit;
-    pk->exit = vga_paiov_unrealize;
     pk->pm_state_changed = vga_paiov_pm_state_changed;
-    resettable_class_set_parent_phases(rc, NULL, vga_paiov_reset_hold,
-                                       NULL, &k->parent_phases);
+    paiov_pci_class_chain(klass, &VGA_PAIOV_CLASS(klass)->parent,
+                          vga_paiov_realize, vga_paiov_unrealize,
+                          vga_paiov_reset_hold);
     dc->desc = "Standard VGA with PCI power management (PAIOV)";
     dc->vmsd = &vmstate_vga_paiov;
     device_class_set_props(dc, vga_paiov_properties);

@@ -46,7 +46,7 @@ struct E1000PaiovState {
     E1000State parent_obj;
 
     PaiovVPSA vpsa;
-    PaiovPMA *pma;
+    PaiovHost host;
     bool parked[E1000_PAIOV_NR_TIMERS];     /* timers to arm on wake-up */
     bool parked_mig[E1000_PAIOV_NR_TIMERS]; /* parked, in the stream */
 };
@@ -54,9 +54,7 @@ struct E1000PaiovState {
 typedef struct E1000PaiovClass {
     E1000BaseClass parent_class;
 
-    void (*parent_pci_realize)(PCIDevice *dev, Error **errp);
-    PCIUnregisterFunc *parent_exit;
-    ResettablePhases parent_phases;
+    PaiovPCIParent parent;
 } E1000PaiovClass;
 
 DECLARE_CLASS_CHECKERS(E1000PaiovClass, E1000_PAIOV, TYPE_E1000_PAIOV)
@@ -198,24 +196,14 @@ static void e1000_paiov_pm_state_changed(PCIDevice *dev, uint8_t old,
     paiov_pci_pm_state_changed(&E1000_PAIOV(dev)->vpsa, new);
 }
 
-/*
- * What can fail comes first (the host device is opened through the
- * proxy PMA): on failure pci_qdev_realize() takes the function off the
- * bus again, and nothing else was done yet.
- */
 static void e1000_paiov_realize(PCIDevice *pci_dev, Error **errp)
 {
     E1000PaiovState *ps = E1000_PAIOV(pci_dev);
-    Error *local_err = NULL;
 
-    if (!paiov_pci_pm_init(pci_dev, E1000_PAIOV_PM_CAP, errp) ||
-        !paiov_vpsa_attach(&ps->vpsa, ps->pma, errp)) {
-        return;
-    }
-    E1000_PAIOV_GET_CLASS(pci_dev)->parent_pci_realize(pci_dev, &local_err);
-    if (local_err) {
-        paiov_vpsa_unrealize(&ps->vpsa);
-        error_propagate(errp, local_err);
+    if (!paiov_pci_realize_parent(pci_dev,
+                                  &E1000_PAIOV_GET_CLASS(pci_dev)->parent,
+                                  E1000_PAIOV_PM_CAP, &ps->vpsa, &ps->host,
+                                  errp)) {
         return;
     }
     paiov_vpsa_watch_region(&ps->vpsa, &ps->parent_obj.mmio);
@@ -224,27 +212,24 @@ static void e1000_paiov_realize(PCIDevice *pci_dev, Error **errp)
     paiov_vpsa_count_timer(&ps->vpsa, ps->parent_obj.mit_timer);
     paiov_vpsa_count_timer(&ps->vpsa, ps->parent_obj.flush_queue_timer);
     ps->vpsa.counts_avoided = true;
-    paiov_vpsa_realize(&ps->vpsa, ps->pma, errp);
+    paiov_vpsa_realize(&ps->vpsa);
 }
 
 static void e1000_paiov_unrealize(PCIDevice *dev)
 {
     E1000PaiovState *ps = E1000_PAIOV(dev);
 
-    paiov_vpsa_unrealize(&ps->vpsa);
-    E1000_PAIOV_GET_CLASS(dev)->parent_exit(dev);
+    paiov_pci_unrealize(dev, &E1000_PAIOV_GET_CLASS(dev)->parent, &ps->vpsa,
+                        &ps->host);
 }
 
 static void e1000_paiov_reset_hold(Object *obj, ResetType type)
 {
     E1000PaiovState *ps = E1000_PAIOV(obj);
-    E1000PaiovClass *k = E1000_PAIOV_GET_CLASS(obj);
 
-    if (k->parent_phases.hold) {
-        k->parent_phases.hold(obj, type);
-    }
     memset(ps->parked, 0, sizeof(ps->parked));
-    paiov_vpsa_reset(&ps->vpsa);
+    paiov_pci_reset_hold(obj, type, &E1000_PAIOV_GET_CLASS(obj)->parent,
+                         &ps->vpsa);
     e1000_paiov_update(&ps->parent_obj);
 }
 
@@ -255,15 +240,8 @@ static void e1000_paiov_instance_init(Object *obj)
     paiov_vpsa_init(&ps->vpsa, DEVICE(obj), &e1000_paiov_vpsa_ops);
 }
 
-/* Sent only when the device is not in its reset state (D0, idle) */
-static bool e1000_paiov_vpsa_needed(void *opaque)
-{
-    E1000PaiovState *ps = opaque;
-
-    return paiov_vpsa_migration_needed(&ps->vpsa);
-}
-
-static int e1000_paiov_vpsa_pre_save(void *opaque)
+/* Before the vpsa subsection: which parked timers it carries */
+static int e1000_paiov_pre_save(void *opaque)
 {
     E1000PaiovState *ps = opaque;
 
@@ -306,19 +284,11 @@ static int e1000_paiov_post_load(void *opaque, int version_id)
     return ret;
 }
 
-static const VMStateDescription vmstate_e1000_paiov_vpsa = {
-    .name = "paiov-e1000/vpsa",
-    .version_id = 1,
-    .minimum_version_id = 1,
-    .needed = e1000_paiov_vpsa_needed,
-    .pre_save = e1000_paiov_vpsa_pre_save,
-    .fields = (const VMStateField[]) {
-        VMSTATE_PAIOV_VPSA(vpsa, E1000PaiovState),
-        VMSTATE_BOOL_ARRAY(parked_mig, E1000PaiovState,
-                           E1000_PAIOV_NR_TIMERS),
-        VMSTATE_END_OF_LIST()
-    }
-};
+/* Sent only when the device is not in its reset state (D0, idle) */
+PAIOV_VPSA_SUBSECTION(vmstate_e1000_paiov_vpsa, "paiov-e1000/vpsa",
+                      E1000PaiovState, vpsa,
+                      VMSTATE_BOOL_ARRAY(parked_mig, E1000PaiovState,
+                                         E1000_PAIOV_NR_TIMERS));
 
 /*
  * Not named "e1000-paiov": the migration core takes a subsection whose
@@ -329,6 +299,7 @@ static const VMStateDescription vmstate_e1000_paiov = {
     .name = "paiov-e1000",
     .version_id = 1,
     .minimum_version_id = 1,
+    .pre_save = e1000_paiov_pre_save,
     .pre_load = e1000_paiov_pre_load,
     .post_load = e1000_paiov_post_load,
     .fields = (const VMStateField[]) {
@@ -343,9 +314,7 @@ static const VMStateDescription vmstate_e1000_paiov = {
 };
 
 static const Property e1000_paiov_properties[] = {
-    DEFINE_PROP_LINK("pma", E1000PaiovState, pma, TYPE_PAIOV_PMA,
-                     PaiovPMA *),
-    DEFINE_PROP_STRING("host-device", E1000PaiovState, vpsa.host_device),
+    DEFINE_PAIOV_PROPERTIES(E1000PaiovState, host),
 };
 
 static void e1000_paiov_class_init(ObjectClass *klass, void *data)
@@ -353,19 +322,14 @@ static void e1000_paiov_class_init(ObjectClass *klass, void *data)
     DeviceClass *dc = DEVICE_CLASS(klass);
     PCIDeviceClass *pk = PCI_DEVICE_CLASS(klass);
     E1000BaseClass *ek = E1000_CLASS(klass);
-    E1000PaiovClass *k = E1000_PAIOV_CLASS(klass);
-    ResettableClass *rc = RESETTABLE_CLASS(klass);
 
     ek->mmio_written = e1000_paiov_mmio_written;
     ek->link_changed = e1000_paiov_link_changed;
     ek->rx_allowed = e1000_paiov_rx_allowed;
-    k->parent_pci_realize = pk->realize;
-    pk->realize = e1000_paiov_realize;
-    k->parent_exit = pk->exit;
-    pk->exit = e1000_paiov_unrealize;
     pk->pm_state_changed = e1000_paiov_pm_state_changed;
-    resettable_class_set_parent_phases(rc, NULL, e1000_paiov_reset_hold,
-                                       NULL, &k->parent_phases);
+    paiov_pci_class_chain(klass, &E1000_PAIOV_CLASS(klass)->parent,
+                          e1000_paiov_realize, e1000_paiov_unrealize,
+                          e1000_paiov_reset_hold);
     dc->desc = "Intel Gigabit Ethernet (82540EM) with PCI power management "
                "(PAIOV)";
     dc->vmsd = &vmstate_e1000_paiov;

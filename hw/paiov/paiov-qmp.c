@@ -1,5 +1,8 @@
 /*
- * PAIOV: query-paiov and "info paiov"
+ * PAIOV: query-paiov, query-paiov-pma and "info paiov"
+ *
+ * The one place that sees both sides: a device's virtual PSA (its state
+ * and accounting) and its host side (what the proxy PMA did for it).
  *
  * Copyright (c) 2026 The qemu-paiov authors
  *
@@ -10,23 +13,141 @@
 #include "qapi/error.h"
 #include "qapi/qapi-commands-paiov.h"
 #include "qapi/qapi-visit-paiov.h"
+#include "qom/object.h"
 #include "monitor/hmp.h"
 #include "monitor/monitor.h"
-#include "paiov/paiov.h"
+#include "hw/qdev-core.h"
+#include "paiov/paiov-vpsa.h"
+#include "paiov/paiov-pma.h"
+
+static PaiovHostAction *paiov_host_action(PaiovHostBackend backend,
+                                          PaiovHostRecord *rec)
+{
+    PaiovHostAction *a = g_new0(PaiovHostAction, 1);
+
+    a->backend = backend;
+    a->action = rec->action;
+    a->result = rec->result;
+    a->error = g_strdup(rec->error);
+    a->requests = rec->requests;
+    a->failures = rec->failures;
+    a->coalesced = rec->coalesced;
+    return a;
+}
+
+/* What the proxy PMA did for a device */
+static void paiov_query_host(PaiovHost *host, PaiovDeviceInfo *info)
+{
+    int b;
+
+    info->pma = object_get_canonical_path(OBJECT(host->pma));
+    for (b = PAIOV_HOST_BACKEND__MAX - 1; b >= 0; b--) {
+        if (host->records[b].requests) {
+            QAPI_LIST_PREPEND(info->host_actions,
+                              paiov_host_action(b, &host->records[b]));
+        }
+    }
+    info->low_latency = paiov_host_low_latency(host);
+    info->pm_qos_held = paiov_pma_pm_qos_held(host->pma);
+    info->timer_slack_raised = paiov_pma_timer_slack_raised(host->pma);
+}
+
+static PaiovDeviceInfo *paiov_query_device(PaiovVPSA *vpsa)
+{
+    PaiovDeviceInfo *info = g_new0(PaiovDeviceInfo, 1);
+    PaiovHost *host = paiov_host_find(vpsa);
+    int s;
+
+    if (host) {
+        paiov_host_refresh(host);
+    }
+    info->qom_path = object_get_canonical_path(OBJECT(vpsa->dev));
+    info->type = g_strdup(object_get_typename(OBJECT(vpsa->dev)));
+    info->state = vpsa->state;
+    for (s = PAIOV_POWER_STATE__MAX - 1; s >= 0; s--) {
+        PaiovResidency *r = g_new0(PaiovResidency, 1);
+
+        r->state = s;
+        r->ms = paiov_vpsa_residency_ms(vpsa, s);
+        QAPI_LIST_PREPEND(info->residency, r);
+    }
+    info->transitions = vpsa->transitions;
+    info->last_reason = vpsa->last_reason;
+    info->timer_armed = vpsa->ops->timer_armed &&
+                        vpsa->ops->timer_armed(vpsa);
+    info->idle_timeout_ms = vpsa->idle_timer ? vpsa->idle_timeout_ms : 0;
+    info->accesses = vpsa->accesses;
+    info->handler_ns = vpsa->handler_ns;
+    info->wakeups = vpsa->wakeups;
+    info->has_wakeups_avoided = vpsa->counts_avoided;
+    info->wakeups_avoided = vpsa->wakeups_avoided;
+    if (host) {
+        paiov_query_host(host, info);
+    } else {
+        info->pma = g_strdup("");
+    }
+    if (vpsa->ops->query) {
+        vpsa->ops->query(vpsa, info);
+    }
+    return info;
+}
+
+static void paiov_query_one(PaiovVPSA *vpsa, void *opaque)
+{
+    PaiovDeviceInfoList ***tail = opaque;
+
+    QAPI_LIST_APPEND(*tail, paiov_query_device(vpsa));
+}
 
 PaiovDeviceInfoList *qmp_query_paiov(Error **errp)
 {
-    return paiov_query_all();
+    PaiovDeviceInfoList *list = NULL, **tail = &list;
+
+    paiov_vpsa_foreach(paiov_query_one, &tail);
+    return list;
+}
+
+/* The totals of a proxy PMA's devices */
+static void paiov_query_pma_sum(PaiovHost *host, void *opaque)
+{
+    PaiovPmaInfo *info = opaque;
+    PaiovDeviceInfo *d = paiov_query_device(host->vpsa);
+
+    info->accesses += d->accesses;
+    info->handler_ns += d->handler_ns;
+    info->wakeups += d->wakeups;
+    info->wakeups_avoided += d->wakeups_avoided;
+    qapi_free_PaiovDeviceInfo(d);
+}
+
+static int paiov_query_pma_one(Object *obj, void *opaque)
+{
+    PaiovPmaInfoList ***tail = opaque;
+    PaiovPMA *pma = (PaiovPMA *)object_dynamic_cast(obj, TYPE_PAIOV_PMA);
+    PaiovPmaInfo *info;
+
+    if (!pma) {
+        return 0;
+    }
+    info = g_new0(PaiovPmaInfo, 1);
+    paiov_pma_foreach_host(pma, paiov_query_pma_sum, info);
+    paiov_pma_query(pma, info);
+    QAPI_LIST_APPEND(*tail, info);
+    return 0;
 }
 
 PaiovPmaInfoList *qmp_query_paiov_pma(Error **errp)
 {
-    return paiov_pma_query_all();
+    PaiovPmaInfoList *list = NULL, **tail = &list;
+
+    object_child_foreach(object_get_objects_root(), paiov_query_pma_one,
+                         &tail);
+    return list;
 }
 
 static void hmp_info_paiov_pma(Monitor *mon)
 {
-    g_autoptr(PaiovPmaInfoList) list = paiov_pma_query_all();
+    g_autoptr(PaiovPmaInfoList) list = qmp_query_paiov_pma(NULL);
     PaiovPmaInfoList *l;
 
     for (l = list; l; l = l->next) {
@@ -42,25 +163,33 @@ static void hmp_info_paiov_pma(Monitor *mon)
                        " us in handlers, %" PRId64 " wakeups (%" PRId64
                        " avoided)\n", p->accesses, p->handler_ns / 1000,
                        p->wakeups, p->wakeups_avoided);
+        monitor_printf(mon, "  %" PRId64 " host requests (%" PRId64
+                       " coalesced, %" PRId64 " pending), debounce %"
+                       PRId64 " ms\n", p->host_requests,
+                       p->host_requests_coalesced, p->host_requests_pending,
+                       p->host_debounce_ms);
         if (p->pm_qos) {
             monitor_printf(mon, "  PM QoS %" PRId64 " us: %s (%" PRId64
-                           " requests)%s%s\n", p->pm_qos->latency_us,
+                           " requests, %" PRId64 " coalesced)%s%s\n",
+                           p->pm_qos->latency_us,
                            p->pm_qos->held ? "held" : "released",
-                           p->pm_qos->requests,
+                           p->pm_qos->requests, p->pm_qos->coalesced,
                            p->pm_qos->error ? ": " : "",
                            p->pm_qos->error ?: "");
         }
         monitor_printf(mon, "  timer slack %s (%" PRId64 " ns, %" PRId64
-                       " threads, %" PRId64 " raises)%s%s\n",
+                       " threads, %" PRId64 " raises, %" PRId64
+                       " coalesced, %" PRId64 " restores pending)%s%s\n",
                        ts->raised ? "raised" : "default", ts->slack_ns,
-                       ts->threads, ts->raises, ts->error ? ": " : "",
+                       ts->threads, ts->raises, ts->coalesced,
+                       ts->restore_pending, ts->error ? ": " : "",
                        ts->error ?: "");
     }
 }
 
 void hmp_info_paiov(Monitor *mon, const QDict *qdict)
 {
-    g_autoptr(PaiovDeviceInfoList) list = paiov_query_all();
+    g_autoptr(PaiovDeviceInfoList) list = qmp_query_paiov(NULL);
     PaiovDeviceInfoList *l;
 
     if (!list) {
@@ -98,11 +227,11 @@ void hmp_info_paiov(Monitor *mon, const QDict *qdict)
             PaiovHostAction *h = a->value;
 
             monitor_printf(mon, "  host %s: %s %s (%" PRId64 " requests, %"
-                           PRId64 " failed)%s%s\n",
+                           PRId64 " failed, %" PRId64 " coalesced)%s%s\n",
                            PaiovHostBackend_str(h->backend),
                            PaiovHostActionKind_str(h->action),
                            PaiovHostActionResult_str(h->result),
-                           h->requests, h->failures,
+                           h->requests, h->failures, h->coalesced,
                            h->error ? ": " : "", h->error ?: "");
         }
         if (d->display) {

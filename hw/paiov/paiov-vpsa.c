@@ -6,6 +6,8 @@
  * channel, the display, receive/transmit) is enabled.  The core derives
  * the power state from these inputs; paiov_vpsa_set_state() is the only
  * function that changes it, checked against the transition table below.
+ * The device is told of each transition, then the listeners (the proxy
+ * PMA).  Nothing here knows the proxy PMA or the host.
  *
  * Copyright (c) 2026 The qemu-paiov authors
  *
@@ -16,11 +18,11 @@
 #include "qemu/timer.h"
 #include "qemu/queue.h"
 #include "qemu/error-report.h"
-#include "qapi/error.h"
+#include "exec/memory.h"
 #include "qapi/qapi-events-paiov.h"
 #include "system/qtest.h"
 #include "hw/qdev-core.h"
-#include "paiov/paiov.h"
+#include "paiov/paiov-vpsa.h"
 #include "trace.h"
 
 static QTAILQ_HEAD(, PaiovVPSA) paiov_vpsas =
@@ -98,7 +100,7 @@ static void paiov_vpsa_account(PaiovVPSA *vpsa)
 
 static void paiov_vpsa_arm_idle_check(PaiovVPSA *vpsa)
 {
-    uint32_t timeout = vpsa->pma ? paiov_pma_idle_timeout_ms(vpsa->pma) : 0;
+    uint32_t timeout = vpsa->idle_timeout_ms;
 
     if (!vpsa->idle_timer) {
         return;
@@ -151,7 +153,7 @@ static void paiov_vpsa_restart_idle_check(PaiovVPSA *vpsa)
         return;
     }
     if (vpsa->idle_timer && timer_pending(vpsa->idle_timer) &&
-        vpsa->pma && paiov_pma_idle_timeout_ms(vpsa->pma)) {
+        vpsa->idle_timeout_ms) {
         vpsa->quiet_needed = PAIOV_IDLE_CHECKS + 1;
         return;
     }
@@ -165,10 +167,13 @@ void paiov_vpsa_wake(PaiovVPSA *vpsa)
                          PAIOV_REASON_ACCESS);
 }
 
-void paiov_vpsa_policy_changed(PaiovVPSA *vpsa)
+void paiov_vpsa_set_idle_timeout(PaiovVPSA *vpsa, uint32_t timeout_ms)
 {
-    if (vpsa->state == PAIOV_POWER_STATE_PASSIVE_IDLE &&
-        !paiov_pma_idle_timeout_ms(vpsa->pma)) {
+    vpsa->idle_timeout_ms = timeout_ms;
+    if (!paiov_vpsa_realized(vpsa)) {
+        return;                         /* realize starts detection */
+    }
+    if (vpsa->state == PAIOV_POWER_STATE_PASSIVE_IDLE && !timeout_ms) {
         paiov_vpsa_set_state(vpsa, PAIOV_POWER_STATE_ACTIVE,
                              PAIOV_REASON_POLICY);
         return;
@@ -239,15 +244,28 @@ static void paiov_vpsa_event(PaiovVPSA *vpsa, PaiovPowerState old,
     timer_mod(vpsa->event_timer, vpsa->event_sent_ms + PAIOV_EVENT_PERIOD_MS);
 }
 
-/* Make the device and the host follow a state the core has set */
+/* Make the device, then the listeners follow a state the core has set */
 static void paiov_vpsa_apply(PaiovVPSA *vpsa, PaiovPowerState old)
 {
+    PaiovVPSAListener *l, *next;
+
     if (vpsa->ops->power_changed) {
         vpsa->ops->power_changed(vpsa, old, vpsa->state);
     }
-    if (vpsa->pma) {
-        paiov_pma_power_changed(vpsa->pma, vpsa, old, vpsa->state);
+    QTAILQ_FOREACH_SAFE(l, &vpsa->listeners, next, next) {
+        l->power_changed(l, vpsa, old, vpsa->state);
     }
+}
+
+void paiov_vpsa_add_listener(PaiovVPSA *vpsa, PaiovVPSAListener *listener)
+{
+    QTAILQ_INSERT_TAIL(&vpsa->listeners, listener, next);
+}
+
+void paiov_vpsa_remove_listener(PaiovVPSA *vpsa,
+                                PaiovVPSAListener *listener)
+{
+    QTAILQ_REMOVE(&vpsa->listeners, listener, next);
 }
 
 int paiov_vpsa_set_state(PaiovVPSA *vpsa, PaiovPowerState state,
@@ -468,31 +486,13 @@ void paiov_vpsa_init(PaiovVPSA *vpsa, DeviceState *dev,
 {
     vpsa->dev = dev;
     vpsa->ops = ops;
+    QTAILQ_INIT(&vpsa->listeners);
     vpsa->state = PAIOV_POWER_STATE_IDLE;
     vpsa->last_reason = PAIOV_REASON_REALIZE;
 }
 
-bool paiov_vpsa_attach(PaiovVPSA *vpsa, PaiovPMA *pma, Error **errp)
+void paiov_vpsa_realize(PaiovVPSA *vpsa)
 {
-    assert(!vpsa->pma);
-    if (!pma) {
-        pma = paiov_pma_get_default(errp);
-        if (!pma) {
-            return false;
-        }
-    }
-    if (!paiov_pma_attach(pma, vpsa, errp)) {
-        return false;
-    }
-    vpsa->pma = PAIOV_PMA(object_ref(OBJECT(pma)));
-    return true;
-}
-
-bool paiov_vpsa_realize(PaiovVPSA *vpsa, PaiovPMA *pma, Error **errp)
-{
-    if (!vpsa->pma && !paiov_vpsa_attach(vpsa, pma, errp)) {
-        return false;
-    }
     /* looked up once: a blank storm must not walk the QOM tree each time */
     vpsa->path = object_get_canonical_path(OBJECT(vpsa->dev));
     if (vpsa->ops->passive_idle) {
@@ -509,7 +509,6 @@ bool paiov_vpsa_realize(PaiovVPSA *vpsa, PaiovPMA *pma, Error **errp)
     /* the host follows the initial state too */
     paiov_vpsa_restart_idle_check(vpsa);
     paiov_vpsa_apply(vpsa, vpsa->state);
-    return true;
 }
 
 void paiov_vpsa_unrealize(PaiovVPSA *vpsa)
@@ -531,15 +530,6 @@ void paiov_vpsa_unrealize(PaiovVPSA *vpsa)
     if (QTAILQ_IN_USE(vpsa, next)) {
         QTAILQ_REMOVE(&paiov_vpsas, vpsa, next);
     }
-    if (vpsa->pma) {
-        paiov_pma_detach(vpsa->pma, vpsa);
-        object_unref(OBJECT(vpsa->pma));
-        vpsa->pma = NULL;
-    }
-    g_free(vpsa->audio.error);
-    vpsa->audio.error = NULL;
-    g_free(vpsa->runtime_pm.error);
-    vpsa->runtime_pm.error = NULL;
 }
 
 void paiov_vpsa_foreach(void (*fn)(PaiovVPSA *vpsa, void *opaque),
@@ -560,83 +550,6 @@ int64_t paiov_vpsa_residency_ms(PaiovVPSA *vpsa, PaiovPowerState state)
         ns += qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) - vpsa->entered_ns;
     }
     return ns / SCALE_MS;
-}
-
-static PaiovHostAction *paiov_host_action(PaiovHostBackend backend,
-                                          PaiovHostRecord *rec)
-{
-    PaiovHostAction *a = g_new0(PaiovHostAction, 1);
-
-    a->backend = backend;
-    a->action = rec->action;
-    a->result = rec->result;
-    a->error = g_strdup(rec->error);
-    a->requests = rec->requests;
-    a->failures = rec->failures;
-    a->coalesced = rec->coalesced;
-    return a;
-}
-
-PaiovDeviceInfo *paiov_vpsa_query(PaiovVPSA *vpsa)
-{
-    PaiovDeviceInfo *info = g_new0(PaiovDeviceInfo, 1);
-    int s;
-
-    if (vpsa->pma) {
-        paiov_pma_refresh(vpsa->pma, vpsa);
-    }
-    info->qom_path = object_get_canonical_path(OBJECT(vpsa->dev));
-    info->type = g_strdup(object_get_typename(OBJECT(vpsa->dev)));
-    info->pma = vpsa->pma ? object_get_canonical_path(OBJECT(vpsa->pma))
-                          : g_strdup("");
-    info->state = vpsa->state;
-    for (s = PAIOV_POWER_STATE__MAX - 1; s >= 0; s--) {
-        PaiovResidency *r = g_new0(PaiovResidency, 1);
-
-        r->state = s;
-        r->ms = paiov_vpsa_residency_ms(vpsa, s);
-        QAPI_LIST_PREPEND(info->residency, r);
-    }
-    info->transitions = vpsa->transitions;
-    info->last_reason = vpsa->last_reason;
-    info->timer_armed = vpsa->ops->timer_armed &&
-                        vpsa->ops->timer_armed(vpsa);
-    if (vpsa->runtime_pm.requests) {
-        QAPI_LIST_PREPEND(info->host_actions,
-                          paiov_host_action(PAIOV_HOST_BACKEND_RUNTIME_PM,
-                                            &vpsa->runtime_pm));
-    }
-    if (vpsa->audio.requests) {
-        QAPI_LIST_PREPEND(info->host_actions,
-                          paiov_host_action(PAIOV_HOST_BACKEND_AUDIO,
-                                            &vpsa->audio));
-    }
-    info->idle_timeout_ms = vpsa->idle_timer && vpsa->pma ?
-                            paiov_pma_idle_timeout_ms(vpsa->pma) : 0;
-    info->accesses = vpsa->accesses;
-    info->handler_ns = vpsa->handler_ns;
-    info->wakeups = vpsa->wakeups;
-    info->has_wakeups_avoided = vpsa->counts_avoided;
-    info->wakeups_avoided = vpsa->wakeups_avoided;
-    info->low_latency = paiov_vpsa_low_latency(vpsa);
-    info->pm_qos_held = vpsa->pma && paiov_pma_pm_qos_held(vpsa->pma);
-    info->timer_slack_raised = vpsa->pma &&
-                               paiov_pma_timer_slack_raised(vpsa->pma);
-    if (vpsa->ops->query) {
-        vpsa->ops->query(vpsa, info);
-    }
-    return info;
-}
-
-PaiovDeviceInfoList *paiov_query_all(void)
-{
-    PaiovDeviceInfoList *list = NULL, **tail = &list;
-    PaiovVPSA *vpsa;
-
-    QTAILQ_FOREACH(vpsa, &paiov_vpsas, next) {
-        QAPI_LIST_APPEND(tail, paiov_vpsa_query(vpsa));
-    }
-    return list;
 }
 
 /* Migration: the guest-visible inputs and the state they imply */

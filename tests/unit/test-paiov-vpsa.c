@@ -1,8 +1,9 @@
 /*
  * Unit tests of the PAIOV virtual PSA state machine (hw/paiov/paiov-vpsa.c)
  *
- * The proxy PMA is replaced by stubs that record what the core asked of
- * it, so that every transition can be checked without a machine.
+ * The state machine links alone: no proxy PMA, no device model.  A
+ * listener stands where the proxy PMA listens and records what it was
+ * told, so that every transition can be checked without a machine.
  *
  * Copyright (c) 2026 The qemu-paiov authors
  *
@@ -14,70 +15,30 @@
 #include "qemu/timer.h"
 #include "qapi/error.h"
 #include "qom/object.h"
-#include "paiov/paiov.h"
+#include "paiov/paiov-vpsa.h"
 
 #define TYPE_TEST_PAIOV_DEV "test-paiov-dev"
 
-/* What the stubs saw */
+/* What the device and the listener were told */
 static struct {
-    int pma_calls;
-    PaiovPowerState pma_old, pma_new;
+    int listener_calls;
+    PaiovPowerState listener_old, listener_new;
     int dev_calls;
     PaiovPowerState dev_old, dev_new;
 } seen;
 
-struct PaiovPMA {
-    Object parent_obj;
+static void test_listener_power_changed(PaiovVPSAListener *listener,
+                                        PaiovVPSA *vpsa, PaiovPowerState old,
+                                        PaiovPowerState new)
+{
+    seen.listener_calls++;
+    seen.listener_old = old;
+    seen.listener_new = new;
+}
+
+static PaiovVPSAListener test_listener = {
+    .power_changed = test_listener_power_changed,
 };
-
-static PaiovPMA test_pma;
-
-PaiovPMA *paiov_pma_get_default(Error **errp)
-{
-    return &test_pma;
-}
-
-void paiov_pma_power_changed(PaiovPMA *pma, PaiovVPSA *vpsa,
-                             PaiovPowerState old, PaiovPowerState new)
-{
-    g_assert(pma == &test_pma);
-    seen.pma_calls++;
-    seen.pma_old = old;
-    seen.pma_new = new;
-}
-
-void paiov_pma_refresh(PaiovPMA *pma, PaiovVPSA *vpsa)
-{
-}
-
-bool paiov_pma_attach(PaiovPMA *pma, PaiovVPSA *vpsa, Error **errp)
-{
-    return true;
-}
-
-void paiov_pma_detach(PaiovPMA *pma, PaiovVPSA *vpsa)
-{
-}
-
-uint32_t paiov_pma_idle_timeout_ms(PaiovPMA *pma)
-{
-    return 0;
-}
-
-bool paiov_vpsa_low_latency(PaiovVPSA *vpsa)
-{
-    return false;
-}
-
-bool paiov_pma_pm_qos_held(PaiovPMA *pma)
-{
-    return false;
-}
-
-bool paiov_pma_timer_slack_raised(PaiovPMA *pma)
-{
-    return false;
-}
 
 static void test_dev_power_changed(PaiovVPSA *vpsa, PaiovPowerState old,
                                    PaiovPowerState new)
@@ -85,8 +46,8 @@ static void test_dev_power_changed(PaiovVPSA *vpsa, PaiovPowerState old,
     seen.dev_calls++;
     seen.dev_old = old;
     seen.dev_new = new;
-    /* the device is told before the proxy PMA acts on the host */
-    g_assert_cmpint(seen.dev_calls, ==, seen.pma_calls + 1);
+    /* the device is told before the listener (proxy PMA) acts */
+    g_assert_cmpint(seen.dev_calls, ==, seen.listener_calls + 1);
 }
 
 static const PaiovVPSAOps test_ops = {
@@ -169,7 +130,8 @@ static Object *new_dev_ops(PaiovVPSA *vpsa, const PaiovVPSAOps *ops)
     Object *obj = object_new(TYPE_TEST_PAIOV_DEV);
 
     paiov_vpsa_init(vpsa, (DeviceState *)obj, ops);
-    g_assert_true(paiov_vpsa_realize(vpsa, NULL, &error_abort));
+    paiov_vpsa_add_listener(vpsa, &test_listener);
+    paiov_vpsa_realize(vpsa);
     return obj;
 }
 
@@ -181,6 +143,7 @@ static Object *new_dev(PaiovVPSA *vpsa)
 static void free_dev(PaiovVPSA *vpsa, Object *obj)
 {
     paiov_vpsa_unrealize(vpsa);
+    paiov_vpsa_remove_listener(vpsa, &test_listener);
     object_unref(obj);
 }
 
@@ -203,7 +166,7 @@ static void test_table(void)
 
 /*
  * Guards the setter on every (from, to, reason) triple: an allowed change
- * is applied, counted, passed to the device and the PMA; a refused one
+ * is applied, counted, passed to the device and the listener; a refused one
  * changes nothing at all.
  */
 static void test_every_triple(void)
@@ -232,9 +195,9 @@ static void test_every_triple(void)
                     g_assert_cmpint(seen.dev_calls, ==, 1);
                     g_assert_cmpint(seen.dev_old, ==, from);
                     g_assert_cmpint(seen.dev_new, ==, to);
-                    g_assert_cmpint(seen.pma_calls, ==, 1);
-                    g_assert_cmpint(seen.pma_old, ==, from);
-                    g_assert_cmpint(seen.pma_new, ==, to);
+                    g_assert_cmpint(seen.listener_calls, ==, 1);
+                    g_assert_cmpint(seen.listener_old, ==, from);
+                    g_assert_cmpint(seen.listener_new, ==, to);
                     free_dev(&vpsa, obj);
                     continue;
                 } else {
@@ -243,7 +206,7 @@ static void test_every_triple(void)
                 g_assert_cmpint(vpsa.state, ==, from);
                 g_assert_cmpuint(vpsa.transitions, ==, transitions);
                 g_assert_cmpint(seen.dev_calls, ==, 0);
-                g_assert_cmpint(seen.pma_calls, ==, 0);
+                g_assert_cmpint(seen.listener_calls, ==, 0);
                 free_dev(&vpsa, obj);
             }
         }
@@ -300,7 +263,7 @@ static void test_passive_idle(void)
                                          PAIOV_POWER_STATE_PASSIVE_IDLE,
                                          PAIOV_REASON_INACTIVITY), ==, 0);
     g_assert_cmpint(seen.dev_new, ==, PAIOV_POWER_STATE_PASSIVE_IDLE);
-    g_assert_cmpint(seen.pma_new, ==, PAIOV_POWER_STATE_PASSIVE_IDLE);
+    g_assert_cmpint(seen.listener_new, ==, PAIOV_POWER_STATE_PASSIVE_IDLE);
     paiov_vpsa_set_dstate(&vpsa, 0);            /* no change: stays */
     g_assert_cmpint(vpsa.state, ==, PAIOV_POWER_STATE_PASSIVE_IDLE);
 
@@ -380,8 +343,8 @@ static bool expected_taken(uint8_t dstate, bool functions, uint32_t state)
 /*
  * One load: the device starts in D3hot with functions enabled; the
  * subsection (if @received) carries @dstate, @functions, @state.  Taken,
- * the state follows from the registers' inputs, the device and the PMA
- * are told; refused, nothing changes at all.
+ * the state follows from the registers' inputs, the device and the
+ * listener are told; refused, nothing changes at all.
  */
 static void check_load(bool received, uint8_t dstate, bool functions,
                        uint32_t state)
@@ -421,7 +384,7 @@ static void check_load(bool received, uint8_t dstate, bool functions,
                          transitions + (want != PAIOV_POWER_STATE_D3HOT));
         g_assert_cmpint(seen.dev_calls, ==, 1);
         g_assert_cmpint(seen.dev_new, ==, want);
-        g_assert_cmpint(seen.pma_calls, ==, 1);
+        g_assert_cmpint(seen.listener_calls, ==, 1);
     } else {
         g_assert_cmpint(ret, ==, -EINVAL);
         g_assert_cmpint(vpsa.state, ==, PAIOV_POWER_STATE_D3HOT);
@@ -429,7 +392,7 @@ static void check_load(bool received, uint8_t dstate, bool functions,
         g_assert_true(vpsa.functions_enabled);
         g_assert_cmpuint(vpsa.transitions, ==, transitions);
         g_assert_cmpint(seen.dev_calls, ==, 0);
-        g_assert_cmpint(seen.pma_calls, ==, 0);
+        g_assert_cmpint(seen.listener_calls, ==, 0);
     }
     free_dev(&vpsa, obj);
 }
@@ -472,21 +435,12 @@ static const TypeInfo test_dev_info = {
     .instance_size = sizeof(Object),
 };
 
-/* stands in for the proxy PMA type of hw/paiov/paiov-pma.c */
-static const TypeInfo test_pma_info = {
-    .name = TYPE_PAIOV_PMA,
-    .parent = TYPE_OBJECT,
-    .instance_size = sizeof(PaiovPMA),
-};
-
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     init_clocks(NULL);                  /* the core's timers */
     module_call_init(MODULE_INIT_QOM);
     type_register_static(&test_dev_info);
-    type_register_static(&test_pma_info);
-    object_initialize(&test_pma, sizeof(test_pma), TYPE_PAIOV_PMA);
 
     g_test_add_func("/paiov/vpsa/table", test_table);
     g_test_add_func("/paiov/vpsa/every-triple", test_every_triple);
