@@ -133,6 +133,53 @@ static gboolean paiov_host_cpu_slack_gone(gpointer key, gpointer value,
 }
 
 /*
+ * One thread in a pass of paiov_host_cpu_timer_slack().  Returns 1 if
+ * the thread has the slack wanted now, 0 if it was left alone or its
+ * slack could not be read, -1 if setting it failed.
+ */
+static int paiov_host_cpu_slack_thread(PaiovPMA *pma, int tid, bool raise)
+{
+    gpointer key = GINT_TO_POINTER(tid);
+    uint64_t *saved = g_hash_table_lookup(pma->slack_saved, key);
+    uint64_t cur = 0, value;
+
+    if (saved && raise) {
+        return 1;               /* still raised from before */
+    }
+    if (saved) {
+        value = *saved;
+    } else if (!paiov_host_cpu_thread_slack(pma, tid, &cur)) {
+        g_array_append_val(pma->slack_failed, tid);
+        return 0;
+    } else if (raise) {
+        value = pma->timer_slack_ns;
+        if (tid == pma->main_tid) {
+            pma->slack_default = cur;
+        }
+    } else if (cur == pma->timer_slack_ns && cur != pma->slack_default) {
+        /* started while raised: it inherited the raised value */
+        value = pma->slack_default;
+        saved = g_new(uint64_t, 1);
+        *saved = value;
+        g_hash_table_insert(pma->slack_saved, key, saved);
+    } else {
+        return 0;               /* never raised by us */
+    }
+    if (!paiov_host_cpu_thread_set_slack(pma, tid, value)) {
+        g_array_append_val(pma->slack_failed, tid);
+        return -1;
+    }
+    if (raise) {
+        saved = g_new(uint64_t, 1);
+        *saved = cur;
+        g_hash_table_insert(pma->slack_saved, key, saved);
+    } else {
+        g_hash_table_remove(pma->slack_saved, key);
+    }
+    return 1;
+}
+
+/*
  * Raise timerslack_ns of every thread of QEMU, or restore what was raised.
  *
  * slack_saved holds the original of every thread still raised.  A
@@ -168,47 +215,12 @@ static void paiov_host_cpu_timer_slack(PaiovPMA *pma, bool raise)
     seen = g_hash_table_new(NULL, NULL);
     while ((name = g_dir_read_name(dir))) {
         int tid = atoi(name);
-        gpointer key = GINT_TO_POINTER(tid);
-        uint64_t *saved = g_hash_table_lookup(pma->slack_saved, key);
-        uint64_t cur = 0, value;
+        int ret;
 
-        g_hash_table_add(seen, key);
-        if (saved && raise) {
-            done++;             /* still raised from before */
-            continue;
-        }
-        if (saved) {
-            value = *saved;
-        } else if (!paiov_host_cpu_thread_slack(pma, tid, &cur)) {
-            g_array_append_val(pma->slack_failed, tid);
-            continue;
-        } else if (raise) {
-            value = pma->timer_slack_ns;
-            if (tid == pma->main_tid) {
-                pma->slack_default = cur;
-            }
-        } else if (cur == pma->timer_slack_ns && cur != pma->slack_default) {
-            /* started while raised: it inherited the raised value */
-            value = pma->slack_default;
-            saved = g_new(uint64_t, 1);
-            *saved = value;
-            g_hash_table_insert(pma->slack_saved, key, saved);
-        } else {
-            continue;           /* never raised by us */
-        }
-        if (!paiov_host_cpu_thread_set_slack(pma, tid, value)) {
-            g_array_append_val(pma->slack_failed, tid);
-            main_failed |= tid == pma->main_tid;
-            continue;
-        }
-        if (raise) {
-            saved = g_new(uint64_t, 1);
-            *saved = cur;
-            g_hash_table_insert(pma->slack_saved, key, saved);
-        } else {
-            g_hash_table_remove(pma->slack_saved, key);
-        }
-        done++;
+        g_hash_table_add(seen, GINT_TO_POINTER(tid));
+        ret = paiov_host_cpu_slack_thread(pma, tid, raise);
+        done += ret > 0;
+        main_failed |= ret < 0 && tid == pma->main_tid;
     }
     g_hash_table_foreach_remove(pma->slack_saved, paiov_host_cpu_slack_gone,
                                 seen);
