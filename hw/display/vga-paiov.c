@@ -40,7 +40,7 @@
 #include "vga_regs.h"
 #include "vga-pci.h"
 #include "paiov/paiov.h"
-#include "hw/paiov/trace.h"
+#include "trace.h"
 
 #define TYPE_VGA_PAIOV "vga-paiov"
 OBJECT_DECLARE_SIMPLE_TYPE(VGAPaiovState, VGA_PAIOV)
