@@ -143,11 +143,27 @@ static const PaiovVPSAOps es1370_paiov_vpsa_ops = {
     .low_latency = true,
 };
 
+/*
+ * The I/O BAR: every guest access is counted (and timed) by the virtual
+ * PSA, through ES1370Class.io_ops
+ */
+static uint64_t es1370_paiov_io_read(void *opaque, hwaddr addr,
+                                     unsigned size)
+{
+    ES1370PaiovState *ps = opaque;
+    int64_t t0 = paiov_vpsa_access_begin(&ps->vpsa);
+    uint64_t val = es1370_io_read(opaque, addr, size);
+
+    paiov_vpsa_access_end(&ps->vpsa, t0);
+    return val;
+}
+
 static void es1370_paiov_io_write(void *opaque, hwaddr addr, uint64_t val,
                                   unsigned size)
 {
     ES1370PaiovState *ps = opaque;
     ES1370State *s = &ps->parent_obj;
+    int64_t t0 = paiov_vpsa_access_begin(&ps->vpsa);
 
     /*
      * Only a full CONTROL write enables channels; the host side must be
@@ -161,10 +177,11 @@ static void es1370_paiov_io_write(void *opaque, hwaddr addr, uint64_t val,
     es1370_io_write(opaque, addr, val, size);
     paiov_vpsa_set_functions_enabled(&ps->vpsa,
                                      s->ctl & ES1370_CHANNELS_EN);
+    paiov_vpsa_access_end(&ps->vpsa, t0);
 }
 
 static const MemoryRegionOps es1370_paiov_io_ops = {
-    .read = es1370_io_read,
+    .read = es1370_paiov_io_read,
     .write = es1370_paiov_io_write,
     .valid = {
         .min_access_size = 1,
@@ -193,7 +210,6 @@ static void es1370_paiov_realize(PCIDevice *dev, Error **errp)
         return;
     }
     ps->host.card = &ps->parent_obj.card;
-    paiov_vpsa_watch_region(&ps->vpsa, &ps->parent_obj.io);
     paiov_vpsa_realize(&ps->vpsa);
 }
 

@@ -40,7 +40,7 @@
 #include "vga_regs.h"
 #include "vga-pci.h"
 #include "paiov/paiov.h"
-#include "hw/paiov/trace.h"
+#include "trace.h"
 
 #define TYPE_VGA_PAIOV "vga-paiov"
 OBJECT_DECLARE_SIMPLE_TYPE(VGAPaiovState, VGA_PAIOV)
@@ -93,6 +93,11 @@ static bool vga_paiov_screen_off(VGACommonState *s)
            !(s->cr[VGA_CRTC_MODE] & VGA_CR17_H_V_SIGNALS_ENABLED);
 }
 
+/*
+ * After each guest write to the VGA or VBE registers (the VGA model's
+ * io_written hook): counted by the virtual PSA, the state follows the
+ * screen
+ */
 static void vga_paiov_io_written(VGACommonState *s)
 {
     VGAPaiovState *ps = container_of(s, VGAPaiovState, parent_obj.vga);
@@ -314,7 +319,6 @@ static void vga_paiov_realize(PCIDevice *dev, Error **errp)
     }
     ps->blank_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
                                    vga_paiov_blank_timer, ps);
-    s->io_written = vga_paiov_io_written;
     graphic_console_set_hwops(s->con, &vga_paiov_ops, ps);
     paiov_vpsa_set_functions_enabled(&ps->vpsa, !vga_paiov_screen_off(s));
     paiov_vpsa_realize(&ps->vpsa);
@@ -351,6 +355,7 @@ static void vga_paiov_instance_init(Object *obj)
     VGAPaiovState *ps = VGA_PAIOV(obj);
 
     paiov_vpsa_init(&ps->vpsa, DEVICE(obj), &vga_paiov_vpsa_ops);
+    vga_paiov_vga(ps)->io_written = vga_paiov_io_written;
 }
 
 static int vga_paiov_pre_load(void *opaque)

@@ -118,9 +118,73 @@ static void e1000_paiov_update(E1000State *s)
     }
 }
 
-static void e1000_paiov_mmio_written(E1000State *s, unsigned index)
+/*
+ * The MMIO and I/O BARs, through E1000BaseClass.mmio_ops and io_ops:
+ * every guest access is counted (and timed) by the virtual PSA; after a
+ * register write the state follows RCTL.EN and TCTL.EN.
+ */
+static uint64_t e1000_paiov_mmio_read(void *opaque, hwaddr addr,
+                                      unsigned size)
 {
-    e1000_paiov_update(s);
+    E1000PaiovState *ps = opaque;
+    int64_t t0 = paiov_vpsa_access_begin(&ps->vpsa);
+    uint64_t val = e1000_mmio_read(opaque, addr, size);
+
+    paiov_vpsa_access_end(&ps->vpsa, t0);
+    return val;
+}
+
+static void e1000_paiov_mmio_write(void *opaque, hwaddr addr, uint64_t val,
+                                   unsigned size)
+{
+    E1000PaiovState *ps = opaque;
+    int64_t t0 = paiov_vpsa_access_begin(&ps->vpsa);
+
+    e1000_mmio_write(opaque, addr, val, size);
+    e1000_paiov_update(&ps->parent_obj);
+    paiov_vpsa_access_end(&ps->vpsa, t0);
+}
+
+static const MemoryRegionOps e1000_paiov_mmio_ops = {
+    .read = e1000_paiov_mmio_read,
+    .write = e1000_paiov_mmio_write,
+    .endianness = DEVICE_LITTLE_ENDIAN,
+    .impl = {
+        .min_access_size = 4,
+        .max_access_size = 4,
+    },
+};
+
+static uint64_t e1000_paiov_io_read(void *opaque, hwaddr addr, unsigned size)
+{
+    E1000PaiovState *ps = opaque;
+    int64_t t0 = paiov_vpsa_access_begin(&ps->vpsa);
+    uint64_t val = e1000_io_read(opaque, addr, size);
+
+    paiov_vpsa_access_end(&ps->vpsa, t0);
+    return val;
+}
+
+static void e1000_paiov_io_write(void *opaque, hwaddr addr, uint64_t val,
+                                 unsigned size)
+{
+    E1000PaiovState *ps = opaque;
+    int64_t t0 = paiov_vpsa_access_begin(&ps->vpsa);
+
+    e1000_io_write(opaque, addr, val, size);
+    paiov_vpsa_access_end(&ps->vpsa, t0);
+}
+
+static const MemoryRegionOps e1000_paiov_io_ops = {
+    .read = e1000_paiov_io_read,
+    .write = e1000_paiov_io_write,
+    .endianness = DEVICE_LITTLE_ENDIAN,
+};
+
+/* An expiry of auto-negotiation, interrupt mitigation or queue flush */
+static void e1000_paiov_timer_fired(E1000State *s)
+{
+    paiov_vpsa_timer_fired(&E1000_PAIOV(s)->vpsa);
 }
 
 static void e1000_paiov_link_changed(E1000State *s)
@@ -206,11 +270,6 @@ static void e1000_paiov_realize(PCIDevice *pci_dev, Error **errp)
                                   errp)) {
         return;
     }
-    paiov_vpsa_watch_region(&ps->vpsa, &ps->parent_obj.mmio);
-    paiov_vpsa_watch_region(&ps->vpsa, &ps->parent_obj.io);
-    paiov_vpsa_count_timer(&ps->vpsa, ps->parent_obj.autoneg_timer);
-    paiov_vpsa_count_timer(&ps->vpsa, ps->parent_obj.mit_timer);
-    paiov_vpsa_count_timer(&ps->vpsa, ps->parent_obj.flush_queue_timer);
     ps->vpsa.counts_avoided = true;
     paiov_vpsa_realize(&ps->vpsa);
 }
@@ -323,7 +382,9 @@ static void e1000_paiov_class_init(ObjectClass *klass, void *data)
     PCIDeviceClass *pk = PCI_DEVICE_CLASS(klass);
     E1000BaseClass *ek = E1000_CLASS(klass);
 
-    ek->mmio_written = e1000_paiov_mmio_written;
+    ek->mmio_ops = &e1000_paiov_mmio_ops;
+    ek->io_ops = &e1000_paiov_io_ops;
+    ek->timer_fired = e1000_paiov_timer_fired;
     ek->link_changed = e1000_paiov_link_changed;
     ek->rx_allowed = e1000_paiov_rx_allowed;
     pk->pm_state_changed = e1000_paiov_pm_state_changed;

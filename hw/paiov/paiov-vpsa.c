@@ -34,24 +34,24 @@ static QTAILQ_HEAD(, PaiovVPSA) paiov_vpsas =
 /*
  * Allowed transitions: paiov_transitions[from][to] is the set of reasons
  * for which a virtual PSA may go from @from to @to.  The diagonal is empty:
- * a state never transitions to itself.
+ * a state never transitions to itself.  A migration derives the state
+ * from the migrated inputs (D-state, device functions), as a guest write
+ * does: it never leads into passive idle, which only inactivity enters.
  */
 static const uint32_t paiov_transitions[PAIOV_POWER_STATE__MAX]
                                        [PAIOV_POWER_STATE__MAX] = {
     [PAIOV_POWER_STATE_ACTIVE] = {
         [PAIOV_POWER_STATE_IDLE] = R(DEVICE_IDLE) | MIGRATION_RESET,
         [PAIOV_POWER_STATE_D3HOT] = R(PMCSR) | R(MIGRATION),
-        [PAIOV_POWER_STATE_PASSIVE_IDLE] = R(INACTIVITY) | R(MIGRATION),
+        [PAIOV_POWER_STATE_PASSIVE_IDLE] = R(INACTIVITY),
     },
     [PAIOV_POWER_STATE_IDLE] = {
         [PAIOV_POWER_STATE_ACTIVE] = R(DEVICE_ACTIVE) | R(MIGRATION),
         [PAIOV_POWER_STATE_D3HOT] = R(PMCSR) | R(MIGRATION),
-        [PAIOV_POWER_STATE_PASSIVE_IDLE] = R(MIGRATION),
     },
     [PAIOV_POWER_STATE_D3HOT] = {
         [PAIOV_POWER_STATE_ACTIVE] = R(PMCSR) | R(MIGRATION),
         [PAIOV_POWER_STATE_IDLE] = R(PMCSR) | MIGRATION_RESET,
-        [PAIOV_POWER_STATE_PASSIVE_IDLE] = R(MIGRATION),
     },
     [PAIOV_POWER_STATE_PASSIVE_IDLE] = {
         [PAIOV_POWER_STATE_ACTIVE] = R(ACCESS) | R(POLICY) | R(MIGRATION),
@@ -337,148 +337,24 @@ void paiov_vpsa_reset(PaiovVPSA *vpsa)
     paiov_vpsa_update(vpsa, PAIOV_REASON_RESET);
 }
 
-/* A region whose guest accesses go through the virtual PSA first */
-typedef struct PaiovRegionWatch {
-    PaiovVPSA *vpsa;
-    MemoryRegion *mr;
-    const MemoryRegionOps *ops;
-    void *opaque;
-    MemoryRegionOps wrapped;
-} PaiovRegionWatch;
-
-static uint64_t paiov_watch_read(void *opaque, hwaddr addr, unsigned size)
+/*
+ * Guest accesses and device timers, reported by the device models from
+ * their own handlers (class hooks of the models they extend)
+ */
+int64_t paiov_vpsa_access_begin(PaiovVPSA *vpsa)
 {
-    PaiovRegionWatch *w = opaque;
-    int64_t t0 = get_clock();
-    uint64_t val;
-
-    paiov_vpsa_access(w->vpsa);
-    val = w->ops->read(w->opaque, addr, size);
-    w->vpsa->handler_ns += get_clock() - t0;
-    return val;
+    paiov_vpsa_access(vpsa);
+    return get_clock();
 }
 
-static void paiov_watch_write(void *opaque, hwaddr addr, uint64_t val,
-                              unsigned size)
+void paiov_vpsa_access_end(PaiovVPSA *vpsa, int64_t begin)
 {
-    PaiovRegionWatch *w = opaque;
-    int64_t t0 = get_clock();
-
-    paiov_vpsa_access(w->vpsa);
-    w->ops->write(w->opaque, addr, val, size);
-    w->vpsa->handler_ns += get_clock() - t0;
+    vpsa->handler_ns += get_clock() - begin;
 }
 
-static MemTxResult paiov_watch_read_attrs(void *opaque, hwaddr addr,
-                                          uint64_t *val, unsigned size,
-                                          MemTxAttrs attrs)
+void paiov_vpsa_timer_fired(PaiovVPSA *vpsa)
 {
-    PaiovRegionWatch *w = opaque;
-    int64_t t0 = get_clock();
-    MemTxResult r;
-
-    paiov_vpsa_access(w->vpsa);
-    r = w->ops->read_with_attrs(w->opaque, addr, val, size, attrs);
-    w->vpsa->handler_ns += get_clock() - t0;
-    return r;
-}
-
-static MemTxResult paiov_watch_write_attrs(void *opaque, hwaddr addr,
-                                           uint64_t val, unsigned size,
-                                           MemTxAttrs attrs)
-{
-    PaiovRegionWatch *w = opaque;
-    int64_t t0 = get_clock();
-    MemTxResult r;
-
-    paiov_vpsa_access(w->vpsa);
-    r = w->ops->write_with_attrs(w->opaque, addr, val, size, attrs);
-    w->vpsa->handler_ns += get_clock() - t0;
-    return r;
-}
-
-static bool paiov_watch_accepts(void *opaque, hwaddr addr, unsigned size,
-                                bool is_write, MemTxAttrs attrs)
-{
-    PaiovRegionWatch *w = opaque;
-
-    return w->ops->valid.accepts(w->opaque, addr, size, is_write, attrs);
-}
-
-void paiov_vpsa_watch_region(PaiovVPSA *vpsa, MemoryRegion *mr)
-{
-    PaiovRegionWatch *w = g_new0(PaiovRegionWatch, 1);
-
-    w->vpsa = vpsa;
-    w->mr = mr;
-    w->ops = mr->ops;
-    w->opaque = mr->opaque;
-    w->wrapped = *mr->ops;
-    if (w->ops->read) {
-        w->wrapped.read = paiov_watch_read;
-    }
-    if (w->ops->write) {
-        w->wrapped.write = paiov_watch_write;
-    }
-    if (w->ops->read_with_attrs) {
-        w->wrapped.read_with_attrs = paiov_watch_read_attrs;
-    }
-    if (w->ops->write_with_attrs) {
-        w->wrapped.write_with_attrs = paiov_watch_write_attrs;
-    }
-    if (w->ops->valid.accepts) {
-        w->wrapped.valid.accepts = paiov_watch_accepts;
-    }
-    mr->ops = &w->wrapped;
-    mr->opaque = w;
-    vpsa->watches = g_slist_prepend(vpsa->watches, w);
-}
-
-/* A device timer whose expiries count as host wakeups of the device */
-typedef struct PaiovTimerWatch {
-    PaiovVPSA *vpsa;
-    QEMUTimer *timer;
-    QEMUTimerCB *cb;
-    void *opaque;
-} PaiovTimerWatch;
-
-static void paiov_watch_timer_cb(void *opaque)
-{
-    PaiovTimerWatch *w = opaque;
-
-    w->vpsa->wakeups++;
-    w->cb(w->opaque);
-}
-
-void paiov_vpsa_count_timer(PaiovVPSA *vpsa, QEMUTimer *timer)
-{
-    PaiovTimerWatch *w = g_new0(PaiovTimerWatch, 1);
-
-    w->vpsa = vpsa;
-    w->timer = timer;
-    w->cb = timer->cb;
-    w->opaque = timer->opaque;
-    timer->cb = paiov_watch_timer_cb;
-    timer->opaque = w;
-    vpsa->timer_watches = g_slist_prepend(vpsa->timer_watches, w);
-}
-
-static void paiov_vpsa_unwatch_timer(gpointer data)
-{
-    PaiovTimerWatch *w = data;
-
-    w->timer->cb = w->cb;
-    w->timer->opaque = w->opaque;
-    g_free(w);
-}
-
-static void paiov_vpsa_unwatch(gpointer data)
-{
-    PaiovRegionWatch *w = data;
-
-    w->mr->ops = w->ops;
-    w->mr->opaque = w->opaque;
-    g_free(w);
+    vpsa->wakeups++;
 }
 
 void paiov_vpsa_init(PaiovVPSA *vpsa, DeviceState *dev,
@@ -523,10 +399,6 @@ void paiov_vpsa_unrealize(PaiovVPSA *vpsa)
     }
     g_free(vpsa->path);
     vpsa->path = NULL;
-    g_slist_free_full(vpsa->watches, paiov_vpsa_unwatch);
-    vpsa->watches = NULL;
-    g_slist_free_full(vpsa->timer_watches, paiov_vpsa_unwatch_timer);
-    vpsa->timer_watches = NULL;
     if (QTAILQ_IN_USE(vpsa, next)) {
         QTAILQ_REMOVE(&paiov_vpsas, vpsa, next);
     }
@@ -552,13 +424,20 @@ int64_t paiov_vpsa_residency_ms(PaiovVPSA *vpsa, PaiovPowerState state)
     return ns / SCALE_MS;
 }
 
-/* Migration: the guest-visible inputs and the state they imply */
+/*
+ * Migration: the guest-visible inputs (D-state, device functions); the
+ * destination derives the state from them.  The stream also carries a
+ * state word, for compatibility with the first version of the
+ * subsection, whose destinations check it against the inputs: the source
+ * writes the state the inputs imply (never passive idle, which is this
+ * host's view of an active device); a destination only range-checks it
+ * and takes nothing from it.
+ */
 
-/* The destination starts in the reset state (D0, idle): nothing to send */
+/* The destination starts with the reset inputs (D0, idle): nothing to send */
 bool paiov_vpsa_migration_needed(const PaiovVPSA *vpsa)
 {
-    return vpsa->state != PAIOV_POWER_STATE_IDLE || vpsa->dstate != 0 ||
-           vpsa->functions_enabled;
+    return vpsa->dstate != 0 || vpsa->functions_enabled;
 }
 
 static int paiov_vpsa_pre_save(void *opaque)
@@ -567,7 +446,7 @@ static int paiov_vpsa_pre_save(void *opaque)
 
     vpsa->mig.dstate = vpsa->dstate;
     vpsa->mig.functions_enabled = vpsa->functions_enabled;
-    vpsa->mig.state = vpsa->state;
+    vpsa->mig.state = paiov_vpsa_derive(vpsa);
     return 0;
 }
 
@@ -607,7 +486,6 @@ static bool paiov_vpsa_check_stream(PaiovVPSA *vpsa, uint8_t dstate,
     const char *what = vpsa->ops->functions_registers ?: "the device";
     uint8_t mig_dstate = vpsa->mig.dstate;
     bool mig_functions = vpsa->mig.functions_enabled;
-    PaiovPowerState derived = paiov_derive(mig_dstate, mig_functions);
 
     if (mig_dstate != 0 && mig_dstate != 3) {
         error_report("%s: migration stream refused: virtual PSA in D%u, "
@@ -617,17 +495,6 @@ static bool paiov_vpsa_check_stream(PaiovVPSA *vpsa, uint8_t dstate,
     if (vpsa->mig.state >= PAIOV_POWER_STATE__MAX) {
         error_report("%s: migration stream refused: virtual PSA state %u "
                      "out of range", name, vpsa->mig.state);
-        return false;
-    }
-    /* passive idle is the source's own view of an active device */
-    if (vpsa->mig.state != derived &&
-        !(vpsa->mig.state == PAIOV_POWER_STATE_PASSIVE_IDLE &&
-          derived == PAIOV_POWER_STATE_ACTIVE)) {
-        error_report("%s: migration stream refused: virtual PSA state %s, "
-                     "but D%u with functions %s is %s", name,
-                     PaiovPowerState_str(vpsa->mig.state), mig_dstate,
-                     mig_functions ? "enabled" : "disabled",
-                     PaiovPowerState_str(derived));
         return false;
     }
     if (mig_dstate != dstate) {

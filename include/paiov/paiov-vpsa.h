@@ -105,7 +105,7 @@ struct PaiovVPSA {
     struct {
         uint8_t dstate;
         bool functions_enabled;
-        uint32_t state;
+        uint32_t state;             /* only for old streams: not used */
         bool received;              /* the stream had the subsection */
     } mig;
 
@@ -132,8 +132,6 @@ struct PaiovVPSA {
     bool event_pending;
     PaiovPowerState event_old;
     PaiovReason event_reason;
-    GSList *watches;                /* regions routed through us */
-    GSList *timer_watches;          /* timers counted in wakeups */
 
     QTAILQ_ENTRY(PaiovVPSA) next;   /* in the list of realized ones */
 };
@@ -221,36 +219,35 @@ static inline void paiov_vpsa_access(PaiovVPSA *vpsa)
 }
 
 /*
- * Route the guest accesses of an I/O region (a BAR) through the virtual
- * PSA: each is counted with paiov_vpsa_access() and timed into
- * handler_ns.  Call after the region is initialized, before the guest
- * can reach it (realize).
+ * Observation of the guest, called by a device model from its own
+ * handlers (never by rewriting another object's callbacks):
+ * paiov_vpsa_access_begin() counts a guest access to a register region
+ * with paiov_vpsa_access() and returns the host time to pass to
+ * paiov_vpsa_access_end() once the access is served, which adds the time
+ * spent to handler_ns.  paiov_vpsa_timer_fired() counts an expiry of a
+ * device timer in the device's host wakeups.
  */
-void paiov_vpsa_watch_region(PaiovVPSA *vpsa, MemoryRegion *mr);
-
-/*
- * Count the expiries of a device timer in the device's wakeups.  The
- * timer's callback must not be changed afterwards (e1000's are set once
- * at realize).
- */
-void paiov_vpsa_count_timer(PaiovVPSA *vpsa, QEMUTimer *timer);
+int64_t paiov_vpsa_access_begin(PaiovVPSA *vpsa);
+void paiov_vpsa_access_end(PaiovVPSA *vpsa, int64_t begin);
+void paiov_vpsa_timer_fired(PaiovVPSA *vpsa);
 
 /* Accounting */
 int64_t paiov_vpsa_residency_ms(PaiovVPSA *vpsa, PaiovPowerState state);
 
 /* Migration */
 
-/* Whether a device's vpsa subsection must be sent (not in reset state) */
+/* Whether a device's vpsa subsection must be sent (not the reset inputs) */
 bool paiov_vpsa_migration_needed(const PaiovVPSA *vpsa);
 
 /*
  * A device's migration: its pre_load calls paiov_vpsa_pre_load(), its
  * post_load (which runs after its subsections) paiov_vpsa_post_load().
- * The latter checks the virtual PSA subsection, if the stream had one,
- * against itself and against the device's registers (ops->registers),
- * refuses it with an error naming the device and the field (-EINVAL:
- * the virtual PSA is left as it was), else derives the state from the
- * inputs and makes the device and the host follow it.
+ * The latter checks the inputs of the virtual PSA subsection (D-state,
+ * device functions), if the stream had one, against the device's
+ * registers (ops->registers), refuses it with an error naming the device
+ * and the field (-EINVAL: the virtual PSA is left as it was), else
+ * derives the state from the inputs and makes the device and the host
+ * follow it.
  */
 void paiov_vpsa_pre_load(PaiovVPSA *vpsa);
 int paiov_vpsa_post_load(PaiovVPSA *vpsa);

@@ -338,9 +338,7 @@ static void migrate_refused(bool d3hot, const uint8_t *patch, size_t len)
 {
     Fixture f;
     QTestState *dst;
-    PaiovSnapshot before;
     g_autofree char *uri = NULL;
-    uint32_t id;
 
     fixture_start(&f, NULL);
     dac2_setup(&f);
@@ -350,17 +348,8 @@ static void migrate_refused(bool d3hot, const uint8_t *patch, size_t len)
         assert_state(f.qts, "d3hot");
     }
     uri = paiov_migrate_to_file(f.qts, "es1370-paiov");
-    paiov_stream_patch(uri, VPSA, 0, patch, len);
-
-    dst = qtest_init(ARGS "-incoming defer");
-    paiov_snapshot(dst, &before);
-    paiov_migrate_in_refused(dst, uri);
-    paiov_assert_snapshot(dst, &before);
-    id = paiov_cfg_readl(dst, PAIOV_DEVFN, 0);
-    g_assert_cmphex(id, ==, 0x50001274);
-    qtest_qmp_assert_success(dst, "{ 'execute': 'system_reset' }");
-    qtest_qmp_eventwait(dst, "RESET");
-    assert_state(dst, "idle");
+    dst = paiov_migrate_in_patched_refused(ARGS, uri, VPSA, patch, len);
+    paiov_assert_alive_after_refusal(dst, PAIOV_DEVFN, 0x50001274);
 
     qtest_quit(dst);
     fixture_stop(&f);

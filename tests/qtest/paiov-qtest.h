@@ -212,6 +212,47 @@ static inline uint32_t paiov_cfg_readl(QTestState *qts, int devfn,
     return qtest_inl(qts, 0xcfc);
 }
 
+/*
+ * A refused stream: overwrite the first @len bytes of the virtual PSA
+ * subsection @subsection (see paiov_stream_patch()) of the stream of @uri
+ * with @patch, start a destination with @args and -incoming defer, and
+ * load the stream with exit-on-error=false: it must be refused and the
+ * destination's query-paiov entry must be as it was.  Returns the
+ * destination, for the device's own checks and then
+ * paiov_assert_alive_after_refusal().
+ */
+static inline QTestState *paiov_migrate_in_patched_refused(
+    const char *args, const char *uri, const char *subsection,
+    const uint8_t *patch, size_t len)
+{
+    QTestState *dst;
+    PaiovSnapshot before;
+
+    paiov_stream_patch(uri, subsection, 0, patch, len);
+    dst = qtest_initf("%s -incoming defer", args);
+    paiov_snapshot(dst, &before);
+    paiov_migrate_in_refused(dst, uri);
+    paiov_assert_snapshot(dst, &before);
+    return dst;
+}
+
+/*
+ * After a refused stream the destination goes on: a guest config read of
+ * the device at @devfn gives @id, system_reset leaves it idle
+ */
+static inline void paiov_assert_alive_after_refusal(QTestState *dst,
+                                                    int devfn, uint32_t id)
+{
+    QDict *info;
+
+    g_assert_cmphex(paiov_cfg_readl(dst, devfn, 0), ==, id);
+    qtest_qmp_assert_success(dst, "{ 'execute': 'system_reset' }");
+    qtest_qmp_eventwait(dst, "RESET");
+    info = paiov_info(dst);
+    g_assert_cmpstr(qdict_get_str(info, "state"), ==, "idle");
+    qobject_unref(info);
+}
+
 /* Whether query-pci lists a device at @devfn of bus 0 */
 static inline bool paiov_pci_listed(QTestState *qts, int devfn)
 {

@@ -368,7 +368,6 @@ static void migrate_refused(const uint8_t *patch, size_t len)
 {
     Fixture f;
     QTestState *dst;
-    PaiovSnapshot before;
     g_autofree char *uri = NULL;
 
     fixture_start(&f);
@@ -376,17 +375,10 @@ static void migrate_refused(const uint8_t *patch, size_t len)
     qpci_config_writew(f.dev, PM_CAP + PCI_PM_CTRL, 3);
     assert_state(f.qts, "d3hot");
     uri = paiov_migrate_to_file(f.qts, "vga-paiov");
-    paiov_stream_patch(uri, "paiov-vga/vpsa", 0, patch, len);
-
-    dst = qtest_init("-M pc -vga none -device vga-paiov,id=vga0,addr=05.0 "
-                     "-incoming defer");
-    paiov_snapshot(dst, &before);
-    paiov_migrate_in_refused(dst, uri);
-    paiov_assert_snapshot(dst, &before);
-    g_assert_cmphex(paiov_cfg_readl(dst, DEVFN, 0), ==, 0x11111234);
-    qtest_qmp_assert_success(dst, "{ 'execute': 'system_reset' }");
-    qtest_qmp_eventwait(dst, "RESET");
-    assert_state(dst, "idle");
+    dst = paiov_migrate_in_patched_refused(
+        "-M pc -vga none -device vga-paiov,id=vga0,addr=05.0", uri,
+        "paiov-vga/vpsa", patch, len);
+    paiov_assert_alive_after_refusal(dst, DEVFN, 0x11111234);
 
     qtest_quit(dst);
     fixture_stop(&f);
