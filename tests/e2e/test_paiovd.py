@@ -1,0 +1,534 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""End-to-end: paiovd holds a host device's runtime-PM knob for the
+es1370-paiov devices of two real QEMUs (qtest accelerator: the test
+drives PCI PM and the card's CTRL register itself), which join the
+daemon through an extra QMP monitor connected to its socket.  The knob
+lives in a sysfs tree the test builds (the same code path as /sys);
+QEMU is given no host-device and writes no sysfs itself.
+
+The daemon runs in foreground mode on a private socket with a private
+state dir.  Asserted: the VMs' identity (name, UUID, pid, uid), their
+device states followed through PAIOV_POWER_STATE_CHANGE, the knob "auto"
+only while both VMs are low-power, the originals back when a QEMU is
+SIGKILLed (the other's vote kept), when the daemon gets SIGTERM, and at
+the next start after the daemon was SIGKILLed; VMs never stop with the
+daemon and rejoin when it is back; hostile peers are dropped without
+harm; a symlink or FIFO planted as a knob is refused.
+
+Usage: test_paiovd.py QEMU_BINARY   ($PAIOVD: the daemon binary, default
+build/paiovd/paiovd)
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+from paiov import TOP
+from paiov.paiovctl import CtlError, request
+from paiov.qtestvm import QtestVM
+from paiov.tap import check, main
+
+PAIOVD = os.environ.get('PAIOVD', os.path.join(TOP, 'build/paiovd/paiovd'))
+PAIOVCTL = os.path.join(TOP, 'tools/paiovctl')
+DEV = 'devices/pci0000:00/0000:00:1b.0'
+LINK = 'bus/pci/devices/0000:00:1b.0'
+SLOT = 4
+BAR = 0xc000
+PMCSR = 0xe0            # es1370-paiov's PM capability is at 0xdc
+CTRL_DAC2_EN = 0x20
+MS = 1000 * 1000
+UUIDS = ('8f3c2a10-0000-4000-8000-00000000000%d',)
+
+
+class Tree:
+    """A sysfs tree with one host device (control on, delay 100) and a
+    private directory for the daemon: config, socket, state dir."""
+
+    def __init__(self):
+        self.top = tempfile.mkdtemp(prefix='paiovd-e2e-')
+        os.chmod(self.top, 0o755)
+        self.root = os.path.join(self.top, 'sys')
+        self.state = os.path.join(self.top, 'state')
+        self.sock = os.path.join(self.top, 'paiovd.sock')
+        self.conf = os.path.join(self.top, 'paiovd.conf')
+        os.makedirs(os.path.join(self.root, 'bus/pci/devices'))
+        os.makedirs(os.path.join(self.root, DEV, 'power'))
+        os.symlink('../../../' + DEV, os.path.join(self.root, LINK))
+        self.write('control', 'on\n')
+        self.write('autosuspend_delay_ms', '100\n')
+
+    def path(self, attr, dev=DEV):
+        return os.path.join(self.root, dev, 'power', attr)
+
+    def write(self, attr, value, dev=DEV):
+        with open(self.path(attr, dev), 'w') as f:
+            f.write(value)
+
+    def read(self, attr, dev=DEV):
+        with open(self.path(attr, dev)) as f:
+            return f.read().strip()
+
+    def config(self, extra_main='', extra=''):
+        with open(self.conf, 'w') as f:
+            f.write('[paiovd]\nsysfs-root=%s\nstate-dir=%s\n'
+                    'poll-interval-s=600\nhandshake-timeout-s=3\n%s\n'
+                    '[knob hda]\npath=%s\ndevices=snd0\n'
+                    'vm-names=vm0;vm1\nvm-uids=0\n%s'
+                    % (self.root, self.state, extra_main, LINK, extra))
+        os.chmod(self.conf, 0o600)
+
+    def check_restored(self, what):
+        check(self.read('control') == 'on', '%s: control %s'
+              % (what, self.read('control')))
+        check(self.read('autosuspend_delay_ms') == '100', '%s: delay %s'
+              % (what, self.read('autosuspend_delay_ms')))
+
+    def cleanup(self):
+        shutil.rmtree(self.top, ignore_errors=True)
+
+
+def wait_for(cond, what, timeout=20):
+    """Wait (real time: the daemon is another process) until COND()
+    holds; the assertion is on the state, the timeout only ends a hang."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if cond():
+                return
+        except (CtlError, OSError, ValueError, KeyError, IndexError):
+            pass
+        check(time.monotonic() < deadline, 'timed out waiting: %s' % what)
+        time.sleep(0.05)
+
+
+class Daemon:
+    def __init__(self, tree, args=()):
+        self.tree = tree
+        self.logpath = os.path.join(tree.top, 'paiovd.log')
+        self.log = open(self.logpath, 'a')
+        self.log.write('--- start\n')
+        self.log.flush()
+        self.proc = subprocess.Popen(
+            [PAIOVD, '--foreground', '--socket', tree.sock, '--config',
+             tree.conf] + list(args),
+            stdout=self.log, stderr=subprocess.STDOUT)
+        wait_for(lambda: self.status() is not None, 'paiovd answers')
+
+    def status(self):
+        check(self.proc.poll() is None, 'paiovd exited: %s\n%s'
+              % (self.proc.returncode, self.text()))
+        return request(self.tree.sock, 'status')
+
+    def text(self):
+        with open(self.logpath, errors='replace') as f:
+            return f.read()
+
+    def knob(self, name='hda'):
+        return [k for k in self.status()['knobs'] if k['name'] == name][0]
+
+    def vms(self):
+        return {vm['name']: vm for vm in self.status()['vms']}
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+        rc = self.proc.wait(30)
+        self.log.close()
+        return rc
+
+
+def vm_start(qemu, tree, n, delay=1500, join=True):
+    vm = QtestVM(qemu, [
+        '-name', 'vm%d' % n, '-uuid', UUIDS[0] % n,
+        '-object', 'paiov-pma,id=pma0,idle-timeout-ms=0,host-debounce-ms=0,'
+        'autosuspend-delay-ms=%d' % delay,
+        '-audiodev', 'none,id=a0',
+        '-device', 'es1370-paiov,audiodev=a0,id=snd0,addr=%d.0,pma=pma0'
+        % SLOT,
+        '-chardev', 'socket,id=paiovd,path=%s,server=off,reconnect-ms=1000'
+        % tree.sock,
+        '-mon', 'chardev=paiovd,mode=control'])
+    vm.start()
+    vm.pci_enable_io(SLOT, BAR)
+    return vm
+
+
+def set_state(vm, state):
+    """Drive the card: active (DAC2 on), idle (channels off), d3hot, d0;
+    then let the rate-limited event out (1 s of virtual time)."""
+    if state == 'active':
+        vm.outl(BAR, CTRL_DAC2_EN)
+    elif state == 'idle':
+        vm.outl(BAR, 0)
+    elif state == 'd3hot':
+        vm.pci_cfg_writel(SLOT, PMCSR, 3)
+    elif state == 'd0':
+        vm.pci_cfg_writel(SLOT, PMCSR, 0)
+    vm.clock_step(1100 * MS)
+
+
+def dev_state(d, name):
+    return d.vms()[name]['devices'][0]['state']
+
+
+def knob_is(tree, control, delay=None):
+    return tree.read('control') == control and (
+        delay is None or tree.read('autosuspend_delay_ms') == str(delay))
+
+
+def both_joined(d):
+    vms = d.vms()
+    return set(vms) == {'vm0', 'vm1'} and all(
+        v['devices'] for v in vms.values())
+
+
+def test_votes_aggregated(qemu):
+    """The knob is auto only while both VMs' cards are low-power, with the
+    longest delay voted; a SIGKILLed QEMU's vote goes and the other's is
+    kept; the last VM's exit restores the original values."""
+    tree = Tree()
+    vms = []
+    try:
+        tree.config()
+        d = Daemon(tree)
+        vms = [vm_start(qemu, tree, 0, 1500), vm_start(qemu, tree, 1, 2500)]
+        wait_for(lambda: both_joined(d), 'both VMs joined')
+        st = d.vms()
+        for n, vm in enumerate(vms):
+            v = st['vm%d' % n]
+            check(v['uuid'] == UUIDS[0] % n, 'uuid %r' % v['uuid'])
+            check(v['pid'] == vm.proc.pid, 'pid %r' % v['pid'])
+            check(v['uid'] == os.geteuid(), 'uid %r' % v['uid'])
+            dev = v['devices'][0]
+            check(dev['qom-path'] == '/machine/peripheral/snd0' and
+                  dev['type'] == 'es1370-paiov' and dev['state'] == 'idle'
+                  and dev['vote'] == 'low' and dev['knobs'] == ['hda'],
+                  repr(dev))
+            check([p['policy'] for p in v['pmas']] == ['balanced'],
+                  repr(v['pmas']))
+        wait_for(lambda: knob_is(tree, 'auto', 2500), 'both idle: auto')
+        check(d.knob()['voters'] == 2 and d.knob()['low'] == 2,
+              repr(d.knob()))
+
+        set_state(vms[0], 'active')
+        wait_for(lambda: dev_state(d, 'vm0') == 'active', 'vm0 active')
+        wait_for(lambda: knob_is(tree, 'on'), 'vm0 active: on')
+        set_state(vms[0], 'idle')
+        wait_for(lambda: knob_is(tree, 'auto'), 'vm0 idle again: auto')
+        set_state(vms[0], 'd3hot')
+        wait_for(lambda: dev_state(d, 'vm0') == 'd3hot', 'vm0 d3hot')
+        check(knob_is(tree, 'auto', 2500), 'd3hot is low too')
+        set_state(vms[1], 'active')
+        wait_for(lambda: knob_is(tree, 'on'), 'vm1 active: on')
+
+        # SIGKILL of the active VM: vm0's low vote is kept, alone
+        vms[1].kill()
+        wait_for(lambda: set(d.vms()) == {'vm0'}, 'vm1 left')
+        wait_for(lambda: knob_is(tree, 'auto', 1500), 'vm0 alone: auto')
+        check(d.knob()['voters'] == 1, repr(d.knob()))
+        set_state(vms[0], 'd0')
+        wait_for(lambda: dev_state(d, 'vm0') == 'idle', 'D0, idle')
+        set_state(vms[0], 'active')
+        wait_for(lambda: knob_is(tree, 'on'), 'vm0 active: on')
+        set_state(vms[0], 'idle')
+        wait_for(lambda: knob_is(tree, 'auto'), 'vm0 idle: auto')
+
+        # steering: qom-set on the PMA; performance votes on
+        out = subprocess.run([PAIOVCTL, '--socket', tree.sock, 'set', 'vm0',
+                              'policy', 'performance'],
+                             capture_output=True, text=True, timeout=30)
+        check(out.returncode == 0, out.stderr)
+        check(vms[0].qmp.cmd('qom-get', path='/objects/pma0',
+                             property='policy') == 'performance', 'qom-set')
+        wait_for(lambda: knob_is(tree, 'on'), 'performance: on')
+        request(tree.sock, 'set', {'vm': 'vm0', 'property': 'policy',
+                                   'value': 'balanced'})
+        wait_for(lambda: knob_is(tree, 'auto'), 'balanced: auto')
+        try:
+            request(tree.sock, 'set', {'vm': 'vm0', 'property': 'sysfs-root',
+                                       'value': '/'})
+            check(False, 'sysfs-root was settable')
+        except CtlError as e:
+            check('not settable' in str(e), str(e))
+
+        vms[0].stop()
+        wait_for(lambda: not d.vms(), 'vm0 left')
+        tree.check_restored('last VM quit')
+        check(not d.knob()['held'], repr(d.knob()))
+        check(d.signal(signal.SIGTERM) == 0, 'exit status')
+    finally:
+        for vm in vms:
+            vm.kill()
+        tree.cleanup()
+
+
+def test_daemon_restart(qemu):
+    """The daemon going away never stops a VM: SIGKILL leaves the knob
+    (journaled), the next start restores it before anything else and the
+    VMs rejoin; SIGTERM restores at once; killed while no VM is left to
+    rejoin, the next start restores and the knob stays original."""
+    tree = Tree()
+    vms = []
+    try:
+        tree.config()
+        d = Daemon(tree)
+        vms = [vm_start(qemu, tree, 0), vm_start(qemu, tree, 1)]
+        wait_for(lambda: both_joined(d), 'both joined')
+        wait_for(lambda: knob_is(tree, 'auto', 1500), 'auto')
+
+        d.signal(signal.SIGKILL)
+        check(knob_is(tree, 'auto', 1500), 'nobody restored yet')
+        check(os.listdir(tree.state), 'journal entry kept')
+        for vm in vms:
+            check(vm.alive(), 'VM died with the daemon')
+            vm.clock_step(MS)
+            check(vm.qmp.cmd('query-paiov')[0]['state'] == 'idle', 'VM')
+        set_state(vms[0], 'active')     # while the daemon is away
+
+        d = Daemon(tree)
+        check('left changed by a previous run' in d.text() and
+              'restored control=on delay=100' in d.text(), d.text())
+        wait_for(lambda: both_joined(d), 'both rejoined')
+        check(dev_state(d, 'vm0') == 'active', 'state read at rejoin')
+        wait_for(lambda: knob_is(tree, 'on'), 'vm0 active: on')
+        set_state(vms[0], 'idle')
+        wait_for(lambda: knob_is(tree, 'auto', 1500), 'auto again')
+
+        check(d.signal(signal.SIGTERM) == 0, 'exit status')
+        tree.check_restored('daemon SIGTERM')
+        check(os.listdir(tree.state) == [], 'journal left')
+        for vm in vms:
+            check(vm.alive(), 'VM died with the daemon')
+            vm.clock_step(MS)
+
+        d = Daemon(tree)
+        wait_for(lambda: both_joined(d), 'both rejoined again')
+        wait_for(lambda: knob_is(tree, 'auto', 1500), 'auto')
+        d.signal(signal.SIGKILL)
+        for vm in vms:
+            check(vm.stop() == 0, 'VM exit status')
+        check(knob_is(tree, 'auto'), 'left auto by the killed daemon')
+        d = Daemon(tree)
+        tree.check_restored('restart after SIGKILL')
+        check(os.listdir(tree.state) == [], 'journal left')
+        check(d.signal(signal.SIGTERM) == 0, 'exit status')
+    finally:
+        for vm in vms:
+            vm.kill()
+        tree.cleanup()
+
+
+def connect(tree):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(20)
+    s.connect(tree.sock)
+    return s
+
+
+def closed_by_daemon(s, data=b''):
+    """Send DATA (errors: the daemon may close first), then expect the
+    daemon to close the connection, ignoring what it sent before."""
+    try:
+        if data:
+            s.sendall(data)
+        while s.recv(65536):
+            pass
+        return True
+    except (BrokenPipeError, ConnectionResetError):
+        return True
+    except socket.timeout:
+        return False
+    finally:
+        s.close()
+
+
+def test_hostile_peers(qemu):
+    """Garbage JSON, a 2 MiB line, a non-QMP first message, a peer that
+    never answers qmp_capabilities, one that replies to nothing asked, an
+    event flood, a control command from an unprivileged uid: each is
+    dropped; the daemon, the real VMs and the knob are unaffected."""
+    tree = Tree()
+    vms = []
+    try:
+        tree.config('max-lines-per-s=200\n')
+        d = Daemon(tree, ['--socket-mode', '0666'])
+        vms = [vm_start(qemu, tree, 0), vm_start(qemu, tree, 1)]
+        wait_for(lambda: both_joined(d), 'both joined')
+        wait_for(lambda: knob_is(tree, 'auto'), 'auto')
+        before = d.status()['dropped-peers']
+
+        check(closed_by_daemon(connect(tree), b'{{{ not json\n'), 'garbage')
+        check(closed_by_daemon(connect(tree), b'x' * (2 << 20)), 'huge')
+        check(closed_by_daemon(connect(tree), b'[1, 2, 3]\n'), 'array')
+        check(closed_by_daemon(connect(tree), b'{"hello": 1}\n'), 'not QMP')
+        s = connect(tree)
+        s.sendall(b'{"QMP": {"version": {}, "capabilities": []}}\n')
+        check(closed_by_daemon(s), 'never answers')        # 3 s handshake
+        s = connect(tree)
+        s.sendall(b'{"QMP": {"version": {}, "capabilities": []}}\n')
+        s.recv(4096)                                       # qmp_capabilities
+        check(closed_by_daemon(s, b'{"return": {}, "id": "x"}\n'),
+              'reply to nothing')
+        s = connect(tree)
+        s.sendall(b'{"QMP": {"version": {}, "capabilities": []}}\n')
+        ev = (b'{"event": "PAIOV_POWER_STATE_CHANGE", "data": {"qom-path": '
+              b'"/machine/peripheral/snd0", "old": "idle", "new": '
+              b'"active", "reason": "pmcsr"}}\n')
+        check(closed_by_daemon(s, ev * 5000), 'flood')
+        # an unprivileged control client gets nothing
+        out = subprocess.run(
+            ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups',
+             sys.executable, '-c',
+             'import socket,sys; s=socket.socket(socket.AF_UNIX); '
+             's.connect(sys.argv[1]); s.sendall(b\'{"execute":"status"}\\n\');'
+             ' print(repr(s.recv(65536)))', tree.sock],
+            capture_output=True, text=True, timeout=30)
+        check(out.stdout.strip() == "b''", 'unprivileged: %r %r'
+              % (out.stdout, out.stderr))
+
+        check(d.proc.poll() is None, 'daemon died')
+        st = d.status()
+        check(st['dropped-peers'] - before == 8, 'dropped %d'
+              % (st['dropped-peers'] - before))
+        check(both_joined(d) and dev_state(d, 'vm0') == 'idle' and
+              dev_state(d, 'vm1') == 'idle', repr(st['vms']))
+        check(knob_is(tree, 'auto', 1500), 'knob changed by a hostile peer')
+        set_state(vms[1], 'active')
+        wait_for(lambda: knob_is(tree, 'on'), 'still following the VMs')
+        for vm in vms:
+            vm.stop()
+        wait_for(lambda: knob_is(tree, 'on', 100), 'restored')
+        check(d.signal(signal.SIGTERM) == 0, 'exit status')
+    finally:
+        for vm in vms:
+            vm.kill()
+        tree.cleanup()
+
+
+def test_planted_knobs(qemu):
+    """A symlink or a FIFO planted as power/control of a configured knob is
+    refused (and named in the status); the link's target is not written,
+    the FIFO does not block the daemon, the other knob works."""
+    tree = Tree()
+    vm = None
+    try:
+        for dev in ('devices/evil/link', 'devices/evil/fifo'):
+            os.makedirs(os.path.join(tree.root, dev, 'power'))
+        victim = os.path.join(tree.top, 'victim')
+        with open(victim, 'w') as f:
+            f.write('on\n')
+        os.symlink(victim, tree.path('control', 'devices/evil/link'))
+        os.mkfifo(tree.path('control', 'devices/evil/fifo'))
+        tree.config(extra='[knob link]\npath=devices/evil/link\n'
+                    'devices=snd0\nvm-names=vm0\n'
+                    '[knob fifo]\npath=devices/evil/fifo\n'
+                    'devices=snd0\nvm-names=vm0\n')
+        d = Daemon(tree)
+        vm = vm_start(qemu, tree, 0)
+        wait_for(lambda: knob_is(tree, 'auto'), 'hda auto')
+        link, fifo = d.knob('link'), d.knob('fifo')
+        check('symbolic link' in link.get('error', ''), repr(link))
+        check('not a regular file' in fifo.get('error', ''), repr(fifo))
+        check(not link['held'] and not fifo['held'], 'held')
+        with open(victim) as f:
+            check(f.read() == 'on\n', 'the link was followed')
+        vm.stop()
+        wait_for(lambda: knob_is(tree, 'on', 100), 'restored')
+        check(d.signal(signal.SIGTERM) == 0, 'exit status')
+    finally:
+        if vm:
+            vm.kill()
+        tree.cleanup()
+
+
+def test_no_daemon(qemu):
+    """A QEMU told to join a daemon that is not there works as without it
+    (the card changes state, query-paiov answers), and joins the daemon
+    once it starts."""
+    tree = Tree()
+    vm = None
+    try:
+        tree.config()
+        vm = vm_start(qemu, tree, 0)
+        set_state(vm, 'active')
+        check(vm.qmp.cmd('query-paiov')[0]['state'] == 'active', 'active')
+        set_state(vm, 'idle')
+        check(vm.qmp.cmd('query-paiov')[0]['state'] == 'idle', 'idle')
+        tree.check_restored('no daemon, no sysfs write')
+        d = Daemon(tree)
+        wait_for(lambda: 'vm0' in d.vms(), 'joined once the daemon is up')
+        wait_for(lambda: knob_is(tree, 'auto'), 'auto')
+        vm.stop()
+        wait_for(lambda: knob_is(tree, 'on', 100), 'restored')
+        check(d.signal(signal.SIGTERM) == 0, 'exit status')
+    finally:
+        if vm:
+            vm.kill()
+        tree.cleanup()
+
+
+def test_paiovctl(qemu):
+    """paiovctl shows VMs, devices, states, votes, knobs and costs in one
+    table, and writes the same as Prometheus text atomically."""
+    tree = Tree()
+    vm = None
+    try:
+        tree.config()
+        d = Daemon(tree)
+        vm = vm_start(qemu, tree, 0)
+        wait_for(lambda: knob_is(tree, 'auto'), 'auto')
+        ctl = [PAIOVCTL, '--socket', tree.sock]
+        out = subprocess.run(ctl + ['status'], capture_output=True,
+                             text=True, timeout=30)
+        check(out.returncode == 0, out.stderr)
+        lines = out.stdout.splitlines()
+        row = [r for r in lines if r.startswith('vm0 ')]
+        check(row and all(w in row[0].split() for w in
+                          ('snd0', 'es1370-paiov', 'idle', 'low', 'hda')),
+              out.stdout)
+        krow = [r for r in lines if r.startswith('hda ')]
+        check(krow and krow[0].split()[1:6] == ['auto', '1500', '1', '1',
+                                                 'yes'], out.stdout)
+        out = subprocess.run(ctl + ['status', '--json'], capture_output=True,
+                             text=True, timeout=30)
+        check(json.loads(out.stdout)['vms'][0]['name'] == 'vm0', out.stdout)
+
+        prom = os.path.join(tree.top, 'textfile', 'paiov.prom')
+        os.makedirs(os.path.dirname(prom))
+        for _ in range(2):      # the second replaces the first
+            out = subprocess.run(ctl + ['--textfile', prom],
+                                 capture_output=True, text=True, timeout=30)
+            check(out.returncode == 0, out.stderr)
+        check(os.listdir(os.path.dirname(prom)) == ['paiov.prom'],
+              'temporary left')
+        with open(prom) as f:
+            text = f.read()
+        for want in ('paiov_knob_control{knob="hda",path="%s",'
+                     'control="auto"} 1' % os.path.realpath(
+                         os.path.join(tree.root, DEV)),
+                     'paiov_device_state{vm="vm0",device="/machine/'
+                     'peripheral/snd0",type="es1370-paiov",state="idle"} 1',
+                     'paiov_device_vote_low{vm="vm0",device="/machine/'
+                     'peripheral/snd0",type="es1370-paiov"} 1',
+                     '# TYPE paiov_device_wakeups_total counter',
+                     'paiovd_up 1'):
+            check(want in text.splitlines(), 'missing %r in\n%s'
+                  % (want, text))
+        vm.stop()
+        check(d.signal(signal.SIGTERM) == 0, 'exit status')
+        tree.check_restored('SIGTERM')
+    finally:
+        if vm:
+            vm.kill()
+        tree.cleanup()
+
+
+if __name__ == '__main__':
+    main([test_votes_aggregated, test_daemon_restart, test_hostile_peers,
+          test_planted_knobs, test_no_daemon, test_paiovctl], sys.argv[1])
