@@ -116,7 +116,7 @@ static bool parse_uint(const char *s, uint64_t max, uint64_t *out)
         return false;
     }
     errno = 0;
-    v = strtoull(s, &end, 10);
+    v = g_ascii_strtoull(s, &end, 10);
     if (errno || *end || v > max) {
         return false;
     }

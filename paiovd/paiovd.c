@@ -697,11 +697,11 @@ static bool vm_reply(Peer *p, JsonObject *msg)
         break;
     case P_DELAY: {
         Pma *pma = g_hash_table_lookup(p->pmas, pd->arg);
-        gint64 v;
+        bool is_int = ret && JSON_NODE_HOLDS_VALUE(ret) &&
+                      json_node_get_value_type(ret) == G_TYPE_INT64;
+        gint64 v = is_int ? json_node_get_int(ret) : -1;
 
-        if (pma && ret && JSON_NODE_HOLDS_VALUE(ret) &&
-            json_node_get_value_type(ret) == G_TYPE_INT64 &&
-            (v = json_node_get_int(ret)) >= 0 && v <= G_MAXUINT32) {
+        if (pma && v >= 0 && v <= G_MAXUINT32) {
             pma->delay_ms = v;
             if (p->state == PEER_READY) {
                 recompute();
@@ -1234,8 +1234,8 @@ static int listen_fd_from_systemd(void)
     socklen_t len = sizeof(type);
     int fd = SD_LISTEN_FDS_START;
 
-    if (!pid || !fds || strtol(pid, NULL, 10) != getpid() ||
-        strtol(fds, NULL, 10) < 1) {
+    if (!pid || !fds || g_ascii_strtoll(pid, NULL, 10) != getpid() ||
+        g_ascii_strtoll(fds, NULL, 10) < 1) {
         return -1;
     }
     g_unsetenv("LISTEN_PID");
@@ -1328,7 +1328,7 @@ int main(int argc, char **argv)
     if (mode_str) {
         char *end;
 
-        mode = strtoul(mode_str, &end, 8);
+        mode = g_ascii_strtoull(mode_str, &end, 8);
         if (*end || !*mode_str || mode > 0777) {
             fprintf(stderr, "paiovd: --socket-mode: bad mode '%s'\n",
                     mode_str);

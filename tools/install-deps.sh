@@ -14,7 +14,7 @@ set -eu
 # clang, llvm (llvm-symbolizer) and libclang-rt-dev (the ASAN, UBSan and
 # libFuzzer runtimes): make check-asan, make fuzz
 BUILD_DEPS="ninja-build python3-venv flex bison ccache pkg-config gcc libc6-dev make
-libglib2.0-dev libpixman-1-dev libslirp-dev libfdt-dev libpulse-dev
+libglib2.0-dev libjson-glib-dev libpixman-1-dev libslirp-dev libfdt-dev libpulse-dev
 zlib1g-dev libsdl2-dev libpng-dev dpkg-dev devscripts quilt
 clang llvm libclang-rt-dev"
 BP_DEPS="meson python3-pycotap qemu-system-data"

@@ -373,7 +373,7 @@ def test_hostile_peers(qemu):
         s = connect(tree)
         s.sendall(b'{"QMP": {"version": {}, "capabilities": []}}\n')
         s.recv(4096)                                       # qmp_capabilities
-        check(closed_by_daemon(s, b'{"return": {}, "id": "x"}\n'),
+        check(closed_by_daemon(s, b'{"return": {}, "id": 99}\n'),
               'reply to nothing')
         s = connect(tree)
         s.sendall(b'{"QMP": {"version": {}, "capabilities": []}}\n')
@@ -392,6 +392,15 @@ def test_hostile_peers(qemu):
         check(out.stdout.strip() == "b''", 'unprivileged: %r %r'
               % (out.stdout, out.stderr))
 
+        # each for its own reason
+        for why in ('malformed JSON', 'line too long',
+                    'a message that is not a JSON object',
+                    'neither a QMP greeting nor a control command',
+                    'no QMP handshake in time', 'a reply to nothing asked',
+                    'flood: too many lines per second',
+                    'control command from a uid not allowed'):
+            check('dropped: ' + why in d.text(), 'not dropped for %r:\n%s'
+                  % (why, d.text()))
         check(d.proc.poll() is None, 'daemon died')
         st = d.status()
         check(st['dropped-peers'] - before == 8, 'dropped %d'
