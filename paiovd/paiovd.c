@@ -52,6 +52,10 @@
 #define MAX_DEVICES     256
 #define MAX_PMAS        64
 #define CTL_IDLE_S      60
+/* QMP answers nest 5 deep; json-glib's parser recurses per level */
+#define MAX_DEPTH       64
+/* Bytes a peer may send per second: many full-size answers */
+#define MAX_BYTES_PER_S (16 * 1024 * 1024)
 
 #define SD_LISTEN_FDS_START 3
 
@@ -105,6 +109,7 @@ typedef struct Peer {
     gint64 last_poll_us;
     gint64 last_line_us;
     guint window_lines;
+    gsize window_bytes;
     gint64 window_start_us;
     guint next_cmd;
     GHashTable *pending;    /* id -> Pending */
@@ -1012,6 +1017,39 @@ static bool ctl_line(Peer *c, JsonObject *msg)
 
 /* -- input ------------------------------------------------------------- */
 
+/*
+ * Is the nesting of @line within MAX_DEPTH?  Checked before parsing: a
+ * line of a million '[' would overflow the stack of json-glib's
+ * recursive parser.
+ */
+static bool depth_ok(const char *line, gsize len)
+{
+    unsigned depth = 0;
+    bool in_string = false;
+    gsize i;
+
+    for (i = 0; i < len; i++) {
+        char c = line[i];
+
+        if (in_string) {
+            if (c == '\\') {
+                i++;
+            } else if (c == '"') {
+                in_string = false;
+            }
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > MAX_DEPTH) {
+                return false;
+            }
+        } else if ((c == ']' || c == '}') && depth) {
+            depth--;
+        }
+    }
+    return true;
+}
+
 /* One line from a peer; false when it was dropped */
 static bool peer_line(Peer *p, const char *line, gsize len)
 {
@@ -1023,6 +1061,10 @@ static bool peer_line(Peer *p, const char *line, gsize len)
 
     if (!len) {
         return true;
+    }
+    if (!depth_ok(line, len)) {
+        peer_drop(p, "JSON nested too deep");
+        return false;
     }
     if (!json_parser_load_from_data(parser, line, len, &err)) {
         peer_drop(p, "malformed JSON");
@@ -1089,15 +1131,22 @@ static gboolean peer_readable(int fd, GIOCondition cond, gpointer opaque)
         peer_drop(p, n < 0 ? g_strerror(errno) : "connection closed");
         return G_SOURCE_REMOVE;
     }
+    if (now - p->window_start_us >= G_USEC_PER_SEC) {
+        p->window_start_us = now;
+        p->window_lines = 0;
+        p->window_bytes = 0;
+    }
+    p->window_bytes += n;
+    if (p->window_bytes > MAX_BYTES_PER_S) {
+        p->in_watch = 0;
+        peer_drop(p, "flood: too many bytes per second");
+        return G_SOURCE_REMOVE;
+    }
     g_string_append_len(p->in, buf, n);
     while ((nl = memchr(p->in->str, '\n', p->in->len))) {
         gsize len = nl - p->in->str;
         guint id = p->id;
 
-        if (now - p->window_start_us >= G_USEC_PER_SEC) {
-            p->window_start_us = now;
-            p->window_lines = 0;
-        }
         if (++p->window_lines > cfg->max_lines_per_s) {
             p->in_watch = 0;
             peer_drop(p, "flood: too many lines per second");

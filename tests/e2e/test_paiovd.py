@@ -350,9 +350,11 @@ def closed_by_daemon(s, data=b''):
 
 def test_hostile_peers(qemu):
     """Garbage JSON, a 2 MiB line, a non-QMP first message, a peer that
-    never answers qmp_capabilities, one that replies to nothing asked, an
-    event flood, a control command from an unprivileged uid: each is
-    dropped; the daemon, the real VMs and the knob are unaffected."""
+    never answers qmp_capabilities, one that replies to nothing asked,
+    JSON nested 500000 deep (killed the daemon: json-glib's parser
+    recursed off the stack), an event flood, a control command from an
+    unprivileged uid: each is dropped; the daemon, the real VMs and the
+    knob are unaffected."""
     tree = Tree()
     vms = []
     try:
@@ -375,6 +377,15 @@ def test_hostile_peers(qemu):
         s.recv(4096)                                       # qmp_capabilities
         check(closed_by_daemon(s, b'{"return": {}, "id": 99}\n'),
               'reply to nothing')
+        # nesting that overflowed the stack of json-glib's parser
+        s = connect(tree)
+        s.sendall(b'{"QMP": {"version": {}, "capabilities": []}}\n')
+        caps = json.loads(s.makefile('rb').readline())
+        s.sendall(json.dumps({'return': {}, 'id': caps['id']}).encode() +
+                  b'\n')
+        check(closed_by_daemon(s, b'{"event": "X", "data": ' +
+                               b'[' * 500000 + b']' * 500000 + b'}\n'),
+              'deep')
         s = connect(tree)
         s.sendall(b'{"QMP": {"version": {}, "capabilities": []}}\n')
         ev = (b'{"event": "PAIOV_POWER_STATE_CHANGE", "data": {"qom-path": '
@@ -398,12 +409,13 @@ def test_hostile_peers(qemu):
                     'neither a QMP greeting nor a control command',
                     'no QMP handshake in time', 'a reply to nothing asked',
                     'flood: too many lines per second',
+                    'JSON nested too deep',
                     'control command from a uid not allowed'):
             check('dropped: ' + why in d.text(), 'not dropped for %r:\n%s'
                   % (why, d.text()))
         check(d.proc.poll() is None, 'daemon died')
         st = d.status()
-        check(st['dropped-peers'] - before == 8, 'dropped %d'
+        check(st['dropped-peers'] - before == 9, 'dropped %d'
               % (st['dropped-peers'] - before))
         check(both_joined(d) and dev_state(d, 'vm0') == 'idle' and
               dev_state(d, 'vm1') == 'idle', repr(st['vms']))
