@@ -1303,6 +1303,7 @@ static int listen_fd_from_systemd(void)
 static int listen_on(const char *path, unsigned mode)
 {
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    g_autofree char *dir = NULL;
     struct stat st;
     int fd;
 
@@ -1311,6 +1312,11 @@ static int listen_on(const char *path, unsigned mode)
         return -1;
     }
     strcpy(sa.sun_path, path);
+    dir = g_path_get_dirname(path);
+    if (g_mkdir_with_parents(dir, 0755) < 0) {
+        paiovd_log("%s: %s", dir, g_strerror(errno));
+        return -1;
+    }
     if (lstat(path, &st) == 0) {
         if (!S_ISSOCK(st.st_mode)) {
             paiovd_log("%s exists and is not a socket", path);

@@ -33,7 +33,7 @@ import time
 from paiov import TOP
 from paiov.paiovctl import CtlError, request
 from paiov.qtestvm import QtestVM
-from paiov.tap import check, main
+from paiov.tap import Skip, check, main
 
 PAIOVD = os.environ.get('PAIOVD', os.path.join(TOP, 'build/paiovd/paiovd'))
 PAIOVCTL = os.path.join(TOP, 'tools/paiovctl')
@@ -109,16 +109,22 @@ def wait_for(cond, what, timeout=20):
 
 
 class Daemon:
-    def __init__(self, tree, args=()):
+    def __init__(self, tree, args=(), activate=False):
         self.tree = tree
         self.logpath = os.path.join(tree.top, 'paiovd.log')
         self.log = open(self.logpath, 'a')
         self.log.write('--- start\n')
         self.log.flush()
-        self.proc = subprocess.Popen(
-            [PAIOVD, '--foreground', '--socket', tree.sock, '--config',
-             tree.conf] + list(args),
-            stdout=self.log, stderr=subprocess.STDOUT)
+        if activate:
+            # systemd's protocol (LISTEN_FDS, LISTEN_PID), as the socket
+            # unit does it: the daemon binds nothing itself
+            cmd = ['systemd-socket-activate', '-l', tree.sock, PAIOVD,
+                   '--config', tree.conf]
+        else:
+            cmd = [PAIOVD, '--foreground', '--socket', tree.sock,
+                   '--config', tree.conf]
+        self.proc = subprocess.Popen(cmd + list(args), stdout=self.log,
+                                     stderr=subprocess.STDOUT)
         wait_for(lambda: self.status() is not None, 'paiovd answers')
 
     def status(self):
@@ -494,6 +500,29 @@ def test_no_daemon(qemu):
         tree.cleanup()
 
 
+def test_socket_activation(qemu):
+    """Started the way paiovd.socket starts it (sd_listen_fds protocol),
+    the daemon serves the socket it is given and leaves it in place."""
+    if not shutil.which('systemd-socket-activate'):
+        raise Skip('no systemd-socket-activate')
+    tree = Tree()
+    vm = None
+    try:
+        tree.config()
+        d = Daemon(tree, activate=True)
+        vm = vm_start(qemu, tree, 0)
+        wait_for(lambda: knob_is(tree, 'auto'), 'auto')
+        check('listening on the socket passed by systemd' in d.text(),
+              d.text())
+        check(d.signal(signal.SIGTERM) == 0, 'exit status')
+        tree.check_restored('SIGTERM')
+        check(vm.alive(), 'VM died with the daemon')
+    finally:
+        if vm:
+            vm.kill()
+        tree.cleanup()
+
+
 def test_paiovctl(qemu):
     """paiovctl shows VMs, devices, states, votes, knobs and costs in one
     table, and writes the same as Prometheus text atomically."""
@@ -552,4 +581,5 @@ def test_paiovctl(qemu):
 
 if __name__ == '__main__':
     main([test_votes_aggregated, test_daemon_restart, test_hostile_peers,
-          test_planted_knobs, test_no_daemon, test_paiovctl], sys.argv[1])
+          test_planted_knobs, test_no_daemon, test_socket_activation,
+          test_paiovctl], sys.argv[1])
