@@ -240,6 +240,7 @@ void paiovd_knob_restore(PaiovdKnob *k, int state_fd)
     journal_remove(k, state_fd);
     k->saved = false;
     k->applied[0] = '\0';
+    k->delay_written = false;
 }
 
 static bool knob_save(PaiovdKnob *k, int state_fd)
@@ -296,21 +297,23 @@ void paiovd_knob_apply(PaiovdKnob *k, int state_fd, unsigned voters,
         return;
     }
     want = low == voters ? "auto" : "on";
+    /* the delay first, as QEMU's backend does; only when it changes */
     if (!strcmp(want, "auto") && k->orig_delay[0] &&
-        (strcmp(k->applied, "auto") || k->applied_delay != delay_ms)) {
+        (!k->delay_written || k->written_delay != delay_ms)) {
         g_autofree char *d = g_strdup_printf("%u", delay_ms);
 
-        knob_write(k, "autosuspend_delay_ms", d);
+        if (knob_write(k, "autosuspend_delay_ms", d) == 0) {
+            k->delay_written = true;
+            k->written_delay = delay_ms;
+        }
     }
-    if (!strcmp(k->applied, want) &&
-        (!strcmp(want, "on") || k->applied_delay == delay_ms)) {
+    if (!strcmp(k->applied, want)) {
         return;
     }
     if (knob_write(k, "control", want) == 0) {
         paiovd_log("knob %s: control=%s (%u of %u votes low)", k->name, want,
                    low, voters);
         g_strlcpy(k->applied, want, sizeof(k->applied));
-        k->applied_delay = delay_ms;
         g_clear_pointer(&k->error, g_free);
     }
 }

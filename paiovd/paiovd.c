@@ -256,6 +256,7 @@ static void recompute(void)
 /* -- output ------------------------------------------------------------ */
 
 static void peer_drop(Peer *p, const char *why);
+static void schedule_tick(void);
 
 static gboolean peer_out_ready(int fd, GIOCondition cond, gpointer opaque);
 
@@ -1112,9 +1113,8 @@ static bool peer_line(Peer *p, const char *line, gsize len)
     }
 }
 
-static gboolean peer_readable(int fd, GIOCondition cond, gpointer opaque)
+static gboolean peer_read(int fd, Peer *p)
 {
-    Peer *p = opaque;
     char buf[65536];
     gsize max = p->state == PEER_NEW || p->state == PEER_CTL ?
                 CTL_LINE_MAX : VM_LINE_MAX;
@@ -1171,6 +1171,14 @@ static gboolean peer_readable(int fd, GIOCondition cond, gpointer opaque)
     return G_SOURCE_CONTINUE;
 }
 
+static gboolean peer_readable(int fd, GIOCondition cond, gpointer opaque)
+{
+    gboolean ret = peer_read(fd, opaque);
+
+    schedule_tick();
+    return ret;
+}
+
 static gboolean listener_readable(int fd, GIOCondition cond, gpointer opaque)
 {
     struct ucred cred;
@@ -1211,50 +1219,105 @@ static gboolean listener_readable(int fd, GIOCondition cond, gpointer opaque)
     peers = g_list_append(peers, p);
     p->in_watch = g_unix_fd_add(cfd, G_IO_IN | G_IO_HUP | G_IO_ERR,
                                 peer_readable, p);
+    schedule_tick();
     return G_SOURCE_CONTINUE;
 }
 
-/* Once a second: handshake and reply deadlines, polling of costs */
+static guint tick_id;
+static gboolean tick(gpointer opaque);
+
+/* When the oldest of a peer's commands was sent, or @now */
+static gint64 oldest_pending(Peer *p, gint64 now)
+{
+    GHashTableIter it;
+    gpointer value;
+
+    g_hash_table_iter_init(&it, p->pending);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        now = MIN(now, ((Pending *)value)->sent_us);
+    }
+    return now;
+}
+
+/*
+ * Arm the timer for the next deadline of any peer (handshake, answer,
+ * polling of costs, idle control client), in whole seconds so that GLib
+ * can batch the wakeups.  No peer, no timer: an idle daemon never wakes.
+ */
+static void schedule_tick(void)
+{
+    gint64 now = g_get_monotonic_time();
+    gint64 next = G_MAXINT64;
+    GList *l;
+
+    for (l = peers; l; l = l->next) {
+        Peer *p = l->data;
+
+        if (p->state == PEER_CTL) {
+            next = MIN(next, p->connected_us + CTL_IDLE_S * G_USEC_PER_SEC);
+            continue;
+        }
+        if (p->state != PEER_READY) {
+            next = MIN(next, p->connected_us +
+                       (gint64)cfg->handshake_timeout_s * G_USEC_PER_SEC);
+        } else {
+            next = MIN(next, p->last_poll_us +
+                       (gint64)cfg->poll_interval_s * G_USEC_PER_SEC);
+        }
+        if (g_hash_table_size(p->pending)) {
+            next = MIN(next, oldest_pending(p, now) +
+                       (gint64)cfg->reply_timeout_s * G_USEC_PER_SEC);
+        }
+    }
+    if (tick_id) {
+        g_source_remove(tick_id);
+        tick_id = 0;
+    }
+    if (next != G_MAXINT64) {
+        gint64 s = (next - now + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC;
+
+        tick_id = g_timeout_add_seconds(MAX(s, 1), tick, NULL);
+    }
+}
+
+/* Handshake and reply deadlines, polling of costs */
 static gboolean tick(gpointer opaque)
 {
     gint64 now = g_get_monotonic_time();
     GList *l, *next;
 
+    tick_id = 0;
     for (l = peers; l; l = next) {
         Peer *p = l->data;
-        GHashTableIter it;
-        gpointer value;
-        gint64 oldest = now;
 
         next = l->next;
         if (p->state == PEER_CTL) {
-            if (now - p->connected_us > CTL_IDLE_S * G_USEC_PER_SEC &&
+            if (now - p->connected_us >= CTL_IDLE_S * G_USEC_PER_SEC &&
                 !p->out->len) {
                 peer_drop(p, "idle");
             }
             continue;
         }
         if (p->state != PEER_READY &&
-            now - p->connected_us >
+            now - p->connected_us >=
             (gint64)cfg->handshake_timeout_s * G_USEC_PER_SEC) {
             peer_drop(p, "no QMP handshake in time");
             continue;
         }
-        g_hash_table_iter_init(&it, p->pending);
-        while (g_hash_table_iter_next(&it, NULL, &value)) {
-            oldest = MIN(oldest, ((Pending *)value)->sent_us);
-        }
-        if (now - oldest > (gint64)cfg->reply_timeout_s * G_USEC_PER_SEC) {
+        if (now - oldest_pending(p, now) >=
+            (gint64)cfg->reply_timeout_s * G_USEC_PER_SEC) {
             peer_drop(p, "does not answer");
             continue;
         }
+        /* due within a second: polled with the others, one wakeup */
         if (p->state == PEER_READY &&
-            now - p->last_poll_us >=
+            now - p->last_poll_us + G_USEC_PER_SEC >=
             (gint64)cfg->poll_interval_s * G_USEC_PER_SEC) {
             vm_refresh(p);
         }
     }
-    return G_SOURCE_CONTINUE;
+    schedule_tick();
+    return G_SOURCE_REMOVE;
 }
 
 static gboolean on_signal(gpointer opaque)
@@ -1445,7 +1508,6 @@ int main(int argc, char **argv)
     start_us = g_get_monotonic_time();
     loop = g_main_loop_new(NULL, FALSE);
     g_unix_fd_add(lfd, G_IO_IN, listener_readable, NULL);
-    g_timeout_add_seconds(1, tick, NULL);
     g_unix_signal_add(SIGTERM, on_signal, (gpointer)"SIGTERM");
     g_unix_signal_add(SIGINT, on_signal, (gpointer)"SIGINT");
     g_unix_signal_add(SIGHUP, on_sighup, NULL);

@@ -47,7 +47,8 @@ typedef struct PaiovdKnob {
     char orig_control[16];
     char orig_delay[24];    /* "": unreadable, never written */
     char applied[16];       /* what we last wrote, "" when restored */
-    uint32_t applied_delay;
+    bool delay_written;     /* autosuspend_delay_ms written while held */
+    uint32_t written_delay;
     unsigned voters;        /* at the last aggregation */
     unsigned low;
     char *error;            /* the last failure, for paiovctl */

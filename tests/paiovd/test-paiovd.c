@@ -261,6 +261,10 @@ static void test_knob_aggregate(void)
     g_assert_cmpstr(get(&t, DEV, "control"), ==, "on");
     paiovd_knob_apply(k, sfd, 1, 1, 3000);
     g_assert_cmpstr(get(&t, DEV, "control"), ==, "auto");
+    /* on, delay + auto, delay, on, auto: nothing written twice */
+    g_assert_cmpuint(k->writes, ==, 6);
+    paiovd_knob_apply(k, sfd, 1, 1, 3000);
+    g_assert_cmpuint(k->writes, ==, 6);
     paiovd_knob_apply(k, sfd, 0, 0, 0);
     g_assert_cmpstr(get(&t, DEV, "control"), ==, "on");
     g_assert_cmpstr(get(&t, DEV, "autosuspend_delay_ms"), ==, "100");
