@@ -47,7 +47,7 @@ CONFIGURE_OPTS = \
 .PHONY: FORCE all deps qemu test-bins check check-unit check-qtest \
 	check-e2e checkpatch demo bench bench-throughput bench-toggle clean \
 	distclean guest series series-check asan check-asan fuzz-bin fuzz \
-	fuzz-smoke paiovd
+	fuzz-smoke paiovd paiovd-asan
 
 all: qemu
 
@@ -114,16 +114,27 @@ $(GUEST)/initrd.img: $(GUEST_SRC) | $(DEPS_STAMP)
 # QEMU into build/paiovd; meson puts ccache in front of the compiler by
 # itself when ccache is installed.  Reconfigured only when missing:
 # ninja reruns meson when paiovd/meson.build changes.
+# A second build with gcc's ASAN+UBSan serves check-asan.
 PAIOVD_OBJ = $(BUILD)/paiovd
 PAIOVD = $(PAIOVD_OBJ)/paiovd
+PAIOVD_ASAN_OBJ = $(BUILD)/paiovd-asan
 
-$(PAIOVD_OBJ)/build.ninja: | $(DEPS_STAMP)
-	rm -rf $(PAIOVD_OBJ)
-	meson setup $(PAIOVD_OBJ) paiovd > $(BUILD)/paiovd-setup.log 2>&1 || \
-		{ tail -n 40 $(BUILD)/paiovd-setup.log; exit 1; }
+# $(call paiovd-setup,DIR,MESON_OPTIONS)
+define paiovd-setup
+$(1)/build.ninja: | $$(DEPS_STAMP)
+	rm -rf $(1)
+	meson setup $(1) paiovd $(2) > $(1).log 2>&1 || \
+		{ tail -n 40 $(1).log; exit 1; }
+endef
+$(eval $(call paiovd-setup,$(PAIOVD_OBJ),))
+PAIOVD_SANITIZE = -Db_sanitize=address,undefined -Db_lundef=false
+$(eval $(call paiovd-setup,$(PAIOVD_ASAN_OBJ),$(PAIOVD_SANITIZE)))
 
 paiovd: $(PAIOVD_OBJ)/build.ninja
 	ninja -C $(PAIOVD_OBJ) -j $(JOBS)
+
+paiovd-asan: $(PAIOVD_ASAN_OBJ)/build.ninja
+	ninja -C $(PAIOVD_ASAN_OBJ) -j $(JOBS)
 
 UNIT_TESTS = tests/unit/test-paiov-vpsa tests/unit/test-paiov-rpm
 PAIOVD_UNIT = $(PAIOVD_OBJ)/test-paiovd
@@ -143,7 +154,7 @@ test-bins: qemu paiovd
 
 # Everything: style, unit tests, qtests, guest end-to-end tests, the
 # same under ASAN+UBSan, a fuzzing smoke run; one summary line.
-check: test-bins guest asan fuzz-bin
+check: test-bins guest asan fuzz-bin paiovd-asan
 	$(RUN_TESTS) -- tools/checkpatch.sh $(TREE) \
 		$(foreach t,$(UNIT_TESTS) $(QTESTS),-- $(OBJ)/$(t) --tap) \
 		-- $(PAIOVD_UNIT) --tap \
@@ -204,9 +215,14 @@ ASAN_CHECKS = \
 	$(foreach t,$(ASAN_E2E),-- $(SAN_RUN) \
 		--logs $(SAN_LOGS)/$(basename $(notdir $(t))) \
 		$(if $(ASAN_E2E_ONLY),--env PAIOV_E2E_ONLY=$(ASAN_E2E_ONLY)) \
-		$(t) $(ASAN_OBJ)/qemu-system-x86_64)
+		$(t) $(ASAN_OBJ)/qemu-system-x86_64) \
+	-- $(SAN_RUN) --logs $(SAN_LOGS)/test-paiovd \
+		$(PAIOVD_ASAN_OBJ)/test-paiovd --tap \
+	-- $(SAN_RUN) --logs $(SAN_LOGS)/test_paiovd \
+		--env PAIOVD=$(CURDIR)/$(PAIOVD_ASAN_OBJ)/paiovd \
+		tests/e2e/test_paiovd.py $(ASAN_OBJ)/qemu-system-x86_64
 
-check-asan: asan guest
+check-asan: asan guest paiovd-asan
 	$(RUN_TESTS) $(ASAN_CHECKS)
 
 # generic-fuzz (tests/qtest/fuzz, patch 0012) for each paiov device, with
@@ -289,7 +305,7 @@ bench-toggle: qemu
 
 clean:
 	rm -rf $(OBJ) $(ASAN_OBJ) $(FUZZ_OBJ) $(TREE) $(QEMU) $(GUEST) \
-		$(SAN_LOGS) $(BUILD)/fuzz-out $(PAIOVD_OBJ)
+		$(SAN_LOGS) $(BUILD)/fuzz-out $(PAIOVD_OBJ) $(PAIOVD_ASAN_OBJ)
 
 distclean:
 	rm -rf $(BUILD)

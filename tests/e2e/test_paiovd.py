@@ -146,6 +146,9 @@ class Daemon:
         self.proc.send_signal(sig)
         rc = self.proc.wait(30)
         self.log.close()
+        # a sanitizer build (PAIOVD=...) reports to the log
+        check('Sanitizer' not in self.text() and
+              'runtime error' not in self.text(), self.text())
         return rc
 
 

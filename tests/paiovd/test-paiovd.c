@@ -31,13 +31,16 @@ static void put(const char *path, const char *text)
     g_assert_true(g_file_set_contents(path, text, -1, NULL));
 }
 
-static char *get(Tree *t, const char *dev, const char *attr)
+/* The attribute's value, without the newline (valid until the next call) */
+static const char *get(Tree *t, const char *dev, const char *attr)
 {
+    static char value[PAIOVD_SMALL_MAX];
     g_autofree char *p = g_build_filename(t->sys, dev, "power", attr, NULL);
-    char *text = NULL;
+    g_autofree char *text = NULL;
 
     g_assert_true(g_file_get_contents(p, &text, NULL, NULL));
-    return g_strchomp(text);
+    g_strlcpy(value, g_strchomp(text), sizeof(value));
+    return value;
 }
 
 static void tree_init(Tree *t)
