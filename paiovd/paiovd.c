@@ -1224,6 +1224,7 @@ static gboolean listener_readable(int fd, GIOCondition cond, gpointer opaque)
 }
 
 static guint tick_id;
+static gint64 tick_deadline;
 static gboolean tick(gpointer opaque);
 
 /* When the oldest of a peer's commands was sent, or @now */
@@ -1248,6 +1249,7 @@ static void schedule_tick(void)
 {
     gint64 now = g_get_monotonic_time();
     gint64 next = G_MAXINT64;
+    gint64 s;
     GList *l;
 
     for (l = peers; l; l = l->next) {
@@ -1269,15 +1271,23 @@ static void schedule_tick(void)
                        (gint64)cfg->reply_timeout_s * G_USEC_PER_SEC);
         }
     }
+    /*
+     * An armed timer is only ever brought forward: re-arming it on every
+     * line would let a busy peer (a control client asking every 50 ms)
+     * push every deadline away for good.
+     */
+    if (next == G_MAXINT64) {
+        return;     /* an armed timer finds nothing to do, and stops */
+    }
+    s = MAX((next - now + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC, 1);
+    if (tick_id && tick_deadline <= now + s * G_USEC_PER_SEC) {
+        return;
+    }
     if (tick_id) {
         g_source_remove(tick_id);
-        tick_id = 0;
     }
-    if (next != G_MAXINT64) {
-        gint64 s = (next - now + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC;
-
-        tick_id = g_timeout_add_seconds(MAX(s, 1), tick, NULL);
-    }
+    tick_deadline = now + s * G_USEC_PER_SEC;
+    tick_id = g_timeout_add_seconds(s, tick, NULL);
 }
 
 /* Handshake and reply deadlines, polling of costs */

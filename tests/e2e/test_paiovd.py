@@ -75,13 +75,14 @@ class Tree:
         with open(self.path(attr, dev)) as f:
             return f.read().strip()
 
-    def config(self, extra_main='', extra=''):
+    def config(self, extra_main='', extra='', poll=600):
+        """States are followed by events: no polling unless asked."""
         with open(self.conf, 'w') as f:
             f.write('[paiovd]\nsysfs-root=%s\nstate-dir=%s\n'
-                    'poll-interval-s=600\nhandshake-timeout-s=3\n%s\n'
+                    'poll-interval-s=%d\nhandshake-timeout-s=3\n%s\n'
                     '[knob hda]\npath=%s\ndevices=snd0\n'
                     'vm-names=vm0;vm1\nvm-uids=0\n%s'
-                    % (self.root, self.state, extra_main, LINK, extra))
+                    % (self.root, self.state, poll, extra_main, LINK, extra))
         os.chmod(self.conf, 0o600)
 
     def check_restored(self, what):
@@ -441,6 +442,40 @@ def test_hostile_peers(qemu):
         tree.cleanup()
 
 
+def test_unresponsive_vm(qemu):
+    """A QEMU that stops answering (SIGSTOP) is dropped once a command
+    waits longer than reply-timeout-s: its vote goes, the other VM's
+    decides, nothing in the daemon waits for it; after SIGCONT it
+    reconnects by itself and votes again."""
+    tree = Tree()
+    vms = []
+    try:
+        tree.config('reply-timeout-s=2\n', poll=1)
+        d = Daemon(tree)
+        vms = [vm_start(qemu, tree, 0), vm_start(qemu, tree, 1)]
+        wait_for(lambda: both_joined(d), 'both joined')
+        set_state(vms[0], 'active')
+        wait_for(lambda: knob_is(tree, 'on'), 'vm0 active: on')
+        vms[0].proc.send_signal(signal.SIGSTOP)
+        wait_for(lambda: set(d.vms()) == {'vm1'}, 'stopped VM dropped')
+        check('vm vm0): left: does not answer' in d.text(), d.text())
+        wait_for(lambda: knob_is(tree, 'auto'), 'vm1 alone: auto')
+        vms[0].proc.send_signal(signal.SIGCONT)
+        wait_for(lambda: both_joined(d), 'vm0 rejoined')
+        check(dev_state(d, 'vm0') == 'active', 'state at rejoin')
+        wait_for(lambda: knob_is(tree, 'on'), 'vm0 votes again: on')
+        for vm in vms:
+            vm.stop()
+        wait_for(lambda: knob_is(tree, 'on', 100), 'restored')
+        check(d.signal(signal.SIGTERM) == 0, 'exit status')
+    finally:
+        for vm in vms:
+            if vm.alive():
+                vm.proc.send_signal(signal.SIGCONT)
+            vm.kill()
+        tree.cleanup()
+
+
 def test_planted_knobs(qemu):
     """A symlink or a FIFO planted as power/control of a configured knob is
     refused (and named in the status); the link's target is not written,
@@ -584,5 +619,5 @@ def test_paiovctl(qemu):
 
 if __name__ == '__main__':
     main([test_votes_aggregated, test_daemon_restart, test_hostile_peers,
-          test_planted_knobs, test_no_daemon, test_socket_activation,
+          test_unresponsive_vm, test_planted_knobs, test_no_daemon, test_socket_activation,
           test_paiovctl], sys.argv[1])
