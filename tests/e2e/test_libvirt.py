@@ -525,6 +525,35 @@ def test_convert_idempotent(ctx):
           'updated qemu:commandline %r' % args)
 
 
+def test_convert_paiovd(ctx):
+    """--paiovd adds the client QMP monitor that joins QEMU to paiovd
+    (docs/paiovd.md), once: a second run, or one with another socket,
+    updates it and adds nothing; a relative socket path is refused."""
+    first = ctx.convert(['--pma', '--paiovd'])
+    args = [a.get('value') for a in
+            etree.fromstring(first).iter('{%s}arg' % QEMU_NS)]
+    check(args == ['-object', 'paiov-pma,id=pma0', '-chardev',
+                   'socket,id=paiovd,path=/run/paiov/paiovd.sock,'
+                   'server=off,reconnect-ms=1000',
+                   '-mon', 'chardev=paiovd,mode=control'],
+          'qemu:commandline %r' % args)
+    r = ctx.tool(['--pma', '--paiovd'], stdin=first)
+    check(r.returncode == 0 and r.stdout == first,
+          'second run changed the document: %s' % r.stderr)
+    r = ctx.tool(['--paiovd', '--paiovd-socket', '/run/a,b.sock'],
+                 stdin=first)
+    args = [a.get('value') for a in
+            etree.fromstring(r.stdout).iter('{%s}arg' % QEMU_NS)]
+    check(args[2:] == ['-chardev', 'socket,id=paiovd,path=/run/a,,b.sock,'
+                       'server=off,reconnect-ms=1000',
+                       '-mon', 'chardev=paiovd,mode=control'],
+          'updated qemu:commandline %r' % args)
+    r = ctx.tool(['--paiovd', '--paiovd-socket', 'paiovd.sock', ctx.source])
+    check(r.returncode == 1 and not r.stdout and
+          b'not an absolute socket path' in r.stderr,
+          'relative socket: %d %r' % (r.returncode, r.stderr))
+
+
 def test_in_place(ctx):
     """Regression guard: --in-place rewrites the file with what stdout
     would show, keeps its mode, and leaves a converted file alone."""
@@ -593,7 +622,8 @@ def test_validate(ctx):
     """Regression guard: the converted XML (with and without --pma) is a
     valid domain for libvirt's schema; a broken override is not (so the
     check can fail)."""
-    for args in ([], ['--pma', 'audio-idle=release,autosuspend-delay-ms=500']):
+    for args in ([], ['--pma', 'audio-idle=release,autosuspend-delay-ms=500'],
+                 ['--pma', '--paiovd']):
         path = ctx.write('valid.xml', ctx.convert(args))
         r = subprocess.run(['virt-xml-validate', path, 'domain'],
                            capture_output=True, text=True, timeout=60,
@@ -648,6 +678,11 @@ def test_domxml_to_native(ctx):
           and 'AC97' in drivers, 'devices: %r' % drivers)
     check(re.search(r'-object paiov-pma,id=pma0,audio-idle=release( |$)',
                     argv), 'no proxy PMA object in: %s' % argv)
+    argv = argv_of(ctx.convert(['--pma', '--paiovd']))
+    check(re.search(r' -chardev socket,id=paiovd,path=/run/paiov/paiovd\.sock,'
+                    r'server=off,reconnect-ms=1000 -mon '
+                    r'chardev=paiovd,mode=control( |$)', argv),
+          'no paiovd monitor in: %s' % argv)
 
 
 def test_video_override_starts(ctx):
@@ -792,7 +827,8 @@ def test_destroy(ctx):
     check(not qemu_pids(ctx), 'QEMU processes left after libvirtd')
 
 
-TESTS = [test_convert_only_adds, test_convert_idempotent, test_in_place,
+TESTS = [test_convert_only_adds, test_convert_idempotent,
+         test_convert_paiovd, test_in_place,
          test_bad_inputs, test_validate, test_domxml_to_native,
          test_video_override_starts, test_start_domain, test_query_paiov,
          test_vga_paiov, test_nic_traffic, test_destroy]
