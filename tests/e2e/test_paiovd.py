@@ -22,6 +22,7 @@ build/paiovd/paiovd)
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -81,7 +82,7 @@ class Tree:
             f.write('[paiovd]\nsysfs-root=%s\nstate-dir=%s\n'
                     'poll-interval-s=%d\nhandshake-timeout-s=3\n%s\n'
                     '[knob hda]\npath=%s\ndevices=snd0\n'
-                    'vm-names=vm0;vm1\nvm-uids=0\n%s'
+                    'vm-names=vm0;vm1;vm2\nvm-uids=0\n%s'
                     % (self.root, self.state, poll, extra_main, LINK, extra))
         os.chmod(self.conf, 0o600)
 
@@ -476,6 +477,102 @@ def test_unresponsive_vm(qemu):
         tree.cleanup()
 
 
+class Card:
+    """A QEMU whose card's state the test tracks: CTRL channels on or
+    off, D0 or D3hot."""
+
+    def __init__(self, qemu, tree, n):
+        self.n = n
+        self.vm = vm_start(qemu, tree, n, 1000 + 500 * n)
+        self.ctl = False
+        self.d3 = False
+
+    def state(self):
+        return 'd3hot' if self.d3 else 'active' if self.ctl else 'idle'
+
+    def step(self, rng):
+        if self.d3:
+            self.d3 = False
+            set_state(self.vm, 'd0')
+        elif rng.random() < 0.3:
+            self.d3 = True
+            set_state(self.vm, 'd3hot')
+        else:
+            self.ctl = not self.ctl
+            set_state(self.vm, 'active' if self.ctl else 'idle')
+
+
+def test_random_kills(qemu):
+    """20 rounds (fixed seed) of guest state changes, SIGKILL of a QEMU
+    and SIGKILL of the daemon at random points (also right after a state
+    change, before the daemon could act, and while the daemon is away):
+    after every round, once the VMs have rejoined, the knob is what the
+    live VMs' states give; at the end every knob is back at its original
+    value and the journal is empty."""
+    rng = random.Random(13)
+    tree = Tree()
+    cards = []
+    try:
+        tree.config()
+        d = Daemon(tree)
+        cards = [Card(qemu, tree, n) for n in range(3)]
+        kills = {'vm': 0, 'daemon': 0}
+        for rnd in range(20):
+            what = rng.choice(('state', 'state', 'vm', 'daemon'))
+            card = rng.choice(cards)
+            if what == 'state':
+                card.step(rng)
+            elif what == 'vm':
+                if rng.random() < 0.5:
+                    card.step(rng)      # killed right after a change
+                card.vm.kill()
+                cards[card.n] = Card(qemu, tree, card.n)
+                kills['vm'] += 1
+            else:
+                if rng.random() < 0.5:
+                    card.step(rng)
+                d.signal(signal.SIGKILL)
+                kills['daemon'] += 1
+                if rng.random() < 0.5:
+                    rng.choice(cards).step(rng)     # while it is away
+                if rng.random() < 0.3:
+                    victim = rng.choice(cards)
+                    victim.vm.kill()
+                    cards[victim.n] = Card(qemu, tree, victim.n)
+                    kills['vm'] += 1
+                d = Daemon(tree)
+
+            def settled():
+                vms = d.vms()
+                return all(
+                    'vm%d' % c.n in vms and vms['vm%d' % c.n]['pid'] ==
+                    c.vm.proc.pid and
+                    dev_state(d, 'vm%d' % c.n) == c.state() for c in cards)
+
+            wait_for(settled, 'round %d: VMs joined with their states' % rnd)
+            low = all(c.state() != 'active' for c in cards)
+            delay = max(1000 + 500 * c.n for c in cards)
+            wait_for(lambda: knob_is(tree, 'auto', delay) if low else
+                     knob_is(tree, 'on'), 'round %d: knob for %s: %r' % (
+                         rnd, [c.state() for c in cards], d.knob()))
+        print('# %d QEMU and %d daemon SIGKILLs' % (kills['vm'],
+                                                    kills['daemon']))
+        check(kills['vm'] >= 3 and kills['daemon'] >= 3, repr(kills))
+        for c in cards:
+            if rng.random() < 0.5:
+                c.vm.kill()
+            else:
+                c.vm.stop()
+        wait_for(lambda: not d.vms(), 'every VM left')
+        tree.check_restored('end')
+        check(os.listdir(tree.state) == [], 'journal left')
+        check(d.signal(signal.SIGTERM) == 0, 'exit status')
+    finally:
+        for c in cards:
+            c.vm.kill()
+        tree.cleanup()
+
+
 def test_planted_knobs(qemu):
     """A symlink or a FIFO planted as power/control of a configured knob is
     refused (and named in the status); the link's target is not written,
@@ -619,5 +716,5 @@ def test_paiovctl(qemu):
 
 if __name__ == '__main__':
     main([test_votes_aggregated, test_daemon_restart, test_hostile_peers,
-          test_unresponsive_vm, test_planted_knobs, test_no_daemon, test_socket_activation,
+          test_unresponsive_vm, test_random_kills, test_planted_knobs, test_no_daemon, test_socket_activation,
           test_paiovctl], sys.argv[1])
