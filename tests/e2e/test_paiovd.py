@@ -716,5 +716,6 @@ def test_paiovctl(qemu):
 
 if __name__ == '__main__':
     main([test_votes_aggregated, test_daemon_restart, test_hostile_peers,
-          test_unresponsive_vm, test_random_kills, test_planted_knobs, test_no_daemon, test_socket_activation,
-          test_paiovctl], sys.argv[1])
+          test_unresponsive_vm, test_random_kills, test_planted_knobs,
+          test_no_daemon, test_socket_activation, test_paiovctl],
+         sys.argv[1])
