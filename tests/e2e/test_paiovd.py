@@ -227,6 +227,19 @@ def test_votes_aggregated(qemu):
         check(d.knob()['voters'] == 2 and d.knob()['low'] == 2,
               repr(d.knob()))
 
+        # a VM the configuration does not name joins and is shown, but
+        # its active card votes on nothing
+        other = vm_start(qemu, tree, 7)
+        vms.append(other)
+        set_state(other, 'active')
+        wait_for(lambda: dev_state(d, 'vm7') == 'active', 'vm7 active')
+        dev = d.vms()['vm7']['devices'][0]
+        check(dev['knobs'] == [] and dev['vote'] == 'on', repr(dev))
+        check(knob_is(tree, 'auto', 2500) and d.knob()['voters'] == 2,
+              'vm7 voted: %r' % d.knob())
+        other.stop()
+        wait_for(lambda: 'vm7' not in d.vms(), 'vm7 left')
+
         set_state(vms[0], 'active')
         wait_for(lambda: dev_state(d, 'vm0') == 'active', 'vm0 active')
         wait_for(lambda: knob_is(tree, 'on'), 'vm0 active: on')
