@@ -533,6 +533,26 @@ static void vm_joined(Peer *p)
     recompute();
 }
 
+/*
+ * Names, UUIDs, QOM paths and types end up in log lines, in paiovctl's
+ * table on a terminal and in Prometheus labels: printable ASCII only,
+ * at most 255 bytes (QEMU's ids and names are).
+ */
+static bool printable(const char *s)
+{
+    size_t i;
+
+    if (!s) {
+        return false;
+    }
+    for (i = 0; s[i]; i++) {
+        if (i >= 255 || s[i] < 0x20 || s[i] > 0x7e) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static bool valid_state(const char *s)
 {
     return s && (!strcmp(s, "active") || !strcmp(s, "idle") ||
@@ -559,7 +579,9 @@ static bool take_devices(Peer *p, JsonNode *ret, const char **why)
         JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n)
                                                  : NULL;
 
-        if (!o || !obj_str(o, "qom-path") ||
+        if (!o || !printable(obj_str(o, "qom-path")) ||
+            (obj_str(o, "type") && !printable(obj_str(o, "type"))) ||
+            (obj_str(o, "pma") && !printable(obj_str(o, "pma"))) ||
             !valid_state(obj_str(o, "state"))) {
             *why = "query-paiov: malformed device";
             return false;
@@ -594,7 +616,7 @@ static bool take_pmas(Peer *p, JsonNode *ret, const char **why)
         const char *policy = obj_str(o, "policy");
         Pma *pma;
 
-        if (!path || !policy) {
+        if (!printable(path) || !printable(policy)) {
             *why = "query-paiov-pma: malformed PMA";
             return false;
         }
@@ -665,7 +687,7 @@ static bool vm_reply(Peer *p, JsonObject *msg)
                         json_node_get_object(ret) : NULL;
         const char *v = obj_str(o, pd->kind == P_NAME ? "name" : "UUID");
 
-        if (!o || (v && strlen(v) > 255)) {
+        if (!o || (v && !printable(v))) {
             why = "malformed query-name/query-uuid";
             break;
         }
@@ -754,7 +776,7 @@ static bool vm_event(Peer *p, JsonObject *msg)
     }
     path = obj_str(data, "qom-path");
     state = obj_str(data, "new");
-    if (!path || !valid_state(state)) {
+    if (!printable(path) || !valid_state(state)) {
         peer_drop(p, "malformed PAIOV_POWER_STATE_CHANGE");
         return false;
     }

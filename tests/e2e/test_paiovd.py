@@ -376,7 +376,8 @@ def test_hostile_peers(qemu):
     """Garbage JSON, a 2 MiB line, a non-QMP first message, a peer that
     never answers qmp_capabilities, one that replies to nothing asked,
     JSON nested 500000 deep (killed the daemon: json-glib's parser
-    recursed off the stack), an event flood, a control command from an
+    recursed off the stack), a VM name with a newline and terminal
+    escapes (forged a log line), an event flood, a control command from an
     unprivileged uid: each is dropped; the daemon, the real VMs and the
     knob are unaffected."""
     tree = Tree()
@@ -410,6 +411,19 @@ def test_hostile_peers(qemu):
         check(closed_by_daemon(s, b'{"event": "X", "data": ' +
                                b'[' * 500000 + b']' * 500000 + b'}\n'),
               'deep')
+        # a name that would forge log lines and terminal output
+        s = connect(tree)
+        s.sendall(b'{"QMP": {"version": {}, "capabilities": []}}\n')
+        f = s.makefile('rb')
+        caps = json.loads(f.readline())
+        s.sendall(json.dumps({'return': {}, 'id': caps['id']}).encode() +
+                  b'\n')
+        ask = json.loads(f.readline())
+        check(ask['execute'] == 'query-name', repr(ask))
+        check(closed_by_daemon(s, json.dumps(
+            {'return': {'name': 'vm0\npaiovd: knob hda: forged\x1b[2J'},
+             'id': ask['id']}).encode() + b'\n'), 'control characters')
+        check('forged' not in d.text(), d.text())
         s = connect(tree)
         s.sendall(b'{"QMP": {"version": {}, "capabilities": []}}\n')
         ev = (b'{"event": "PAIOV_POWER_STATE_CHANGE", "data": {"qom-path": '
@@ -434,12 +448,13 @@ def test_hostile_peers(qemu):
                     'no QMP handshake in time', 'a reply to nothing asked',
                     'flood: too many lines per second',
                     'JSON nested too deep',
+                    'malformed query-name/query-uuid',
                     'control command from a uid not allowed'):
             check('dropped: ' + why in d.text(), 'not dropped for %r:\n%s'
                   % (why, d.text()))
         check(d.proc.poll() is None, 'daemon died')
         st = d.status()
-        check(st['dropped-peers'] - before == 9, 'dropped %d'
+        check(st['dropped-peers'] - before == 10, 'dropped %d'
               % (st['dropped-peers'] - before))
         check(both_joined(d) and dev_state(d, 'vm0') == 'idle' and
               dev_state(d, 'vm1') == 'idle', repr(st['vms']))
