@@ -742,8 +742,41 @@ def test_paiovctl(qemu):
         tree.cleanup()
 
 
+def test_command_line(qemu):
+    """--help, and --check-config: the knobs of a good file, exit 1 with
+    file, line and key for a bad one, a group-writable file refused."""
+    tree = Tree()
+    try:
+        r = subprocess.run([PAIOVD, '--help'], capture_output=True,
+                           text=True, timeout=30)
+        check(r.returncode == 0 and '--socket' in r.stdout and
+              '--check-config' in r.stdout, r.stdout + r.stderr)
+        tree.config()
+        r = subprocess.run([PAIOVD, '--check-config', '--config',
+                            tree.conf], capture_output=True, text=True,
+                           timeout=30)
+        check(r.returncode == 0 and 'knob hda: %s' % os.path.realpath(
+            os.path.join(tree.root, DEV)) in r.stdout, r.stdout + r.stderr)
+        tree.config(extra_main='colour=blue')
+        r = subprocess.run([PAIOVD, '--check-config', '--config',
+                            tree.conf], capture_output=True, text=True,
+                           timeout=30)
+        check(r.returncode == 1 and '%s:6: [paiovd] colour: unknown key'
+              % tree.conf in r.stderr, r.stderr)
+        tree.config()
+        os.chmod(tree.conf, 0o620)
+        r = subprocess.run([PAIOVD, '--config', tree.conf, '--foreground',
+                            '--socket', tree.sock], capture_output=True,
+                           text=True, timeout=30)
+        check(r.returncode == 1 and 'writable by group or others'
+              in r.stderr and not os.path.exists(tree.sock), r.stderr)
+    finally:
+        tree.cleanup()
+
+
 if __name__ == '__main__':
     main([test_votes_aggregated, test_daemon_restart, test_hostile_peers,
           test_unresponsive_vm, test_random_kills, test_planted_knobs,
-          test_no_daemon, test_socket_activation, test_paiovctl],
+          test_no_daemon, test_socket_activation, test_paiovctl,
+          test_command_line],
          sys.argv[1])
