@@ -53,6 +53,7 @@ class Tree:
     private directory for the daemon: config, socket, state dir."""
 
     def __init__(self):
+        self.daemons = []           # killed by cleanup() if still running
         self.top = tempfile.mkdtemp(prefix='paiovd-e2e-')
         os.chmod(self.top, 0o755)
         self.root = os.path.join(self.top, 'sys')
@@ -93,6 +94,10 @@ class Tree:
               % (what, self.read('autosuspend_delay_ms')))
 
     def cleanup(self):
+        for proc in self.daemons:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
         shutil.rmtree(self.top, ignore_errors=True)
 
 
@@ -127,6 +132,7 @@ class Daemon:
                    '--config', tree.conf]
         self.proc = subprocess.Popen(cmd + list(args), stdout=self.log,
                                      stderr=subprocess.STDOUT)
+        tree.daemons.append(self.proc)
         wait_for(lambda: self.status() is not None, 'paiovd answers')
 
     def status(self):
