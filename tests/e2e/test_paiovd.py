@@ -170,7 +170,8 @@ def vm_start(qemu, tree, n, delay=1500, join=True):
         % SLOT,
         '-chardev', 'socket,id=paiovd,path=%s,server=off,reconnect-ms=1000'
         % tree.sock,
-        '-mon', 'chardev=paiovd,mode=control'])
+        '-mon', 'chardev=paiovd,mode=control'],
+        workdir=tempfile.mkdtemp(prefix='vm%d-' % n, dir=tree.top))
     vm.start()
     vm.pci_enable_io(SLOT, BAR)
     return vm
