@@ -14,6 +14,8 @@
 #   make check-asan   unit tests, qtests and audio e2e under ASAN+UBSAN
 #   make fuzz-smoke   short generic-fuzz run per paiov device (FUZZ_SMOKE_TIME)
 #   make fuzz         long run (FUZZ_TIME seconds per device, docs/testing.md)
+#   make paiovd   the host coordinator daemon and its unit tests
+#                 (build/paiovd; docs/paiovd.md)
 
 BUILD      ?= build
 SRC         = $(BUILD)/qemu-src
@@ -45,7 +47,7 @@ CONFIGURE_OPTS = \
 .PHONY: FORCE all deps qemu test-bins check check-unit check-qtest \
 	check-e2e checkpatch demo bench bench-throughput bench-toggle clean \
 	distclean guest series series-check asan check-asan fuzz-bin fuzz \
-	fuzz-smoke
+	fuzz-smoke paiovd paiovd-asan
 
 all: qemu
 
@@ -108,37 +110,67 @@ guest: $(GUEST)/initrd.img
 $(GUEST)/initrd.img: $(GUEST_SRC) | $(DEPS_STAMP)
 	tests/guest/build-guest.sh $(GUEST)
 
+# paiovd (docs/paiovd.md): a meson project of its own, built apart from
+# QEMU into build/paiovd; meson puts ccache in front of the compiler by
+# itself when ccache is installed.  Reconfigured only when missing:
+# ninja reruns meson when paiovd/meson.build changes.
+# A second build with gcc's ASAN+UBSan serves check-asan.
+PAIOVD_OBJ = $(BUILD)/paiovd
+PAIOVD = $(PAIOVD_OBJ)/paiovd
+PAIOVD_ASAN_OBJ = $(BUILD)/paiovd-asan
+
+# $(call paiovd-setup,DIR,MESON_OPTIONS)
+define paiovd-setup
+$(1)/build.ninja: | $$(DEPS_STAMP)
+	rm -rf $(1)
+	meson setup $(1) paiovd $(2) > $(1).log 2>&1 || \
+		{ tail -n 40 $(1).log; exit 1; }
+endef
+$(eval $(call paiovd-setup,$(PAIOVD_OBJ),))
+PAIOVD_SANITIZE = -Db_sanitize=address,undefined -Db_lundef=false
+$(eval $(call paiovd-setup,$(PAIOVD_ASAN_OBJ),$(PAIOVD_SANITIZE)))
+
+paiovd: $(PAIOVD_OBJ)/build.ninja
+	ninja -C $(PAIOVD_OBJ) -j $(JOBS)
+
+paiovd-asan: $(PAIOVD_ASAN_OBJ)/build.ninja
+	ninja -C $(PAIOVD_ASAN_OBJ) -j $(JOBS)
+
 UNIT_TESTS = tests/unit/test-paiov-vpsa tests/unit/test-paiov-rpm
+PAIOVD_UNIT = $(PAIOVD_OBJ)/test-paiovd
 QTESTS = tests/qtest/es1370-paiov-test tests/qtest/e1000-paiov-test \
 	tests/qtest/vga-paiov-test tests/qtest/paiov-pma-test
 E2E_TESTS = tests/e2e/test_audio.py tests/e2e/test_audio_hostile.py tests/e2e/test_migration.py \
 	tests/e2e/test_runtime_pm.py tests/e2e/test_net.py tests/e2e/test_libvirt.py \
-	tests/e2e/test_display.py
+	tests/e2e/test_display.py tests/e2e/test_paiovd.py
 RUN_TESTS = tools/run-tests.py --timeout 900 \
 	--env QTEST_QEMU_BINARY=$(CURDIR)/$(OBJ)/qemu-system-x86_64 \
 	--env PAIOV_GUEST_DIR=$(CURDIR)/$(GUEST) \
-	--env PYTHONPATH=$(CURDIR)/python
+	--env PYTHONPATH=$(CURDIR)/python \
+	--env PAIOVD=$(CURDIR)/$(PAIOVD)
 
-test-bins: qemu
+test-bins: qemu paiovd
 	ninja -C $(OBJ) -j $(JOBS) $(UNIT_TESTS) $(QTESTS)
 
 # Everything: style, unit tests, qtests, guest end-to-end tests, the
 # same under ASAN+UBSan, a fuzzing smoke run; one summary line.
-check: test-bins guest asan fuzz-bin
+check: test-bins guest asan fuzz-bin paiovd-asan
 	$(RUN_TESTS) -- tools/checkpatch.sh $(TREE) \
 		$(foreach t,$(UNIT_TESTS) $(QTESTS),-- $(OBJ)/$(t) --tap) \
+		-- $(PAIOVD_UNIT) --tap \
 		$(foreach t,$(E2E_TESTS),-- $(t) $(QEMU)) \
 		-- tools/paiov-bench --smoke --qemu $(QEMU) --guest $(GUEST) \
 			--out $(BUILD)/bench-smoke \
 		$(ASAN_CHECKS) $(FUZZ_SMOKE_CHECKS)
 
 check-unit: test-bins
-	$(RUN_TESTS) $(foreach t,$(UNIT_TESTS),-- $(OBJ)/$(t) --tap)
+	$(RUN_TESTS) $(foreach t,$(UNIT_TESTS),-- $(OBJ)/$(t) --tap) \
+		-- $(PAIOVD_UNIT) --tap
 
 check-qtest: test-bins
 	$(RUN_TESTS) $(foreach t,$(QTESTS),-- $(OBJ)/$(t) --tap)
 
-check-e2e: qemu guest
+check-e2e: qemu guest paiovd
 	$(RUN_TESTS) $(foreach t,$(E2E_TESTS),-- $(t) $(QEMU))
 
 # The sanitizer and fuzzing build (docs/testing.md): Debian's clang behind
@@ -183,9 +215,14 @@ ASAN_CHECKS = \
 	$(foreach t,$(ASAN_E2E),-- $(SAN_RUN) \
 		--logs $(SAN_LOGS)/$(basename $(notdir $(t))) \
 		$(if $(ASAN_E2E_ONLY),--env PAIOV_E2E_ONLY=$(ASAN_E2E_ONLY)) \
-		$(t) $(ASAN_OBJ)/qemu-system-x86_64)
+		$(t) $(ASAN_OBJ)/qemu-system-x86_64) \
+	-- $(SAN_RUN) --logs $(SAN_LOGS)/test-paiovd \
+		$(PAIOVD_ASAN_OBJ)/test-paiovd --tap \
+	-- $(SAN_RUN) --logs $(SAN_LOGS)/test_paiovd \
+		--env PAIOVD=$(CURDIR)/$(PAIOVD_ASAN_OBJ)/paiovd \
+		tests/e2e/test_paiovd.py $(ASAN_OBJ)/qemu-system-x86_64
 
-check-asan: asan guest
+check-asan: asan guest paiovd-asan
 	$(RUN_TESTS) $(ASAN_CHECKS)
 
 # generic-fuzz (tests/qtest/fuzz, patch 0012) for each paiov device, with
@@ -268,7 +305,7 @@ bench-toggle: qemu
 
 clean:
 	rm -rf $(OBJ) $(ASAN_OBJ) $(FUZZ_OBJ) $(TREE) $(QEMU) $(GUEST) \
-		$(SAN_LOGS) $(BUILD)/fuzz-out
+		$(SAN_LOGS) $(BUILD)/fuzz-out $(PAIOVD_OBJ) $(PAIOVD_ASAN_OBJ)
 
 distclean:
 	rm -rf $(BUILD)

@@ -10,7 +10,8 @@ tree=${1:?usage: checkpatch.sh QEMU_TREE}
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 cp=$tree/scripts/checkpatch.pl
-files=$(ls patches/*.patch; find hw include tests/qtest tests/unit \
+files=$(ls patches/*.patch; find hw include tests/qtest tests/unit paiovd \
+    tests/paiovd \
     -name '*.[ch]' | sort)
 n=0
 fail=0

@@ -3,6 +3,7 @@
 
     virsh dumpxml --inactive DOM | paiov-libvirt > DOM-paiov.xml
     paiov-libvirt --pma audio-idle=release --in-place DOM.xml
+    paiov-libvirt --pma --paiovd --in-place DOM.xml
 
 Every ES1370 sound card (<sound model='es1370'>), VGA video
 (<video><model type='vga'/>) and e1000 interface
@@ -11,7 +12,8 @@ none, and a <qemu:override> entry that sets the 'driver' property of the
 -device libvirt generates for it to es1370-paiov, vga-paiov or
 e1000-paiov (libvirt >= 8.2).  libvirt keeps building everything else
 (PCI address, audiodev, netdev, MAC).  --pma adds the proxy PMA object
-through <qemu:commandline> and points the devices at it.  A VGA video
+through <qemu:commandline> and points the devices at it; --paiovd adds
+the QMP monitor that joins QEMU to paiovd (docs/paiovd.md).  A VGA video
 also needs libvirt's VGA.vgamem_mb capability removed
 (<qemu:capabilities>): libvirt looks the primary VGA up by the QOM type
 "VGA" after starting QEMU.  Everything else in the document is kept;
@@ -81,6 +83,8 @@ PMA_PROPS = {
         'must be a number of nanoseconds between 1 and 10000000000'),
 }
 VGA_CAP = 'VGA.vgamem_mb'
+PAIOVD_SOCKET = '/run/paiov/paiovd.sock'
+PAIOVD_CHARDEV = 'paiovd'
 QEMU_ID_RE = re.compile(r'[A-Za-z][A-Za-z0-9_.-]*$')
 ALIAS_RE = re.compile(r'ua-[A-Za-z0-9_-]+$')
 
@@ -357,11 +361,36 @@ def get_or_add(parent, tag, unit, **attrs):
     return sub(parent, tag, unit, **attrs)
 
 
-def convert(data, kinds=tuple(KINDS), pma=None):
+def paiovd_args(socket_path):
+    """The -chardev and -mon arguments that join QEMU to paiovd
+    (docs/paiovd.md): a client monitor that reconnects by itself."""
+    if not os.path.isabs(socket_path) or '\n' in socket_path:
+        raise Refused("--paiovd: '%s' is not an absolute socket path"
+                      % socket_path)
+    return [('-chardev', 'socket,id=%s,path=%s,server=off,reconnect-ms=1000'
+             % (PAIOVD_CHARDEV, socket_path.replace(',', ',,'))),
+            ('-mon', 'chardev=%s,mode=control' % PAIOVD_CHARDEV)]
+
+
+def set_cmdline_pair(cmdline, opt, value, match, unit):
+    """Set the argument after OPT whose value MATCH(value) accepts, or
+    append OPT VALUE: running the tool again changes nothing."""
+    args = cmdline.findall(q('arg'))
+    for i, el in enumerate(args[1:], 1):
+        if args[i - 1].get('value') == opt and match(el.get('value') or ''):
+            el.set('value', value)
+            return
+    sub(cmdline, q('arg'), unit, value=opt)
+    sub(cmdline, q('arg'), unit, value=value)
+
+
+def convert(data, kinds=tuple(KINDS), pma=None, paiovd=None):
     """Convert domain XML DATA (bytes); return (new bytes, report lines).
 
-    PMA is None or (id, {property: value}).  Raises Refused.
+    PMA is None or (id, {property: value}); PAIOVD None or the daemon's
+    socket path.  Raises Refused.
     """
+    join = paiovd_args(paiovd) if paiovd is not None else None
     if not data.strip():
         raise Refused('empty input: expected a libvirt domain XML (a file, '
                       'or virsh dumpxml output on stdin)')
@@ -426,6 +455,16 @@ def convert(data, kinds=tuple(KINDS), pma=None):
             sub(cmdline, q('arg'), unit, value='-object')
             sub(cmdline, q('arg'), unit, value=arg)
         report.append('proxy PMA: -object %s' % arg)
+    if join is not None:
+        cmdline = root.find(q('commandline'))
+        if cmdline is None:
+            cmdline = sub(root, q('commandline'), unit)
+        for opt, value in join:
+            ident = value.split(',')[0 if opt == '-mon' else 1]
+            set_cmdline_pair(cmdline, opt, value,
+                             lambda v, i=ident: i in split_keyval(v), unit)
+        report.append('paiovd: %s %s' % tuple(join[0]))
+        report.append('paiovd: %s %s' % tuple(join[1]))
     if override is None:
         override = sub(root, q('override'), unit)
     for kind, dev, alias_el, alias, new in plan:
@@ -553,6 +592,14 @@ def parse_args(argv):
                    'policy=performance|balanced|powersave, '
                    'idle-timeout-ms=N, pm-qos-latency-us=N, '
                    'timer-slack-ns=N')
+    p.add_argument('--paiovd', action='store_true',
+                   help='join the domain to paiovd (docs/paiovd.md): a QMP '
+                   'monitor connected to its socket through '
+                   '<qemu:commandline>, reconnecting by itself; the '
+                   'daemon then holds the host knobs (list the device '
+                   'aliases printed here in its configuration)')
+    p.add_argument('--paiovd-socket', metavar='PATH', default=PAIOVD_SOCKET,
+                   help="paiovd's socket (default %(default)s)")
     p.add_argument('--devices', metavar='KINDS', default='sound,video,net',
                    help='which devices to convert: comma-separated sound, '
                    'video, net (default: all three)')
@@ -596,7 +643,9 @@ def main(argv):
                 raise Refused('-o %s is the input file; use --in-place to '
                               'rewrite it' % args.output)
         try:
-            out, report = convert(data, args.kinds, pma)
+            out, report = convert(data, args.kinds, pma,
+                                  args.paiovd_socket if args.paiovd
+                                  else None)
         except Refused as e:
             raise Refused('%s: %s' % (name, e)) from None
         if args.in_place:

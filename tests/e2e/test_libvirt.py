@@ -188,6 +188,8 @@ class Ctx:
         self.agent = None
         self.qemu_pid = None
         self.started = False
+        self.paiovd = None
+        self.paiovd_sock = os.path.join(self.work, 'paiovd.sock')
 
     def _userns(self):
         if os.geteuid() != 0:
@@ -301,6 +303,50 @@ class Ctx:
                                       'log', name + '.log'))
         return tail(logs[0]) if logs else '(no QEMU log)'
 
+    def start_paiovd(self):
+        """paiovd (docs/paiovd.md) on a private socket, holding the knob
+        of a host device in a built sysfs tree for the domain's sound
+        card (QOM id = the alias the tool gave it)."""
+        root = os.path.join(self.work, 'sys')
+        power = os.path.join(root, 'devices/pci0000:00/0000:00:1b.0/power')
+        os.makedirs(power)
+        for attr, value in (('control', 'on\n'),
+                            ('autosuspend_delay_ms', '100\n')):
+            with open(os.path.join(power, attr), 'w') as f:
+                f.write(value)
+        self.knob = power
+        conf = os.path.join(self.work, 'paiovd.conf')
+        with open(conf, 'w') as f:
+            f.write('[paiovd]\nsysfs-root=%s\nstate-dir=%s\n'
+                    '[knob hda]\npath=devices/pci0000:00/0000:00:1b.0\n'
+                    'devices=ua-paiov-snd0\nvm-names=%s\nvm-uids=%d\n'
+                    % (root, os.path.join(self.work, 'paiovd-state'), DOMAIN,
+                       os.geteuid()))
+        os.chmod(conf, 0o600)
+        self.paiovd_log = open(os.path.join(self.work, 'paiovd.log'), 'w')
+        self.paiovd = subprocess.Popen(
+            [os.environ.get('PAIOVD', os.path.join(REPO, 'build/paiovd/'
+                                                   'paiovd')),
+             '--foreground', '--socket', self.paiovd_sock, '--config', conf],
+            stdout=self.paiovd_log, stderr=subprocess.STDOUT)
+
+    def paiovd_status(self):
+        check(self.paiovd.poll() is None, 'paiovd exited: %s'
+              % tail(self.paiovd_log.name))
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        try:
+            s.connect(self.paiovd_sock)
+            s.sendall(b'{"execute": "status"}\n')
+            f = s.makefile('rb')
+            return json.loads(f.readline())['return']
+        finally:
+            s.close()
+
+    def read_knob(self, attr):
+        with open(os.path.join(self.knob, attr)) as f:
+            return f.read().strip()
+
     def cleanup(self):
         if self.agent:
             self.agent.close()
@@ -309,6 +355,9 @@ class Ctx:
         if self.qemu_pid and pid_alive(self.qemu_pid):
             os.kill(self.qemu_pid, signal.SIGKILL)
         self.stop_daemon()
+        if self.paiovd and self.paiovd.poll() is None:
+            self.paiovd.kill()
+            self.paiovd.wait()
         if os.environ.get('PAIOV_KEEP_WORK'):
             print('# work directory kept: %s' % self.work)
         else:
@@ -525,6 +574,35 @@ def test_convert_idempotent(ctx):
           'updated qemu:commandline %r' % args)
 
 
+def test_convert_paiovd(ctx):
+    """--paiovd adds the client QMP monitor that joins QEMU to paiovd
+    (docs/paiovd.md), once: a second run, or one with another socket,
+    updates it and adds nothing; a relative socket path is refused."""
+    first = ctx.convert(['--pma', '--paiovd'])
+    args = [a.get('value') for a in
+            etree.fromstring(first).iter('{%s}arg' % QEMU_NS)]
+    check(args == ['-object', 'paiov-pma,id=pma0', '-chardev',
+                   'socket,id=paiovd,path=/run/paiov/paiovd.sock,'
+                   'server=off,reconnect-ms=1000',
+                   '-mon', 'chardev=paiovd,mode=control'],
+          'qemu:commandline %r' % args)
+    r = ctx.tool(['--pma', '--paiovd'], stdin=first)
+    check(r.returncode == 0 and r.stdout == first,
+          'second run changed the document: %s' % r.stderr)
+    r = ctx.tool(['--paiovd', '--paiovd-socket', '/run/a,b.sock'],
+                 stdin=first)
+    args = [a.get('value') for a in
+            etree.fromstring(r.stdout).iter('{%s}arg' % QEMU_NS)]
+    check(args[2:] == ['-chardev', 'socket,id=paiovd,path=/run/a,,b.sock,'
+                       'server=off,reconnect-ms=1000',
+                       '-mon', 'chardev=paiovd,mode=control'],
+          'updated qemu:commandline %r' % args)
+    r = ctx.tool(['--paiovd', '--paiovd-socket', 'paiovd.sock', ctx.source])
+    check(r.returncode == 1 and not r.stdout and
+          b'not an absolute socket path' in r.stderr,
+          'relative socket: %d %r' % (r.returncode, r.stderr))
+
+
 def test_in_place(ctx):
     """Regression guard: --in-place rewrites the file with what stdout
     would show, keeps its mode, and leaves a converted file alone."""
@@ -593,7 +671,8 @@ def test_validate(ctx):
     """Regression guard: the converted XML (with and without --pma) is a
     valid domain for libvirt's schema; a broken override is not (so the
     check can fail)."""
-    for args in ([], ['--pma', 'audio-idle=release,autosuspend-delay-ms=500']):
+    for args in ([], ['--pma', 'audio-idle=release,autosuspend-delay-ms=500'],
+                 ['--pma', '--paiovd']):
         path = ctx.write('valid.xml', ctx.convert(args))
         r = subprocess.run(['virt-xml-validate', path, 'domain'],
                            capture_output=True, text=True, timeout=60,
@@ -648,6 +727,11 @@ def test_domxml_to_native(ctx):
           and 'AC97' in drivers, 'devices: %r' % drivers)
     check(re.search(r'-object paiov-pma,id=pma0,audio-idle=release( |$)',
                     argv), 'no proxy PMA object in: %s' % argv)
+    argv = argv_of(ctx.convert(['--pma', '--paiovd']))
+    check(re.search(r' -chardev socket,id=paiovd,path=/run/paiov/paiovd\.sock,'
+                    r'server=off,reconnect-ms=1000 -mon '
+                    r'chardev=paiovd,mode=control( |$)', argv),
+          'no paiovd monitor in: %s' % argv)
 
 
 def test_video_override_starts(ctx):
@@ -688,7 +772,9 @@ def test_video_override_starts(ctx):
 def test_start_domain(ctx):
     """Regression guard: a converted domain with this project's QEMU as
     <emulator> starts under TCG through libvirt and the guest boots."""
-    args = ['--pma', 'audio-idle=release']
+    args = ['--pma', 'audio-idle=release', '--paiovd', '--paiovd-socket',
+            ctx.paiovd_sock]
+    ctx.start_paiovd()
     if not ctx.has_vga_paiov:
         print('# vga-paiov is not in %s (-device help): the started domain '
               'keeps its stock VGA' % ctx.qemu)
@@ -744,6 +830,43 @@ def test_query_paiov(ctx):
           'a stock ES1370 or e1000 is still there')
 
 
+def wait_for(cond, what, timeout=30):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if cond():
+                return
+        except (OSError, ValueError, KeyError, IndexError):
+            pass
+        check(time.monotonic() < deadline, 'timed out waiting: %s' % what)
+        time.sleep(0.1)
+
+
+def test_paiovd_joined(ctx):
+    """The domain converted with --paiovd joined paiovd by itself (the
+    monitor from <qemu:commandline>): the daemon knows it by libvirt's
+    name and UUID, follows its sound card, and holds the knob for it
+    (auto while the card is low-power, on while active)."""
+    running(ctx)
+    uuid = ctx.virsh('domuuid', DOMAIN).strip()
+
+    def joined():
+        vms = ctx.paiovd_status()['vms']
+        return len(vms) == 1 and vms[0]['devices']
+
+    wait_for(joined, 'the domain joined paiovd')
+    vm = ctx.paiovd_status()['vms'][0]
+    check(vm['name'] == DOMAIN and vm['uuid'] == uuid and
+          vm['pid'] == ctx.qemu_pid, 'identity %r' % vm)
+    snd = [d for d in vm['devices']
+           if d['qom-path'] == '/machine/peripheral/ua-paiov-snd0']
+    check(snd and snd[0]['knobs'] == ['hda'], 'devices %r' % vm['devices'])
+    state = paiov_devices(ctx)['/machine/peripheral/ua-paiov-snd0']['state']
+    want = 'on' if state == 'active' else 'auto'
+    wait_for(lambda: ctx.read_knob('control') == want,
+             'knob %s for a card %s' % (want, state))
+
+
 def test_vga_paiov(ctx):
     """Regression guard: the VGA video becomes vga-paiov (once the
     binary has it)."""
@@ -788,13 +911,23 @@ def test_destroy(ctx):
     check(not qemu_pids(ctx), 'QEMU processes left: %r' % qemu_pids(ctx))
     left = ctx.virsh('list', '--all').strip()
     check(left == '', 'domains left: %r' % left)
+    if ctx.paiovd:
+        # the daemon saw the domain's monitor close: knob restored
+        wait_for(lambda: not ctx.paiovd_status()['vms'], 'domain left')
+        check(ctx.read_knob('control') == 'on' and
+              ctx.read_knob('autosuspend_delay_ms') == '100',
+              'knob not restored after destroy')
+        ctx.paiovd.send_signal(signal.SIGTERM)
+        check(ctx.paiovd.wait(30) == 0, 'paiovd exit status')
     ctx.stop_daemon()
     check(not qemu_pids(ctx), 'QEMU processes left after libvirtd')
 
 
-TESTS = [test_convert_only_adds, test_convert_idempotent, test_in_place,
+TESTS = [test_convert_only_adds, test_convert_idempotent,
+         test_convert_paiovd, test_in_place,
          test_bad_inputs, test_validate, test_domxml_to_native,
-         test_video_override_starts, test_start_domain, test_query_paiov,
+         test_video_override_starts, test_start_domain, test_paiovd_joined,
+         test_query_paiov,
          test_vga_paiov, test_nic_traffic, test_destroy]
 
 

@@ -1,0 +1,96 @@
+/*
+ * paiovd: host-side coordinator of the proxy PMAs of several QEMUs
+ *
+ * See docs/paiovd.md.  The daemon speaks QEMU's own QMP to every VM that
+ * joins (an extra monitor of QEMU connected to the daemon's socket) and
+ * holds the runtime-PM knobs (power/control, power/autosuspend_delay_ms)
+ * of the host devices its configuration maps to the VMs' paiov devices.
+ *
+ * Copyright (c) 2026 The qemu-paiov authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef PAIOVD_H
+#define PAIOVD_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define PAIOVD_DEFAULT_CONFIG   "/etc/paiov/paiovd.conf"
+#define PAIOVD_DEFAULT_SOCKET   "/run/paiov/paiovd.sock"
+#define PAIOVD_DEFAULT_STATEDIR "/var/lib/paiov"
+
+/* Every configuration file and state file read fits in this */
+#define PAIOVD_CONFIG_MAX       (64 * 1024)
+#define PAIOVD_SMALL_MAX        64
+#define PAIOVD_JOURNAL_MAX      4096
+
+/* The runtime-PM delay a VM votes when its PMA does not say (QEMU's) */
+#define PAIOVD_DEFAULT_DELAY_MS 2000
+
+/* A host device whose runtime-PM knob the daemon holds for some VMs */
+typedef struct PaiovdKnob {
+    char *name;             /* the section is "knob NAME" */
+    char *path;             /* as configured */
+    char *device_dir;       /* resolved, below the sysfs root */
+    char **devices;         /* QOM ids or paths of the voting devices */
+    char **names;           /* VM names (query-name), NULL: any */
+    char **uuids;           /* VM UUIDs (query-uuid), NULL: any */
+    uid_t *uids;            /* peer uids (SO_PEERCRED), NULL: any */
+    gsize n_uids;
+
+    /* held state */
+    bool saved;             /* originals journaled, knob changed by us */
+    char orig_control[16];
+    char orig_delay[24];    /* "": unreadable, never written */
+    char applied[16];       /* what we last wrote, "" when restored */
+    bool delay_written;     /* autosuspend_delay_ms written while held */
+    uint32_t written_delay;
+    unsigned voters;        /* at the last aggregation */
+    unsigned low;
+    char *error;            /* the last failure, for paiovctl */
+    uint64_t writes;
+    uint64_t failures;
+} PaiovdKnob;
+
+typedef struct PaiovdConfig {
+    char *file;
+    char *sysfs_root;       /* resolved */
+    char *state_dir;
+    char *socket_path;
+    unsigned max_peers;
+    unsigned poll_interval_s;
+    unsigned handshake_timeout_s;
+    unsigned reply_timeout_s;
+    unsigned max_lines_per_s;
+    uid_t *control_uids;    /* besides root and the daemon's own uid */
+    gsize n_control_uids;
+    GPtrArray *knobs;       /* of PaiovdKnob */
+} PaiovdConfig;
+
+/* config.c */
+PaiovdConfig *paiovd_config_load(const char *file, bool check_owner,
+                                 GError **errp);
+PaiovdConfig *paiovd_config_parse(const char *file, const char *data,
+                                  gsize len, GError **errp);
+void paiovd_config_free(PaiovdConfig *cfg);
+bool paiovd_config_knob_matches(const PaiovdKnob *k, const char *name,
+                                const char *uuid, uid_t uid);
+bool paiovd_config_knob_device(const PaiovdKnob *k, const char *qom_path);
+
+/* knob.c */
+int paiovd_state_open(const char *dir, GError **errp);
+void paiovd_knob_apply(PaiovdKnob *k, int state_fd, unsigned voters,
+                       unsigned low, uint32_t delay_ms);
+void paiovd_knob_restore(PaiovdKnob *k, int state_fd);
+void paiovd_journal_recover(PaiovdConfig *cfg, int state_fd);
+int paiovd_knob_read(const PaiovdKnob *k, const char *attr, char *buf,
+                     size_t len);
+
+/* log.c-like helpers in main.c */
+void paiovd_log(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+
+#endif
