@@ -38,8 +38,9 @@ CONFIGURE_OPTS = \
 	--without-default-features \
 	--disable-install-blobs --disable-download \
 	--python=/usr/bin/python3 \
-	--audio-drv-list=pa \
-	--enable-pa --enable-slirp --enable-tcg --enable-kvm --enable-fdt=system \
+	--audio-drv-list=pa,pipewire \
+	--enable-pa --enable-pipewire \
+	--enable-slirp --enable-tcg --enable-kvm --enable-fdt=system \
 	--enable-pixman --enable-sdl --enable-vnc --enable-png \
 	--firmwarepath=$(subst $(eval) ,:,$(FIRMWARE_DIRS)) \
 	--disable-docs --disable-werror
