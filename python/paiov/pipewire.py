@@ -218,3 +218,18 @@ class PipeWire:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+class PipeWireAsPulse(PipeWire):
+    """The private session as the demo and the benchmark see a sound
+    server (paiov.pulse.Pulse): PulseAudio's state names ('SUSPENDED',
+    'RUNNING', 'IDLE'), pid() the daemon (pipewire), client_env() what
+    QEMU's -audiodev pipewire needs to find it."""
+
+    def sink_state(self, sink='paiov_null'):
+        state = super().sink_state(sink)
+        return state.upper() if state else 'unreachable'
+
+    def client_env(self):
+        return {'XDG_RUNTIME_DIR': self.runtime,
+                'PIPEWIRE_RUNTIME_DIR': self.runtime}
