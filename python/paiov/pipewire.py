@@ -166,9 +166,17 @@ class PipeWire:
         return states[0][0] if states else None
 
     def streams(self, name):
-        """States of the stream nodes called NAME (QEMU: the audiodev's
-        id, or its stream-name)."""
-        return [s for s, _ in self.nodes().get(name, [])]
+        """[(state, media.class)] of the stream nodes whose media.name
+        is NAME (QEMU: the audiodev's id, or its stream-name)."""
+        streams = []
+        for o in self.dump():
+            if o.get('type') != 'PipeWire:Interface:Node':
+                continue
+            info = o.get('info') or {}
+            props = info.get('props') or {}
+            if props.get('media.name') == name:
+                streams.append((info.get('state'), props.get('media.class')))
+        return streams
 
     def wait_sink_state(self, state, timeout):
         """Wait until the sink is in STATE; return the last state seen."""
