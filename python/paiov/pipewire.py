@@ -107,7 +107,15 @@ class PipeWire:
                             % (what, self.log_tail('pipewire')))
 
     def start(self, timeout=20):
-        """Start (or start again, after kill()) the session."""
+        """Start (or start again, after kill()) the session; on failure,
+        nothing it started is left running."""
+        try:
+            return self._start(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, timeout):
         if 'dbus' not in self.procs:
             self._spawn('dbus', ['dbus-daemon', '--session', '--nofork',
                                  '--nopidfile',
@@ -117,14 +125,14 @@ class PipeWire:
         self._spawn('pipewire', ['pipewire'])
         self._wait('pipewire', lambda: os.path.exists(
             os.path.join(self.runtime, 'pipewire-0')) and
-            self.sink_state() is not None, timeout)
+            PipeWire.sink_state(self) is not None, timeout)
         self._spawn('wireplumber', ['wireplumber'])
         self._spawn('pipewire-pulse', ['pipewire-pulse'])
         self._wait('pipewire-pulse', lambda: os.path.exists(self.socket),
                    timeout)
         # WirePlumber is up once it has suspended the idle sink
-        self._wait('wireplumber', lambda: self.sink_state() == 'suspended',
-                   timeout)
+        self._wait('wireplumber',
+                   lambda: PipeWire.sink_state(self) == 'suspended', timeout)
         return self
 
     def log_tail(self, name='pipewire', n=20):
