@@ -15,7 +15,9 @@ pipewire (audio/pwaudio.c) and -audiodev pa through pipewire-pulse.
 
 A sound card model is one entry of CARDS: its paiov and stock type
 names and how to play, stop and read the DMA position through its
-registers.
+registers.  test_guest_plays boots the test guest (tests/guest) instead
+and lets its own driver play: there a card is one entry of GUEST_CARDS,
+its QEMU arguments.
 
 Usage: test_pipewire.py QEMU_BINARY
 """
@@ -23,6 +25,7 @@ Usage: test_pipewire.py QEMU_BINARY
 import sys
 import time
 
+from paiov.guest import Guest
 from paiov.pipewire import SETTLE, PipeWire
 from paiov.qtestvm import QtestVM
 from paiov.tap import check, main
@@ -88,6 +91,15 @@ class ES1370:
 
 # intel-hda-paiov, virtio-sound-pci-paiov: one class each, added here
 CARDS = [ES1370]
+
+# The same cards under the test guest's own drivers (tests/guest): name,
+# QEMU arguments (the audiodev is snd0, the proxy PMA pma0); a card is
+# one entry, e.g. ('intel-hda-paiov', ['-device',
+# 'ich9-intel-hda-paiov,id=hda,pma=pma0', '-device',
+# 'hda-duplex-paiov,audiodev=snd0,bus=hda.0'])
+GUEST_CARDS = [
+    ('es1370-paiov', ['-device', 'es1370-paiov,audiodev=snd0,pma=pma0']),
+]
 
 # the two ways to a PipeWire daemon
 BACKENDS = ('pipewire', 'pa')
@@ -387,7 +399,67 @@ def test_daemon_absent_at_start(qemu):
               % (what, rc, vm.log()[-3000:]))
 
 
+def test_guest_plays(qemu):
+    """The test guest's own driver plays a sound, then silence, through
+    each backend: the sink runs while it plays, suspends after it
+    stopped (cork ok) and while the guest plays silence (passive idle),
+    and the silence takes its time (the guest is not stalled)."""
+    for name, args in GUEST_CARDS:
+        for backend in BACKENDS:
+            what = '%s, %s, guest' % (name, backend)
+            with PipeWire() as pw:
+                g = Guest()
+                g.start(qemu, ['-audiodev', audiodev(backend, pw),
+                               '-object', 'paiov-pma,id=pma0,'
+                               'idle-timeout-ms=%d' % IDLE_MS] + args,
+                        env=pw.env())
+                try:
+                    g.wait_ready(180)
+                    g.send('aplay -q /sound.wav')
+                    seen = set()
+                    deadline = time.monotonic() + 120
+                    while True:
+                        seen.add(pw.sink_state())
+                        try:
+                            rc, out = g.wait_done(0.3)
+                            break
+                        except Exception:
+                            check(time.monotonic() < deadline,
+                                  '%s: aplay did not end' % what)
+                    check(rc == 0, '%s: aplay failed (%d): %s'
+                          % (what, rc, out))
+                    check('running' in seen, '%s: sink %r while playing'
+                          % (what, seen))
+                    state = pw.wait_sink_state('suspended', SETTLE)
+                    check(state == 'suspended', '%s: sink %s after playing'
+                          % (what, state))
+                    info = g.qmp.cmd('query-paiov')[0]
+                    rec = [a for a in info['host-actions']
+                           if a['backend'] == 'audio'][0]
+                    check(rec['action'] == 'cork' and rec['result'] == 'ok',
+                          '%s: query-paiov %r' % (what, rec))
+                    t0 = time.monotonic()
+                    g.send('aplay -q -t raw -f S16_LE -c 2 -r 44100 -d 12 '
+                           '/dev/zero')
+                    time.sleep(IDLE_MS / 1000 + 3)
+                    state = pw.wait_sink_state('suspended', SETTLE)
+                    info = g.qmp.cmd('query-paiov')[0]
+                    check(state == 'suspended' and
+                          info['state'] == 'passive-idle',
+                          '%s: sink %s, device %s while playing silence'
+                          % (what, state, info['state']))
+                    rc, out = g.wait_done(120)
+                    took = time.monotonic() - t0
+                    check(rc == 0 and took >= 11,
+                          '%s: 12 s of silence: rc %d in %.1f s: %s'
+                          % (what, rc, took, out))
+                    print('# %s: suspended after playing and in passive '
+                          'idle; 12 s of silence took %.1f s' % (what, took))
+                finally:
+                    g.shutdown()
+
+
 if __name__ == '__main__':
     main([test_sink_suspends, test_stock_keeps_sink_running,
           test_release_in_d3hot, test_daemon_killed,
-          test_daemon_absent_at_start], sys.argv[1])
+          test_daemon_absent_at_start, test_guest_plays], sys.argv[1])
