@@ -5,6 +5,7 @@
 #   make          install build deps (root), fetch, patch, overlay, build
 #   make check    unit tests, qtests, guest end-to-end tests
 #   make demo     boot the test guest with paiov devices, print a timeline
+#                 (SERVER=pulseaudio|pipewire: the host sound server)
 #   make bench    battery-life benchmark Native/Base/PAIOV (BENCH_ARGS=...)
 #   make bench-throughput   active path: stock vs paiov throughput
 #   make bench-toggle   host syscalls/IPIs per guest power toggle
@@ -39,8 +40,9 @@ CONFIGURE_OPTS = \
 	--without-default-features \
 	--disable-install-blobs --disable-download \
 	--python=/usr/bin/python3 \
-	--audio-drv-list=pa \
-	--enable-pa --enable-slirp --enable-tcg --enable-kvm --enable-fdt=system \
+	--audio-drv-list=pa,pipewire \
+	--enable-pa --enable-pipewire \
+	--enable-slirp --enable-tcg --enable-kvm --enable-fdt=system \
 	--enable-pixman --enable-sdl --enable-vnc --enable-png \
 	--firmwarepath=$(subst $(eval) ,:,$(FIRMWARE_DIRS)) \
 	--disable-docs --disable-werror
@@ -144,7 +146,7 @@ QTESTS = tests/qtest/es1370-paiov-test tests/qtest/e1000-paiov-test \
 	tests/qtest/hpet-paiov-test
 E2E_TESTS = tests/e2e/test_audio.py tests/e2e/test_audio_hostile.py tests/e2e/test_migration.py \
 	tests/e2e/test_runtime_pm.py tests/e2e/test_net.py tests/e2e/test_libvirt.py \
-	tests/e2e/test_display.py tests/e2e/test_paiovd.py
+	tests/e2e/test_display.py tests/e2e/test_paiovd.py tests/e2e/test_pipewire.py
 RUN_TESTS = tools/run-tests.py --timeout 900 \
 	--env QTEST_QEMU_BINARY=$(CURDIR)/$(OBJ)/qemu-system-x86_64 \
 	--env PAIOV_GUEST_DIR=$(CURDIR)/$(GUEST) \
@@ -280,8 +282,13 @@ series-check: series
 
 # Boot the test guest with es1370-paiov against PulseAudio, play, go
 # silent, print the power timeline and the host-side effect.
+# SERVER=pulseaudio|pipewire: the host sound server of make demo and
+# make bench (pipewire: a private PipeWire + WirePlumber session,
+# -audiodev pipewire)
+SERVER ?= pulseaudio
+
 demo: qemu guest
-	tools/paiov-demo.py --qemu $(QEMU) --guest $(GUEST)
+	tools/paiov-demo.py --qemu $(QEMU) --guest $(GUEST) --server $(SERVER)
 
 # Battery-life benchmark after figure 4 of the PAIOV paper: Native, Base
 # and PAIOV side by side (docs/benchmark.md); e.g.
@@ -289,7 +296,7 @@ demo: qemu guest
 BENCH_ARGS ?=
 bench: qemu guest
 	tools/paiov-bench --qemu $(QEMU) --guest $(GUEST) --out $(BUILD)/bench \
-		$(BENCH_ARGS)
+		--server $(SERVER) $(BENCH_ARGS)
 
 # The active path costs the same: network rx/tx and playback, stock
 # ES1370/e1000 vs the paiov devices (docs/benchmark.md)

@@ -4,7 +4,9 @@
 Boots the test guest twice under TCG, first with stock ES1370, then with
 es1370-paiov, each against PulseAudio: the user's own daemon when one
 answers (and --private is not given), otherwise a private daemon with a
-null sink and module-suspend-on-idle.  The guest plays a 2 s sound and
+null sink and module-suspend-on-idle; with --server pipewire, a private
+PipeWire session (paiov.pipewire) through -audiodev pipewire.  The guest
+plays a 2 s sound and
 goes silent; the demo prints the timeline of power states and sink
 states, and the context switches per second of QEMU and PulseAudio once
 the guest is quiet.
@@ -18,6 +20,7 @@ import time
 
 from paiov import TOP
 from paiov.guest import Guest
+from paiov.pipewire import PipeWireAsPulse
 from paiov.pulse import Pulse, PulseError, UserPulse, user_pulse_running
 from paiov.sampling import rate
 
@@ -40,7 +43,7 @@ def scenario(args, pulse, device, timeline):
                 continue
             try:
                 state = pulse.sink_state()
-            except PulseError:
+            except Exception:
                 state = 'unreachable'
             if state != last:
                 note('host sink %s' % state)
@@ -49,9 +52,14 @@ def scenario(args, pulse, device, timeline):
 
     audiodev = 'pa,id=snd0' + (',server=' + pulse.server
                                if pulse.server else '')
+    env = None
+    if args.server == 'pipewire':
+        audiodev = 'pipewire,id=snd0'
+        env = dict(os.environ, **pulse.client_env())
     g = Guest(guest_dir=args.guest)
     g.start(args.qemu, ['-audiodev', audiodev,
-                        '-device', device + ',audiodev=snd0,id=snd0'])
+                        '-device', device + ',audiodev=snd0,id=snd0'],
+            env=env)
     watcher = threading.Thread(target=watch_sink, daemon=True)
     watcher.start()
     try:
@@ -103,9 +111,18 @@ def main():
                     help='seconds over which wakeups are counted')
     ap.add_argument('--private', action='store_true',
                     help='always use a private PulseAudio daemon')
+    ap.add_argument('--server', choices=('pulseaudio', 'pipewire'),
+                    default='pulseaudio',
+                    help='host sound server: PulseAudio (-audiodev pa), or '
+                    'a private PipeWire session with WirePlumber '
+                    '(-audiodev pipewire)')
     args = ap.parse_args()
 
-    if not args.private and user_pulse_running():
+    if args.server == 'pipewire':
+        pulse = PipeWireAsPulse().start()
+        where = 'a private PipeWire session (null sink, WirePlumber ' \
+                'suspends after 1 s)'
+    elif not args.private and user_pulse_running():
         pulse = UserPulse().start()
         where = 'your PulseAudio daemon (sink %s)' % pulse.sink
     else:
@@ -128,15 +145,16 @@ def main():
         pulse.stop()
 
     print('Once the guest is silent (%d s window):' % args.window)
-    print('| device | QEMU context switches/s | PulseAudio context '
-          'switches/s | host sink |')
+    name = 'PipeWire' if args.server == 'pipewire' else 'PulseAudio'
+    print('| device | QEMU context switches/s | %s context '
+          'switches/s | host sink |' % name)
     print('|---|---|---|---|')
     for device, q, p, sink in results:
         print('| %s | %.0f | %.0f | %s |' % (device, q, p, sink))
     stock, paiov = results
     if stock[1] > 0 and stock[2] > 0:
-        print('\nwith es1370-paiov: QEMU %.0f%% fewer wakeups, PulseAudio '
-              '%.0f%% fewer' % (100 * (1 - paiov[1] / stock[1]),
+        print('\nwith es1370-paiov: QEMU %.0f%% fewer wakeups, %s '
+              '%.0f%% fewer' % (100 * (1 - paiov[1] / stock[1]), name,
                                 100 * (1 - paiov[2] / stock[2])))
     return 0 if paiov[3] == 'SUSPENDED' else 1
 

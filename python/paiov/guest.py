@@ -129,7 +129,8 @@ class Guest:
 
     # -- lifecycle ---------------------------------------------------------
 
-    def start(self, qemu_binary, extra_args=(), workdir=None, timeout=30):
+    def start(self, qemu_binary, extra_args=(), workdir=None, timeout=30,
+              env=None):
         """Start QEMU with the guest; returns self (does not wait for boot)."""
         if self.proc:
             raise GuestError('already started')
@@ -175,7 +176,8 @@ class Guest:
             log.write(('# ' + shlex.join(args) + '\n').encode())
             log.flush()
             self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
-                                         stdout=log, stderr=subprocess.STDOUT)
+                                         stdout=log, stderr=subprocess.STDOUT,
+                                         env=env)
         _LIVE.add(self)
         try:
             self._serial = self._accept(ser_l, timeout)

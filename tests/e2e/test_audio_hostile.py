@@ -260,6 +260,41 @@ def test_server_takes_nothing(qemu):
                   % (device, rc, vm.log()[-3000:]))
 
 
+def test_server_killed_while_playing(qemu):
+    """Regression: the server killed while the DAC played, then the DAC
+    stopped: the cork failed ("the stream is not connected"), the audio
+    layer kept the stream at the running level, and the next play never
+    reconnected: after the server came back the guest played into the
+    void for good while query-paiov said 'run ok'.  The stop drops the
+    lost stream (query-paiov: failed), the next play reconnects."""
+    pulse = Pulse().start()
+    vm = es1370_vm(qemu, pulse)
+    try:
+        es1370_setup(vm)
+        control(vm, CTRL_DAC2_EN)
+        settle(vm)
+        check(pulse.sink_inputs(), 'no stream while playing')
+        pulse.kill()
+        settle(vm)
+        control(vm, 0)
+        settle(vm)
+        rec = audio_record(vm)
+        check(rec['result'] == 'failed' and rec.get('error'),
+              'query-paiov with the server dead: %r' % rec)
+        pulse.start()
+        control(vm, CTRL_DAC2_EN)
+        settle(vm, 1.0)
+        rec = audio_record(vm)
+        check(rec['action'] == 'run' and rec['result'] == 'ok',
+              'after the server came back: %r' % rec)
+        ins = pulse.sink_inputs()
+        check(ins and not any(c for _, c in ins),
+              'no playing stream after the server came back: %r' % ins)
+    finally:
+        vm.stop()
+        pulse.stop()
+
+
 def boot(qemu, server, devices, append=''):
     g = Guest(append=append)
     g.start(qemu, ['-audiodev', 'pa,id=snd0,server=' + server] + devices)
@@ -341,5 +376,6 @@ def test_play_at_boot(qemu):
 if __name__ == '__main__':
     main([test_reset_during_drain, test_adc_off_on_back_to_back,
           test_dac_off_on_within_drain, test_server_stops_answering,
+          test_server_killed_while_playing,
           test_no_server_every_device, test_server_takes_nothing,
           test_play_at_boot], sys.argv[1])

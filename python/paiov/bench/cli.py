@@ -61,6 +61,11 @@ def parse_args(argv):
                     default='private', help='private: a PulseAudio daemon '
                     'with a null sink per scenario (default); user: the '
                     'running daemon pactl reaches and its default sink')
+    ap.add_argument('--server', choices=('pulseaudio', 'pipewire'),
+                    default='pulseaudio', help='host sound server: '
+                    'PulseAudio (default; -audiodev pa), or a private '
+                    'PipeWire + WirePlumber session per scenario '
+                    '(-audiodev pipewire; measured as "pulseaudio")')
     ap.add_argument('--plot', choices=('svg', 'png'), default='svg')
     ap.add_argument('--sysfs', default='/sys', help=argparse.SUPPRESS)
     ap.add_argument('--boot-timeout', type=float, default=240)
@@ -95,8 +100,11 @@ def main(argv):
         print('1..5', flush=True)
     args.qemu = os.path.abspath(args.qemu)
     args.guest = os.path.abspath(args.guest)
-    missing = [p for p in ('Xvfb', 'xauth', 'gnuplot', 'pulseaudio', 'pactl')
-               if not shutil.which(p)]
+    need = ('Xvfb', 'xauth', 'gnuplot', 'pulseaudio', 'pactl')
+    if args.server == 'pipewire':
+        need += ('pipewire', 'wireplumber', 'pipewire-pulse', 'pw-dump',
+                 'dbus-daemon')
+    missing = [p for p in need if not shutil.which(p)]
     for f, what in ((args.qemu, 'QEMU binary (make)'),
                     (os.path.join(args.guest, 'initrd.img'),
                      'test guest (make guest)')):

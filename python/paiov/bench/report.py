@@ -122,7 +122,11 @@ def host_info(bench):
         ('accelerator', a.accel),
         ('PulseAudio', 'a private daemon per scenario (null sink, '
          'module-suspend-on-idle 1 s)' if a.pulse == 'private' else
-         'the user\'s daemon (--pulse user)'),
+         'the user\'s daemon (--pulse user)')
+        if getattr(a, 'server', 'pulseaudio') != 'pipewire' else
+        ('sound server', 'a private PipeWire session per scenario '
+         '(pipewire, WirePlumber suspending after 1 s, pipewire-pulse; '
+         'null sink), -audiodev pipewire'),
         ('UI', {'sdl': 'QEMU SDL window on Xvfb',
                 'vnc': 'QEMU VNC server, gvncviewer on Xvfb',
                 'none': 'none (-display none), Xvfb idle'}[a.ui]),
@@ -189,7 +193,10 @@ def write_md(bench, path, plot_name):
     L += md_table(['metric', 'unit'] + scens, rows)
     L += ['', 'Host sink state (%s) before and after each window, and '
           'the battery status when there is a battery:'
-          % ('a private PulseAudio daemon per scenario, null sink, '
+          % ('a private PipeWire session per scenario, null sink, '
+             'WirePlumber suspending after 1 s'
+             if getattr(a, 'server', 'pulseaudio') == 'pipewire' else
+             'a private PulseAudio daemon per scenario, null sink, '
              'module-suspend-on-idle 1 s' if a.pulse == 'private' else
              'your PulseAudio daemon, its default sink'), '']
     rows = []

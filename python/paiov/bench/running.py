@@ -15,6 +15,7 @@ from paiov.bench.environment import (Capabilities, Display, StreamServer,
 from paiov.bench.sampling import (LABELS, Sources, measure, paiov_metrics,
                                   pma_snapshot)
 from paiov.guest import Guest, GuestError
+from paiov.pipewire import PipeWireAsPulse
 from paiov.pulse import Pulse, PulseError, UserPulse
 from paiov.qmp import QMPError
 from paiov.sampling import read
@@ -68,11 +69,14 @@ class Bench:
 
     @staticmethod
     @contextlib.contextmanager
-    def with_env(disp):
-        """os.environ with the display's variables (Guest.start passes its
-        environment on to QEMU)."""
-        old = {k: os.environ.get(k) for k in disp.env()}
-        os.environ.update(disp.env())
+    def with_env(disp, pulse=None):
+        """os.environ with the display's variables and those a client of
+        PULSE needs (Guest.start passes its environment on to QEMU)."""
+        env = dict(disp.env())
+        if isinstance(pulse, PipeWireAsPulse):
+            env.update(pulse.client_env())
+        old = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
         try:
             yield
         finally:
@@ -84,13 +88,22 @@ class Bench:
 
     def new_pulse(self):
         """A private daemon (default), or the user's (--pulse user: the
-        daemon pactl reaches, never started or stopped here)."""
+        daemon pactl reaches, never started or stopped here), or a
+        private PipeWire session (--server pipewire)."""
+        if getattr(self.args, 'server', 'pulseaudio') == 'pipewire':
+            self.notes.add('sound server: a private PipeWire session '
+                           '(pipewire, WirePlumber, pipewire-pulse), '
+                           '-audiodev pipewire; "PulseAudio" is the '
+                           'pipewire daemon')
+            return PipeWireAsPulse()
         if self.args.pulse == 'private':
             return Pulse()
         return BenchUserPulse()
 
     @staticmethod
     def audiodev(pulse):
+        if isinstance(pulse, PipeWireAsPulse):
+            return 'pipewire,id=snd0'
         server = pulse.server or os.environ.get('PULSE_SERVER')
         return 'pa,id=snd0' + (',server=' + server if server else '')
 
@@ -146,7 +159,7 @@ class Bench:
                      device_args(kind, self.caps, self.notes) +
                      disp.qemu_args())
             t0 = time.monotonic()
-            with self.with_env(disp):
+            with self.with_env(disp, pulse):
                 g.start(self.args.qemu, qargs,
                         workdir=os.path.join(wdir, 'guest'))
             g.wait_ready(self.args.boot_timeout)

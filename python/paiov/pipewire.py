@@ -1,0 +1,251 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""A private PipeWire session for end-to-end tests and the demo.
+
+PipeWire, WirePlumber (its session manager, which suspends idle nodes)
+and pipewire-pulse (the PulseAudio protocol on top) run in a directory of
+their own (XDG_RUNTIME_DIR, XDG_CONFIG_HOME, HOME), with a private D-Bus
+session bus for WirePlumber.  The graph has one null sink, paiov_null,
+which WirePlumber suspends after 1 s without a running stream.  Node
+states are read with pw-dump; stop() ends every process it started and
+removes the directory.
+
+    with PipeWire() as pw:
+        env = pw.env()              # for QEMU: -audiodev pipewire
+        pw.server                   # for QEMU: -audiodev pa,server=...
+        pw.sink_state()             # 'suspended', 'running', 'idle'
+        pw.kill()                   # the daemon dies; start() again
+
+Same interface as paiov.pulse.Pulse where the two overlap (server, env(),
+sink_state(), wait_sink_state(), pid(), kill(), start(), stop()), with
+PipeWire's state names, lower case.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+# WirePlumber suspends after session.suspend-timeout-seconds; TCG and a
+# busy machine are slow, allow plenty
+SETTLE = 30
+
+NULL_SINK_CONF = """\
+context.objects = [
+    { factory = adapter
+      args = {
+          factory.name = support.null-audio-sink
+          node.name = "paiov_null"
+          node.description = "paiov null sink"
+          media.class = "Audio/Sink"
+          object.linger = true
+          audio.position = [ FL FR ]
+          session.suspend-timeout-seconds = %d
+      }
+    }
+]
+"""
+
+
+class PipeWireError(Exception):
+    pass
+
+
+class PipeWire:
+    def __init__(self, suspend_timeout=1):
+        self.dir = tempfile.mkdtemp(prefix='paiov-pipewire-')
+        os.chmod(self.dir, 0o700)
+        self.runtime = os.path.join(self.dir, 'run')
+        os.mkdir(self.runtime, 0o700)
+        self.socket = os.path.join(self.runtime, 'pulse', 'native')
+        self.server = 'unix:' + self.socket
+        self.bus = os.path.join(self.dir, 'bus')
+        self.suspend_timeout = suspend_timeout
+        self.procs = {}
+        conf = os.path.join(self.dir, 'config', 'pipewire',
+                            'pipewire.conf.d')
+        os.makedirs(conf)
+        with open(os.path.join(conf, '50-paiov-null-sink.conf'), 'w') as f:
+            f.write(NULL_SINK_CONF % suspend_timeout)
+
+    def env(self):
+        """The environment of a client of this session (QEMU, pactl)."""
+        env = dict(os.environ)
+        for k in ('PIPEWIRE_REMOTE', 'PIPEWIRE_RUNTIME_DIR', 'PULSE_SERVER',
+                  'PULSE_RUNTIME_PATH'):
+            env.pop(k, None)
+        env.update(HOME=self.dir, XDG_RUNTIME_DIR=self.runtime,
+                   XDG_CONFIG_HOME=os.path.join(self.dir, 'config'),
+                   DBUS_SESSION_BUS_ADDRESS='unix:path=' + self.bus,
+                   PULSE_SERVER=self.server, DISABLE_RTKIT='1')
+        return env
+
+    def _spawn(self, name, args):
+        log = open(os.path.join(self.dir, name + '.log'), 'a')
+        self.procs[name] = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, stdout=log,
+            stderr=subprocess.STDOUT, env=self.env(),
+            start_new_session=True)
+        log.close()
+
+    def _wait(self, what, pred, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for name, p in self.procs.items():
+                if p.poll() is not None:
+                    raise PipeWireError('%s exited: %s'
+                                        % (name, self.log_tail(name)))
+            try:
+                if pred():
+                    return
+            except PipeWireError:
+                pass
+            time.sleep(0.1)
+        raise PipeWireError('%s did not start: %s'
+                            % (what, self.log_tail('pipewire')))
+
+    def start(self, timeout=20):
+        """Start (or start again, after kill()) the session; on failure,
+        nothing it started is left running."""
+        try:
+            return self._start(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, timeout):
+        if 'dbus' not in self.procs:
+            self._spawn('dbus', ['dbus-daemon', '--session', '--nofork',
+                                 '--nopidfile',
+                                 '--address=unix:path=' + self.bus])
+            self._wait('dbus-daemon', lambda: os.path.exists(self.bus),
+                       timeout)
+        self._spawn('pipewire', ['pipewire'])
+        self._wait('pipewire', lambda: os.path.exists(
+            os.path.join(self.runtime, 'pipewire-0')) and
+            PipeWire.sink_state(self) is not None, timeout)
+        self._spawn('wireplumber', ['wireplumber'])
+        self._spawn('pipewire-pulse', ['pipewire-pulse'])
+        self._wait('pipewire-pulse', lambda: os.path.exists(self.socket),
+                   timeout)
+        # WirePlumber is up once it has suspended the idle sink
+        self._wait('wireplumber',
+                   lambda: PipeWire.sink_state(self) == 'suspended', timeout)
+        return self
+
+    def log_tail(self, name='pipewire', n=20):
+        try:
+            with open(os.path.join(self.dir, name + '.log')) as f:
+                return ''.join(f.readlines()[-n:])
+        except OSError:
+            return ''
+
+    def dump(self):
+        """pw-dump's objects."""
+        try:
+            p = subprocess.run(['pw-dump', '-N'], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE,
+                               universal_newlines=True, env=self.env(),
+                               timeout=20)
+        except subprocess.TimeoutExpired:
+            raise PipeWireError('pw-dump did not answer')
+        if p.returncode != 0:
+            raise PipeWireError('pw-dump: %s' % p.stderr)
+        return json.loads(p.stdout or '[]')
+
+    def nodes(self):
+        """{node.name: (state, media.class)} of the graph's nodes."""
+        nodes = {}
+        for o in self.dump():
+            if o.get('type') != 'PipeWire:Interface:Node':
+                continue
+            info = o.get('info') or {}
+            props = info.get('props') or {}
+            nodes.setdefault(props.get('node.name', str(o['id'])), []).append(
+                (info.get('state'), props.get('media.class')))
+        return nodes
+
+    def sink_state(self, sink='paiov_null'):
+        """The null sink node's state ('suspended', 'idle', 'running'),
+        None while the daemon has no such node."""
+        states = self.nodes().get(sink)
+        return states[0][0] if states else None
+
+    def streams(self, name):
+        """[(state, media.class)] of the stream nodes whose media.name
+        is NAME (QEMU: the audiodev's id, or its stream-name)."""
+        streams = []
+        for o in self.dump():
+            if o.get('type') != 'PipeWire:Interface:Node':
+                continue
+            info = o.get('info') or {}
+            props = info.get('props') or {}
+            if props.get('media.name') == name:
+                streams.append((info.get('state'), props.get('media.class')))
+        return streams
+
+    def wait_sink_state(self, state, timeout):
+        """Wait until the sink is in STATE; return the last state seen."""
+        deadline = time.monotonic() + timeout
+        seen = self.sink_state()
+        while seen != state and time.monotonic() < deadline:
+            time.sleep(0.25)
+            seen = self.sink_state()
+        return seen
+
+    def pid(self):
+        p = self.procs.get('pipewire')
+        return p.pid if p and p.poll() is None else None
+
+    def kill(self):
+        """The daemon dies (SIGKILL); pipewire-pulse and WirePlumber, its
+        clients, go with it as on a desktop."""
+        for name in ('pipewire', 'pipewire-pulse', 'wireplumber'):
+            p = self.procs.pop(name, None)
+            if p and p.poll() is None:
+                p.send_signal(signal.SIGKILL)
+            if p:
+                p.wait()
+        for f in ('pipewire-0', 'pipewire-0.lock'):
+            try:
+                os.unlink(os.path.join(self.runtime, f))
+            except OSError:
+                pass
+        shutil.rmtree(os.path.join(self.runtime, 'pulse'),
+                      ignore_errors=True)
+
+    def stop(self):
+        for name in ('pipewire-pulse', 'wireplumber', 'pipewire', 'dbus'):
+            p = self.procs.pop(name, None)
+            if not p or p.poll() is not None:
+                continue
+            p.terminate()
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class PipeWireAsPulse(PipeWire):
+    """The private session as the demo and the benchmark see a sound
+    server (paiov.pulse.Pulse): PulseAudio's state names ('SUSPENDED',
+    'RUNNING', 'IDLE'), pid() the daemon (pipewire), client_env() what
+    QEMU's -audiodev pipewire needs to find it."""
+
+    def sink_state(self, sink='paiov_null'):
+        state = super().sink_state(sink)
+        return state.upper() if state else 'unreachable'
+
+    def client_env(self):
+        return {'XDG_RUNTIME_DIR': self.runtime,
+                'PIPEWIRE_RUNTIME_DIR': self.runtime}

@@ -1,0 +1,465 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""End-to-end: the paiov sound cards on a real PipeWire host.
+
+Each test starts a private PipeWire session (pipewire, WirePlumber with
+a private D-Bus session bus, pipewire-pulse; paiov.pipewire) with a null
+sink that WirePlumber suspends after 1 s without a running stream, and
+reads node states with pw-dump.  QEMU runs under the qtest accelerator:
+the test drives the sound card's registers as a driver does, so what
+the guest does and when is deterministic (virtual clock); only the
+daemons run in real time.
+
+Both ways QEMU reaches a PipeWire desktop are covered: -audiodev
+pipewire (audio/pwaudio.c) and -audiodev pa through pipewire-pulse.
+
+A sound card model is one entry of CARDS: its paiov and stock type
+names and how to play, stop and read the DMA position through its
+registers.  test_guest_plays boots the test guest (tests/guest) instead
+and lets its own driver play: there a card is one entry of GUEST_CARDS,
+its QEMU arguments.
+
+Usage: test_pipewire.py QEMU_BINARY
+"""
+
+import sys
+import time
+
+from paiov.guest import Guest
+from paiov.pipewire import SETTLE, PipeWire
+from paiov.qtestvm import QtestVM
+from paiov.tap import check, main
+
+MS = 1000 * 1000
+SLOT = 4
+BAR = 0xc000
+STREAM = 'snd0'         # the audiodev's id names QEMU's stream nodes
+IDLE_MS = 2000          # the proxy PMA's idle timeout (passive idle)
+PCI_CAP_ID_PM = 0x01
+
+
+class ES1370:
+    """ES1370: DAC2 plays 16-bit stereo at 44.1 kHz from guest memory."""
+
+    paiov = 'es1370-paiov'
+    stock = 'ES1370'
+    rate = 44100
+    REG_CONTROL = 0x00
+    REG_MEMPAGE = 0x0c
+    REG_SCTRL = 0x20
+    REG_DAC2_SCOUNT = 0x28
+    CTRL_DAC2_EN = 0x20
+    CTRL_PCLKDIV_44100 = 30 << 16
+    SCTRL_P2_S16_STEREO = 0x0c
+
+    def __init__(self, vm):
+        self.vm = vm
+
+    def setup(self, loud=True):
+        """BAR, DAC2 programmed; its buffer (1.49 s) holds a loud
+        pattern, or silence."""
+        vm = self.vm
+        vm.pci_enable_io(SLOT, BAR)
+        pattern = bytes(range(256)) * 64 if loud else bytes(256 * 64)
+        for off in range(0, 0x40000, len(pattern)):
+            vm.write(0x100000 + off, pattern)
+        vm.outl(BAR + self.REG_MEMPAGE, 0xc)
+        vm.outl(BAR + 0x38, 0x100000)       # DAC2 frame address
+        vm.outl(BAR + 0x3c, 0xffff)         # DAC2 frame count
+        vm.outl(BAR + self.REG_DAC2_SCOUNT, 0x3ff)
+        vm.outl(BAR + self.REG_SCTRL, self.SCTRL_P2_S16_STEREO)
+        return self
+
+    def play(self):
+        self.vm.outl(BAR + self.REG_CONTROL,
+                     self.CTRL_PCLKDIV_44100 | self.CTRL_DAC2_EN)
+
+    def stop(self):
+        self.vm.outl(BAR + self.REG_CONTROL, self.CTRL_PCLKDIV_44100)
+
+    def position(self):
+        """DAC2's DMA position in its buffer, in frames."""
+        self.vm.outl(BAR + self.REG_MEMPAGE, 0xc)
+        return self.vm.inl(BAR + 0x3c) >> 16
+
+    @staticmethod
+    def moved(start, end):
+        """Frames played from position START to END (the 0x10000-frame
+        buffer wraps)."""
+        return (end - start) % 0x10000
+
+
+# intel-hda-paiov, virtio-sound-pci-paiov: one class each, added here
+CARDS = [ES1370]
+
+# The same cards under the test guest's own drivers (tests/guest): name,
+# QEMU arguments (the audiodev is snd0, the proxy PMA pma0); a card is
+# one entry, e.g. ('intel-hda-paiov', ['-device',
+# 'ich9-intel-hda-paiov,id=hda,pma=pma0', '-device',
+# 'hda-duplex-paiov,audiodev=snd0,bus=hda.0'])
+GUEST_CARDS = [
+    ('es1370-paiov', ['-device', 'es1370-paiov,audiodev=snd0,pma=pma0']),
+]
+
+# the two ways to a PipeWire daemon
+BACKENDS = ('pipewire', 'pa')
+
+
+def audiodev(backend, pw):
+    if backend == 'pipewire':
+        return 'pipewire,id=%s' % STREAM
+    return 'pa,id=%s,server=%s' % (STREAM, pw.server)
+
+
+def start_vm(qemu, pw, card, backend, paiov=True, pma=''):
+    model = card.paiov if paiov else card.stock
+    extra = []
+    dev = '%s,audiodev=%s,addr=%d.0' % (model, STREAM, SLOT)
+    if paiov:
+        extra = ['-object', 'paiov-pma,id=pma0,host-debounce-ms=0,'
+                 'idle-timeout-ms=%d%s' % (IDLE_MS, pma)]
+        dev += ',pma=pma0'
+    vm = QtestVM(qemu, extra + ['-audiodev', audiodev(backend, pw),
+                                '-device', dev])
+    return vm.start(env=pw.env())
+
+
+def audio_record(vm):
+    info = vm.qmp.cmd('query-paiov')[0]
+    for a in info.get('host-actions', []):
+        if a.get('backend') == 'audio':
+            return info, a
+    raise AssertionError('no audio host action: %r' % info)
+
+
+def run(vm, ms, real=0.0):
+    """ms of virtual time in 10 ms audio timer periods, spread over REAL
+    seconds so that the daemon plays along."""
+    steps = max(1, ms // 10)
+    for _ in range(steps):
+        vm.clock_step(10 * MS)
+        if real:
+            time.sleep(real / steps)
+
+
+def wait_sink(pw, vm, state, timeout=SETTLE):
+    """Run the VM (10 ms of virtual time per 0.1 s) until the sink is in
+    STATE; return the last state seen."""
+    deadline = time.monotonic() + timeout
+    seen = pw.sink_state()
+    while seen != state and time.monotonic() < deadline:
+        run(vm, 10)
+        time.sleep(0.1)
+        seen = pw.sink_state()
+    return seen
+
+
+def pm_cap(vm):
+    """Offset of the PCI power management capability of SLOT."""
+    ptr = vm.pci_cfg_readl(SLOT, 0x34) & 0xfc
+    while ptr:
+        hdr = vm.pci_cfg_readl(SLOT, ptr)
+        if hdr & 0xff == PCI_CAP_ID_PM:
+            return ptr
+        ptr = (hdr >> 8) & 0xfc
+    raise AssertionError('no PM capability')
+
+
+def set_dstate(vm, d):
+    cap = pm_cap(vm)
+    vm.pci_cfg_writel(SLOT, cap + 4, d)
+
+
+def test_sink_suspends(qemu):
+    """Regression: a guest that stopped playing, or plays only silence,
+    kept the PipeWire sink running (-audiodev pipewire: a silent card's
+    stream stayed active; -audiodev pa through pipewire-pulse: its
+    streams were never corked).  With a paiov card the sink suspends
+    after the DAC stops and in passive idle while the DAC plays silence
+    (its DMA going on at the real rate); query-paiov says PipeWire
+    confirmed the cork; the card plays again."""
+    for card in CARDS:
+        for backend in BACKENDS:
+            what = '%s, %s' % (card.paiov, backend)
+            with PipeWire() as pw:
+                vm = start_vm(qemu, pw, card, backend)
+                try:
+                    c = card(vm).setup()
+                    c.play()
+                    state = wait_sink(pw, vm, 'running')
+                    check(state == 'running',
+                          '%s: sink %s while playing' % (what, state))
+                    c.stop()
+                    state = wait_sink(pw, vm, 'suspended')
+                    check(state == 'suspended',
+                          '%s: sink %s after the DAC stopped' % (what, state))
+                    info, rec = audio_record(vm)
+                    check(info['state'] == 'idle' and
+                          rec['action'] == 'cork' and rec['result'] == 'ok',
+                          '%s: query-paiov %s %r' % (what, info['state'], rec))
+
+                    # silence: passive idle corks while the DAC plays
+                    c.setup(loud=False)
+                    c.play()
+                    start = c.position()
+                    run(vm, IDLE_MS + 500, real=1.0)
+                    info, rec = audio_record(vm)
+                    check(info['state'] == 'passive-idle',
+                          '%s: state %s while playing silence'
+                          % (what, info['state']))
+                    state = wait_sink(pw, vm, 'suspended')
+                    check(state == 'suspended',
+                          '%s: sink %s in passive idle' % (what, state))
+                    start = c.position()
+                    run(vm, 500)
+                    moved = c.moved(start, c.position())
+                    check(moved >= card.rate // 4,
+                          '%s: DMA moved %d frames in 500 ms in passive idle'
+                          % (what, moved))
+                    _, rec = audio_record(vm)
+                    check(rec['action'] == 'cork' and rec['result'] == 'ok',
+                          '%s: passive idle: %r' % (what, rec))
+
+                    # sound again: running
+                    c.stop()
+                    c.setup()
+                    c.play()
+                    state = wait_sink(pw, vm, 'running')
+                    check(state == 'running',
+                          '%s: sink %s when the sound came back'
+                          % (what, state))
+                    print('# %s: suspended when stopped and in passive '
+                          'idle (DMA %d frames in 500 ms), running again'
+                          % (what, moved))
+                finally:
+                    rc = vm.stop()
+                check(rc == 0, '%s: QEMU exit %s:\n%s'
+                      % (what, rc, vm.log()[-3000:]))
+
+
+def test_stock_keeps_sink_running(qemu):
+    """Control: the stock card playing silence keeps the sink running
+    on both backends, and through pipewire-pulse after it stopped
+    playing too (the test can tell)."""
+    for card in CARDS:
+        for backend in BACKENDS:
+            what = '%s, %s' % (card.stock, backend)
+            with PipeWire() as pw:
+                vm = start_vm(qemu, pw, card, backend, paiov=False)
+                try:
+                    c = card(vm).setup(loud=False)
+                    c.play()
+                    run(vm, IDLE_MS + 500, real=1.0)
+                    state = wait_sink(pw, vm, 'suspended', timeout=5)
+                    check(state == 'running',
+                          '%s: sink %s while playing silence' % (what, state))
+                    if backend == 'pa':
+                        c.stop()
+                        state = wait_sink(pw, vm, 'suspended', timeout=5)
+                        check(state == 'running',
+                              '%s: sink %s after the DAC stopped'
+                              % (what, state))
+                finally:
+                    vm.stop()
+
+
+def test_release_in_d3hot(qemu):
+    """D3hot releases the card's streams: QEMU's nodes leave the graph
+    (-audiodev pipewire: the stream is destroyed) and come back in D0."""
+    for card in CARDS:
+        what = '%s, pipewire' % card.paiov
+        with PipeWire() as pw:
+            vm = start_vm(qemu, pw, card, 'pipewire')
+            try:
+                c = card(vm).setup()
+                c.play()
+                state = wait_sink(pw, vm, 'running')
+                check(state == 'running', '%s: sink %s' % (what, state))
+                c.stop()
+                set_dstate(vm, 3)
+                run(vm, 100, real=0.5)
+                info, rec = audio_record(vm)
+                check(info['state'] == 'd3hot' and rec['action'] == 'release'
+                      and rec['result'] == 'ok',
+                      '%s: query-paiov %s %r' % (what, info['state'], rec))
+                check(pw.streams(STREAM) == [],
+                      '%s: QEMU nodes in D3hot: %r' % (what,
+                                                       pw.streams(STREAM)))
+                state = wait_sink(pw, vm, 'suspended')
+                check(state == 'suspended',
+                      '%s: sink %s in D3hot' % (what, state))
+                set_dstate(vm, 0)
+                c.setup()
+                c.play()
+                state = wait_sink(pw, vm, 'running')
+                check(state == 'running',
+                      '%s: sink %s back in D0' % (what, state))
+                outs = [st for st, cls in pw.streams(STREAM)
+                        if cls == 'Stream/Output/Audio']
+                check(outs == ['running'],
+                      '%s: QEMU playback nodes in D0: %r' % (what, outs))
+            finally:
+                rc = vm.stop()
+            check(rc == 0, '%s: QEMU exit %s:\n%s'
+                  % (what, rc, vm.log()[-3000:]))
+
+
+def check_reconnects(pw, vm, c, what):
+    """The daemon is back: the next play resumes the card's streams."""
+    c.stop()
+    run(vm, 100)
+    c.setup()
+    c.play()
+    state = wait_sink(pw, vm, 'running')
+    check(state == 'running', '%s: sink %s after the daemon came back'
+          % (what, state))
+    _, rec = audio_record(vm)
+    check(rec['action'] == 'run' and rec['result'] == 'ok',
+          '%s: query-paiov after the daemon came back: %r' % (what, rec))
+
+
+def test_daemon_killed(qemu):
+    """Regression: the PipeWire daemon killed under a playing guest
+    stopped the card's DMA for good (-audiodev pipewire took nothing from
+    a stream that is not streaming) and was never reconnected.  The DMA
+    goes on at the real rate, query-paiov reports the failure, and the
+    next play after the daemon is back reconnects; the same through
+    pipewire-pulse."""
+    for card in CARDS:
+        for backend in BACKENDS:
+            what = '%s, %s' % (card.paiov, backend)
+            pw = PipeWire().start()
+            vm = start_vm(qemu, pw, card, backend)
+            try:
+                c = card(vm).setup()
+                c.play()
+                state = wait_sink(pw, vm, 'running')
+                check(state == 'running', '%s: sink %s' % (what, state))
+                pw.kill()
+                run(vm, 100, real=0.5)
+                start = c.position()
+                run(vm, 500)
+                moved = c.moved(start, c.position())
+                check(moved >= card.rate // 4,
+                      '%s: DMA moved %d frames in 500 ms after the daemon '
+                      'died' % (what, moved))
+                c.stop()
+                run(vm, 100, real=0.3)
+                info, rec = audio_record(vm)
+                check(rec['result'] == 'failed' and rec.get('error'),
+                      '%s: query-paiov with the daemon dead: %r'
+                      % (what, rec))
+                check(vm.alive(), '%s: QEMU died' % what)
+                print('# %s: DMA moved %d frames in 500 ms without the '
+                      'daemon; query-paiov: %s' % (what, moved,
+                                                   rec.get('error')))
+                pw.start()
+                check_reconnects(pw, vm, c, what)
+            finally:
+                rc = vm.stop()
+                pw.stop()
+            check(rc == 0, '%s: QEMU exit %s:\n%s'
+                  % (what, rc, vm.log()[-3000:]))
+
+
+def test_daemon_absent_at_start(qemu):
+    """Regression: -audiodev pipewire without a reachable daemon made
+    QEMU exit at startup ("Failed to connect to PipeWire instance").
+    QEMU starts, the card plays into the void at the real rate,
+    query-paiov reports the failure, and sound comes back once the
+    daemon runs and the guest plays again."""
+    for card in CARDS:
+        what = '%s, pipewire' % card.paiov
+        pw = PipeWire()
+        vm = start_vm(qemu, pw, card, 'pipewire')
+        try:
+            c = card(vm).setup()
+            c.play()
+            run(vm, 100)
+            start = c.position()
+            run(vm, 500)
+            moved = c.moved(start, c.position())
+            check(moved >= card.rate // 4,
+                  '%s: DMA moved %d frames in 500 ms without a daemon'
+                  % (what, moved))
+            c.stop()
+            run(vm, 100)
+            _, rec = audio_record(vm)
+            check(rec['result'] == 'failed' and
+                  'connect' in rec.get('error', ''),
+                  '%s: query-paiov without a daemon: %r' % (what, rec))
+            check('starting without sound' in vm.log(),
+                  '%s: no warning in %s' % (what, vm.log()))
+            pw.start()
+            check_reconnects(pw, vm, c, what)
+        finally:
+            rc = vm.stop()
+            pw.stop()
+        check(rc == 0, '%s: QEMU exit %s:\n%s'
+              % (what, rc, vm.log()[-3000:]))
+
+
+def test_guest_plays(qemu):
+    """The test guest's own driver plays a sound, then silence, through
+    each backend: the sink runs while it plays, suspends after it
+    stopped (cork ok) and while the guest plays silence (passive idle),
+    and the silence takes its time (the guest is not stalled)."""
+    for name, args in GUEST_CARDS:
+        for backend in BACKENDS:
+            what = '%s, %s, guest' % (name, backend)
+            with PipeWire() as pw:
+                g = Guest()
+                g.start(qemu, ['-audiodev', audiodev(backend, pw),
+                               '-object', 'paiov-pma,id=pma0,'
+                               'idle-timeout-ms=%d' % IDLE_MS] + args,
+                        env=pw.env())
+                try:
+                    g.wait_ready(180)
+                    g.send('aplay -q /sound.wav')
+                    seen = set()
+                    deadline = time.monotonic() + 120
+                    while True:
+                        seen.add(pw.sink_state())
+                        try:
+                            rc, out = g.wait_done(0.3)
+                            break
+                        except Exception:
+                            check(time.monotonic() < deadline,
+                                  '%s: aplay did not end' % what)
+                    check(rc == 0, '%s: aplay failed (%d): %s'
+                          % (what, rc, out))
+                    check('running' in seen, '%s: sink %r while playing'
+                          % (what, seen))
+                    state = pw.wait_sink_state('suspended', SETTLE)
+                    check(state == 'suspended', '%s: sink %s after playing'
+                          % (what, state))
+                    info = g.qmp.cmd('query-paiov')[0]
+                    rec = [a for a in info['host-actions']
+                           if a['backend'] == 'audio'][0]
+                    check(rec['action'] == 'cork' and rec['result'] == 'ok',
+                          '%s: query-paiov %r' % (what, rec))
+                    t0 = time.monotonic()
+                    g.send('aplay -q -t raw -f S16_LE -c 2 -r 44100 -d 12 '
+                           '/dev/zero')
+                    time.sleep(IDLE_MS / 1000 + 3)
+                    state = pw.wait_sink_state('suspended', SETTLE)
+                    info = g.qmp.cmd('query-paiov')[0]
+                    check(state == 'suspended' and
+                          info['state'] == 'passive-idle',
+                          '%s: sink %s, device %s while playing silence'
+                          % (what, state, info['state']))
+                    rc, out = g.wait_done(120)
+                    took = time.monotonic() - t0
+                    check(rc == 0 and took >= 11,
+                          '%s: 12 s of silence: rc %d in %.1f s: %s'
+                          % (what, rc, took, out))
+                    print('# %s: suspended after playing and in passive '
+                          'idle; 12 s of silence took %.1f s' % (what, took))
+                finally:
+                    g.shutdown()
+
+
+if __name__ == '__main__':
+    main([test_sink_suspends, test_stock_keeps_sink_running,
+          test_release_in_d3hot, test_daemon_killed,
+          test_daemon_absent_at_start, test_guest_plays], sys.argv[1])
