@@ -274,10 +274,16 @@ checkpatch: $(TREE)/.paiov-patched
 series: $(SRC)/.paiov-debian-version
 	tools/make-series $(CURDIR) $(SRC) $(BUILD)/series
 
+# Configured once on the base tree, rebuilt by ninja after each patch:
+# qemu-system-x86_64 and the unit tests and qtests the series has so far;
+# build/series-check/summary.txt has the table, log/ the logs.
 # SERIES_CHECK=--quick: compile only what each patch can break, no link
 SERIES_CHECK ?=
 series-check: series
-	tools/series-check $(SERIES_CHECK) $(SRC) $(BUILD)/series $(BUILD)/series-check \
+	tools/series-check $(SERIES_CHECK) \
+		--targets "$(UNIT_TESTS) $(QTESTS)" \
+		--author "$$(git config user.name) <$$(git config user.email)>" \
+		$(SRC) $(BUILD)/series $(BUILD)/series-check \
 		$(JOBS) -- $(CONFIGURE_OPTS)
 
 # Boot the test guest with es1370-paiov against PulseAudio, play, go

@@ -12,13 +12,14 @@
 set -eu
 
 # clang, llvm (llvm-symbolizer) and libclang-rt-dev (the ASAN, UBSan and
-# libFuzzer runtimes): make check-asan, make fuzz
+# libFuzzer runtimes): make check-asan, make fuzz; sphinx and its
+# readthedocs theme: make series-check reads the manual with the docs patch
 # libjson-glib-dev: paiovd's wire format; systemd: systemd-socket-activate
 # for paiovd's socket-activation test; util-linux: setpriv
 BUILD_DEPS="ninja-build python3-venv flex bison ccache pkg-config gcc libc6-dev make
 libglib2.0-dev libjson-glib-dev libpixman-1-dev libslirp-dev libfdt-dev libpulse-dev
 libpipewire-0.3-dev zlib1g-dev libsdl2-dev libpng-dev dpkg-dev devscripts quilt
-clang llvm libclang-rt-dev"
+clang llvm libclang-rt-dev python3-sphinx python3-sphinx-rtd-theme"
 BP_DEPS="meson python3-pycotap qemu-system-data"
 RUN_DEPS="seabios ipxe-qemu pulseaudio pulseaudio-utils alsa-utils
 pipewire pipewire-bin pipewire-pulse wireplumber dbus
