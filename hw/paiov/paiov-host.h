@@ -18,6 +18,7 @@
 #define HW_PAIOV_PAIOV_HOST_H
 
 #include "qemu/notify.h"
+#include "chardev/char.h"
 #include "system/runstate.h"
 #include "paiov/paiov-pma.h"
 
@@ -67,6 +68,18 @@ struct PaiovPMA {
     int main_tid;                   /* main loop thread */
     QEMUBH *slack_bh;               /* restore the main loop thread */
     char *slack_error;
+
+    /* coordination (paiov-coord.c): paiovd, pooling, SLA */
+    char *paiovd;
+    Chardev *paiovd_chr;
+    uint32_t align_period_us;
+    uint32_t align_phase_us;
+    uint32_t max_delay_ms;
+    PaiovSla sla;
+    uint64_t align_moved;           /* deadlines moved onto the grid */
+    uint64_t align_kept;            /* deadlines left where they were */
+    int64_t align_delay_ns;         /* sum of the moves */
+    int64_t align_max_delay_ns;
 };
 
 /* What the proxy PMA's realized devices are doing, for VM-wide backends */
@@ -94,6 +107,7 @@ typedef struct PaiovHostBackendOps {
     void (*class_init)(ObjectClass *oc);
     void (*instance_init)(PaiovPMA *pma);
     void (*instance_finalize)(PaiovPMA *pma);
+    bool (*complete)(PaiovPMA *pma, Error **errp);  /* created */
 
     /* per device */
     bool (*attach)(PaiovPMA *pma, PaiovHost *host, Error **errp);
@@ -111,6 +125,7 @@ typedef struct PaiovHostBackendOps {
 extern const PaiovHostBackendOps paiov_host_audio_ops;
 extern const PaiovHostBackendOps paiov_host_rpm_ops;
 extern const PaiovHostBackendOps paiov_host_cpu_ops;
+extern const PaiovHostBackendOps paiov_coord_ops;
 
 /* The proxy PMA's services to its backends (paiov-pma.c) */
 
