@@ -147,6 +147,7 @@ static bool host_hot;               /* past a trip, with hysteresis */
 static bool throttle_active;
 static GPtrArray *zones;            /* the last scan */
 static guint64 throttle_changes;
+static bool exiting;                /* SIGTERM: lifted, waiting to exit */
 
 #define THROTTLE_FILTER_PREFIX "paiovd-throttle-"
 
@@ -540,7 +541,7 @@ static void throttle_update(void)
                 (throttle_mode == T_AUTO && host_hot);
     GList *l, *next;
 
-    if (want == throttle_active) {
+    if (want == throttle_active || exiting) {
         return;
     }
     throttle_active = want;
@@ -1723,11 +1724,46 @@ static gboolean tick(gpointer opaque)
     return G_SOURCE_REMOVE;
 }
 
+/*
+ * Exit once the VMs answered what lifting the throttle sent (QEMU drops
+ * the queued commands of a monitor whose peer closed), at most 2 s.
+ */
+static gboolean exit_when_answered(gpointer opaque)
+{
+    static unsigned rounds;
+    GList *l;
+
+    for (l = peers; l && ++rounds < 40; l = l->next) {
+        Peer *p = l->data;
+
+        if (p->state == PEER_READY && g_hash_table_size(p->pending)) {
+            return G_SOURCE_CONTINUE;
+        }
+    }
+    g_main_loop_quit(loop);
+    return G_SOURCE_REMOVE;
+}
+
 static gboolean on_signal(gpointer opaque)
 {
+    GList *l, *next;
+
     paiovd_log("%s: restoring the knobs and exiting",
                (const char *)opaque);
-    g_main_loop_quit(loop);
+    if (!throttle_active) {
+        g_main_loop_quit(loop);
+        return G_SOURCE_REMOVE;
+    }
+    /* the VMs keep running: not throttled by a daemon that is gone */
+    throttle_active = false;
+    exiting = true;
+    for (l = peers; l; l = next) {
+        next = l->next;
+        if (((Peer *)l->data)->state == PEER_READY) {
+            vm_throttle(l->data, false);
+        }
+    }
+    g_timeout_add(50, exit_when_answered, NULL);
     return G_SOURCE_REMOVE;
 }
 
@@ -1922,16 +1958,6 @@ int main(int argc, char **argv)
     g_main_loop_run(loop);
 
     /* the VMs keep running: they reconnect to the next daemon */
-    if (throttle_active) {
-        GList *l, *next;
-
-        for (l = peers; l; l = next) {
-            next = l->next;
-            if (((Peer *)l->data)->state == PEER_READY) {
-                vm_throttle(l->data, false);    /* sent at once if it can */
-            }
-        }
-    }
     while (peers) {
         Peer *p = peers->data;
 
