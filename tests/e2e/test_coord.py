@@ -16,6 +16,7 @@ Usage: test_coord.py QEMU_BINARY   ($PAIOVD: the daemon binary)
 
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -25,7 +26,7 @@ from paiov.qtestvm import QtestVM
 from paiov.tap import check, main
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_paiovd import Daemon, Tree, wait_for   # noqa: E402
+from test_paiovd import PAIOVCTL, Daemon, Tree, wait_for   # noqa: E402
 
 PERIOD_US = 20000
 PHASE_US = 3000
@@ -182,8 +183,16 @@ def test_thermal(qemu):
         for vm, want in zip(vms, wants):
             wait_for(lambda: released(vm, want), 'released')
 
-        # forced on while cool, auto lifts it
-        request(tree.sock, 'throttle', {'mode': 'on'})
+        # forced on while cool (paiovctl), auto lifts it
+        r = subprocess.run([PAIOVCTL, '--socket', tree.sock, 'throttle',
+                            'on'], capture_output=True, text=True,
+                           timeout=30)
+        check(r.returncode == 0, r.stderr)
+        r = subprocess.run([PAIOVCTL, '--socket', tree.sock, 'status'],
+                           capture_output=True, text=True, timeout=30)
+        check('THROTTLE on (mode on, host cool' in r.stdout and
+              'thermal_zone0  74.0 C  passive trip 80.0 C' in r.stdout
+              and 'GRID 20000 us, phase 3000 us' in r.stdout, r.stdout)
         for n, vm in enumerate(vms):
             wait_for(lambda: throttled(vm, n), 'forced on')
         check(throttle_state(d)['mode'] == 'on', str(throttle_state(d)))
