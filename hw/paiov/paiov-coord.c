@@ -8,7 +8,9 @@
  * CLOCK_MONOTONIC (properties align-period-us, align-phase-us, through
  * qom-set).  The proxy PMA gives its devices' virtual PSAs a function
  * that moves deferrable work onto that grid (paiov_vpsa_set_align()):
- * the virtual PSA does not call the proxy PMA, it is given a callback.
+ * the virtual PSA does not call the proxy PMA, it is given a callback;
+ * the audio backend does the same for the audio timer of a device's
+ * sound card (AUD_set_timer_align(), patch 0040).
  * Under sla=strict nothing is ever delayed; under sla=relaxed work waits
  * for the next tick at most max-delay-ms.  With no grid (period 0, the
  * default, and always without paiovd) nothing changes.
@@ -79,6 +81,11 @@ static int64_t paiov_coord_align(void *opaque, QEMUClockType type,
     }
     trace_paiov_coord_align(type, deadline, t);
     return t;
+}
+
+int64_t paiov_pma_align_virtual(void *opaque, int64_t deadline)
+{
+    return paiov_coord_align(opaque, QEMU_CLOCK_VIRTUAL, deadline);
 }
 
 static bool paiov_coord_attach(PaiovPMA *pma, PaiovHost *host, Error **errp)

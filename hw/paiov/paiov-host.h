@@ -29,6 +29,7 @@ struct PaiovPMA {
     uint32_t idle_timeout_ms;
     Notifier exit;
     bool exit_registered;
+    bool exiting;                   /* QEMU exits: release, do not undo */
 
     /* debounce of host requests toward less power */
     uint32_t host_debounce_ms;
@@ -137,6 +138,12 @@ void paiov_pma_reapply(PaiovPMA *pma);
 void paiov_pma_update(PaiovPMA *pma, bool now);
 /* Make the VM-wide backends' deferred requests at the window's end */
 void paiov_pma_arm_debounce(PaiovPMA *pma);
+
+/*
+ * Pooling (paiov-coord.c): when deferrable work due at @deadline on
+ * QEMU_CLOCK_VIRTUAL may run, for a PaiovPMA @opaque
+ */
+int64_t paiov_pma_align_virtual(void *opaque, int64_t deadline);
 
 /* Account a new request through one backend of a device */
 void paiov_host_request(PaiovHost *host, PaiovHostBackend backend,

@@ -301,6 +301,7 @@ static void paiov_pma_exit(Notifier *n, void *data)
     PaiovHost *host;
     size_t i;
 
+    pma->exiting = true;
     paiov_pma_end_window(pma, false);
     FOR_EACH_BACKEND(ops, i) {
         if (!ops->release) {

@@ -818,6 +818,44 @@ static void test_align_event(void)
     fixture_stop(&f);
 }
 
+/*
+ * Guards pooling of the audio timer (patch 0040): with the grid, the
+ * audio timer of the sound card's audiodev (timer-period 10 ms) fires on
+ * the grid's ticks: the first one waits for a tick, the next ones are a
+ * period apart on the grid.  The card's wakeups are those ticks.
+ */
+static void test_align_audio(void)
+{
+    const int64_t period = 10 * SCALE_MS, phase = 3 * SCALE_MS;
+    Fixture f;
+    int64_t t0, t1, w0;
+    QDict *info;
+
+    fixture_start(&f, false, ",align-period-us=10000,align-phase-us=3000");
+    /* enable half-way between two ticks */
+    t0 = qtest_clock_step(f.qts, 1);
+    t0 = qtest_clock_step(f.qts, (phase + period / 2 - t0 % period +
+                                  2 * period) % period);
+    g_assert_cmpint((t0 - phase) % period, ==, period / 2);
+    dac_enable(&f, true);
+    info = device_info(f.qts, "/machine/peripheral/snd");
+    w0 = qdict_get_int(info, "wakeups");
+    qobject_unref(info);
+    t1 = grid_tick(t0 + period, period, phase, 50 * SCALE_MS);
+    g_assert_cmpint(t1, ==, t0 + period + period / 2);
+    for (int i = 0; i < 3; i++) {
+        qtest_clock_set(f.qts, t1 + i * period - 1);
+        info = device_info(f.qts, "/machine/peripheral/snd");
+        g_assert_cmpint(qdict_get_int(info, "wakeups"), ==, w0 + i);
+        qobject_unref(info);
+        qtest_clock_set(f.qts, t1 + i * period);
+        info = device_info(f.qts, "/machine/peripheral/snd");
+        g_assert_cmpint(qdict_get_int(info, "wakeups"), ==, w0 + i + 1);
+        qobject_unref(info);
+    }
+    fixture_stop(&f);
+}
+
 /* Guards the properties: ranges refused with their name, paiovd fixed */
 static void test_align_properties(void)
 {
@@ -855,6 +893,7 @@ int main(int argc, char **argv)
     qtest_add_func("/paiov-pma/align/max-delay", test_align_max_delay);
     qtest_add_func("/paiov-pma/align/strict", test_align_strict);
     qtest_add_func("/paiov-pma/align/event", test_align_event);
+    qtest_add_func("/paiov-pma/align/audio", test_align_audio);
     qtest_add_func("/paiov-pma/align/properties", test_align_properties);
     qtest_add_func("/paiov-pma/timer-slack/new-thread",
                    test_timer_slack_root);
