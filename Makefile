@@ -8,6 +8,7 @@
 #   make bench    battery-life benchmark Native/Base/PAIOV (BENCH_ARGS=...)
 #   make bench-throughput   active path: stock vs paiov throughput
 #   make bench-toggle   host syscalls/IPIs per guest power toggle
+#   make bench-coord    host wakeups of N VMs, paiovd coordination off/on
 #   make checkpatch   scripts/checkpatch.pl on patches/ and the overlay
 #   make series   upstream-shaped git format-patch series in build/series
 #   make series-check   checkpatch + build after each patch of the series
@@ -45,7 +46,7 @@ CONFIGURE_OPTS = \
 	--disable-docs --disable-werror
 
 .PHONY: FORCE all deps qemu test-bins check check-unit check-qtest \
-	check-e2e checkpatch demo bench bench-throughput bench-toggle clean \
+	check-e2e checkpatch demo bench bench-throughput bench-toggle bench-coord clean \
 	distclean guest series series-check asan check-asan fuzz-bin fuzz \
 	fuzz-smoke paiovd paiovd-asan
 
@@ -302,6 +303,13 @@ bench-throughput: qemu guest
 TOGGLE_ARGS ?=
 bench-toggle: qemu
 	tools/paiov-toggle-bench --qemu $(QEMU) $(TOGGLE_ARGS)
+
+# Host wakeup instants of N TCG VMs, coordination by paiovd off vs on
+# (docs/coordinator.md); root (perf); e.g. make bench-coord COORD_ARGS='-r 5'
+COORD_ARGS ?=
+bench-coord: qemu paiovd
+	tools/paiov-bench-coord --qemu $(QEMU) --paiovd $(PAIOVD) \
+		--out $(BUILD)/bench-coord $(COORD_ARGS)
 
 clean:
 	rm -rf $(OBJ) $(ASAN_OBJ) $(FUZZ_OBJ) $(TREE) $(QEMU) $(GUEST) \
