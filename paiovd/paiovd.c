@@ -148,6 +148,7 @@ static bool throttle_active;
 static GPtrArray *zones;            /* the last scan */
 static guint64 throttle_changes;
 static bool exiting;                /* SIGTERM: lifted, waiting to exit */
+static guint thermal_source;        /* polling, only while a VM is joined */
 
 #define THROTTLE_FILTER_PREFIX "paiovd-throttle-"
 
@@ -560,8 +561,18 @@ static void throttle_update(void)
 
 static gboolean thermal_poll(gpointer opaque)
 {
-    bool hot;
+    bool hot, any = false;
     unsigned i;
+    GList *l;
+
+    for (l = peers; l; l = l->next) {
+        any |= ((Peer *)l->data)->state == PEER_READY;
+    }
+    if (!any && throttle_mode != T_ON) {
+        /* nobody to throttle: no wakeups; the next join polls at once */
+        thermal_source = 0;
+        return G_SOURCE_REMOVE;
+    }
 
     if (zones) {
         g_ptr_array_unref(zones);
@@ -761,7 +772,18 @@ static bool vm_joined(Peer *p)
     if (!vm_coord_command(p, "qom-list", a, P_LIST, "/objects")) {
         return false;
     }
-    return !throttle_active || vm_throttle(p, true);
+    if (throttle_active && !vm_throttle(p, true)) {
+        return false;
+    }
+    if (cfg->thermal_interval_s && !thermal_source) {
+        guint id = p->id;
+
+        thermal_source = g_timeout_add_seconds(cfg->thermal_interval_s,
+                                               thermal_poll, NULL);
+        thermal_poll(NULL);         /* may throttle, and drop, any VM */
+        return peer_by_id(id) != NULL;
+    }
+    return true;
 }
 
 /*
@@ -1950,10 +1972,7 @@ int main(int argc, char **argv)
     g_unix_signal_add(SIGTERM, on_signal, (gpointer)"SIGTERM");
     g_unix_signal_add(SIGINT, on_signal, (gpointer)"SIGINT");
     g_unix_signal_add(SIGHUP, on_sighup, NULL);
-    if (cfg->thermal_interval_s) {
-        thermal_poll(NULL);
-        g_timeout_add_seconds(cfg->thermal_interval_s, thermal_poll, NULL);
-    }
+
     paiovd_log("%u knob(s), state-dir %s", cfg->knobs->len, cfg->state_dir);
     g_main_loop_run(loop);
 

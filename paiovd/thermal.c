@@ -57,13 +57,13 @@ static bool read_int(int dirfd, const char *name, int *out)
 {
     char buf[PAIOVD_SMALL_MAX];
     char *end;
-    long v;
+    gint64 v;
 
     if (!read_small(dirfd, name, buf, sizeof(buf))) {
         return false;
     }
     errno = 0;
-    v = strtol(buf, &end, 10);
+    v = g_ascii_strtoll(buf, &end, 10);
     if (errno || end == buf || *end || v < INT_MIN || v > INT_MAX) {
         return false;
     }
