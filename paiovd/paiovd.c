@@ -34,6 +34,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <glib-unix.h>
 #include <json-glib/json-glib.h>
 #include <signal.h>
@@ -276,6 +277,7 @@ static void recompute(void)
 /* -- output ------------------------------------------------------------ */
 
 static void peer_drop(Peer *p, const char *why);
+static bool printable(const char *s);
 static void schedule_tick(void);
 
 static gboolean peer_out_ready(int fd, GIOCondition cond, gpointer opaque);
@@ -458,6 +460,115 @@ static bool vm_del_filter(Peer *p, const char *id)
 }
 
 /*
+ * The policies a throttle replaced, journaled per VM in the state dir
+ * (throttle.<hex of the VM's UUID, or name>: lines "PMA-path TAB
+ * policy"), so that a daemon killed while throttling does not leave the
+ * VMs at powersave: the next daemon sets them back when they rejoin.
+ */
+static char *throttle_journal_name(Peer *p)
+{
+    const char *key = p->uuid && *p->uuid &&
+                      strcmp(p->uuid, "00000000-0000-0000-0000-000000000000")
+                      ? p->uuid : p->name;
+    GString *name;
+    const char *c;
+
+    if (!key || !*key) {
+        return NULL;                /* cannot be told apart: no journal */
+    }
+    name = g_string_new("throttle.");
+    for (c = key; *c; c++) {
+        g_string_append_printf(name, "%02x", (unsigned char)*c);
+    }
+    return g_string_free(name, FALSE);
+}
+
+static void throttle_journal_write(Peer *p)
+{
+    g_autofree char *name = throttle_journal_name(p);
+    g_autofree char *tmp = NULL;
+    g_autoptr(GString) text = g_string_new("");
+    GHashTableIter it;
+    gpointer key, value;
+    int fd;
+    bool ok;
+
+    if (!name || strlen(name) + 4 > NAME_MAX) {
+        return;
+    }
+    g_hash_table_iter_init(&it, p->saved_policy);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        g_string_append_printf(text, "%s\t%s\n", (char *)key, (char *)value);
+    }
+    tmp = g_strconcat(name, ".tmp", NULL);
+    unlinkat(state_fd, tmp, 0);
+    fd = openat(state_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+                O_CLOEXEC, 0600);
+    if (fd < 0) {
+        paiovd_log("%s: cannot journal the policies: %s", peer_label(p),
+                   g_strerror(errno));
+        return;
+    }
+    ok = write(fd, text->str, text->len) == (ssize_t)text->len &&
+         !fsync(fd);
+    close(fd);
+    if (!ok || renameat(state_fd, tmp, state_fd, name) < 0) {
+        paiovd_log("%s: cannot journal the policies", peer_label(p));
+        unlinkat(state_fd, tmp, 0);
+        return;
+    }
+    fsync(state_fd);
+}
+
+static void throttle_journal_remove(Peer *p)
+{
+    g_autofree char *name = throttle_journal_name(p);
+
+    if (name && !unlinkat(state_fd, name, 0)) {
+        fsync(state_fd);
+    }
+}
+
+/* A previous daemon's journal of this VM into p->saved_policy */
+static void throttle_journal_load(Peer *p)
+{
+    g_autofree char *name = throttle_journal_name(p);
+    char buf[PAIOVD_JOURNAL_MAX];
+    g_auto(GStrv) lines = NULL;
+    struct stat st;
+    ssize_t n;
+    int fd, i;
+
+    if (!name) {
+        return;
+    }
+    fd = openat(state_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+                O_CLOEXEC);
+    if (fd < 0) {
+        return;
+    }
+    n = fstat(fd, &st) || !S_ISREG(st.st_mode) ? -1
+        : read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n < 0) {
+        return;
+    }
+    buf[n] = '\0';
+    lines = g_strsplit(buf, "\n", -1);
+    for (i = 0; lines[i]; i++) {
+        g_auto(GStrv) f = g_strsplit(lines[i], "\t", 2);
+
+        if (f[0] && f[1] && printable(f[0]) &&
+            (!strcmp(f[1], "performance") || !strcmp(f[1], "balanced") ||
+             !strcmp(f[1], "powersave")) &&
+            !g_hash_table_contains(p->saved_policy, f[0])) {
+            g_hash_table_insert(p->saved_policy, g_strdup(f[0]),
+                                g_strdup(f[1]));
+        }
+    }
+}
+
+/*
  * Throttle a VM or lift it: its PMAs' policy to powersave (the previous
  * one saved), and every network device's netdev behind a filter-buffer
  * (QEMU's own: packets released every throttle-interval-us), found by
@@ -487,6 +598,7 @@ static bool vm_throttle(Peer *p, bool on)
                 return false;
             }
         }
+        throttle_journal_write(p);
         for (i = 0; p->devices && i < json_array_get_length(p->devices);
              i++) {
             JsonObject *dev = json_array_get_object_element(p->devices, i);
@@ -519,6 +631,7 @@ static bool vm_throttle(Peer *p, bool on)
         }
     }
     g_hash_table_remove_all(p->saved_policy);
+    throttle_journal_remove(p);
     return true;
 }
 
@@ -772,8 +885,18 @@ static bool vm_joined(Peer *p)
     if (!vm_coord_command(p, "qom-list", a, P_LIST, "/objects")) {
         return false;
     }
+    throttle_journal_load(p);
     if (throttle_active && !vm_throttle(p, true)) {
         return false;
+    }
+    if (!throttle_active && g_hash_table_size(p->saved_policy)) {
+        /* a killed daemon's throttle: the policies back */
+        paiovd_log("%s: policies of a previous daemon's throttle restored",
+                   peer_label(p));
+        p->throttled = true;
+        if (!vm_throttle(p, false)) {
+            return false;
+        }
     }
     if (cfg->thermal_interval_s && !thermal_source) {
         guint id = p->id;

@@ -9,7 +9,8 @@ is released below it; throttling sets the powersave policy and puts each
 VM's netdev behind a filter-buffer object (object-add), both undone on
 release (the previous policy back); the throttle command forces it on
 and off; a VM joining while throttled is throttled; the daemon's SIGTERM
-lifts it and filters a SIGKILLed daemon left are removed by the next.
+lifts it; the filters a SIGKILLed daemon left are removed by the next,
+which also sets back the policies it journaled.
 
 Usage: test_coord.py QEMU_BINARY   ($PAIOVD: the daemon binary)
 """
@@ -227,8 +228,11 @@ def test_thermal(qemu):
         set_temp(tree, 'thermal_zone0', 50000)
         d = Daemon(tree)
         wait_for(lambda: joined(d, 4), 'rejoined after SIGKILL')
-        for vm in vms:
-            wait_for(lambda: not filters(vm), 'left filters removed')
+        for vm, want in zip(vms, wants):
+            wait_for(lambda: released(vm, want),
+                     'left filters removed, policies back')
+        check(not [f for f in os.listdir(tree.state)
+                   if f.startswith('throttle.')], 'journal left')
         d.signal(signal.SIGTERM)
         for vm in vms:
             check(vm.alive(), 'a VM stopped')
