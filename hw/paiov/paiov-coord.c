@@ -108,6 +108,7 @@ static void paiov_coord_release(PaiovHost *host)
  */
 static bool paiov_coord_complete(PaiovPMA *pma, Error **errp)
 {
+    ERRP_GUARD();
     g_autofree char *id = NULL;
     ChardevBackend *backend;
     ChardevSocket *sock;
