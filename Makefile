@@ -9,6 +9,7 @@
 #   make bench-throughput   active path: stock vs paiov throughput
 #   make bench-toggle   host syscalls/IPIs per guest power toggle
 #   make bench-coord    host wakeups of N VMs, paiovd coordination off/on
+#   make bench-hpet   QEMU wakeups/s of an idle guest, HPET on and off
 #   make checkpatch   scripts/checkpatch.pl on patches/ and the overlay
 #   make series   upstream-shaped git format-patch series in build/series
 #   make series-check   checkpatch + build after each patch of the series
@@ -48,7 +49,7 @@ CONFIGURE_OPTS = \
 .PHONY: FORCE all deps qemu test-bins check check-unit check-qtest \
 	check-e2e checkpatch demo bench bench-throughput bench-toggle bench-coord clean \
 	distclean guest series series-check asan check-asan fuzz-bin fuzz \
-	fuzz-smoke paiovd paiovd-asan
+	fuzz-smoke paiovd paiovd-asan bench-hpet
 
 all: qemu
 
@@ -140,7 +141,8 @@ paiovd-asan: $(PAIOVD_ASAN_OBJ)/build.ninja
 UNIT_TESTS = tests/unit/test-paiov-vpsa tests/unit/test-paiov-rpm
 PAIOVD_UNIT = $(PAIOVD_OBJ)/test-paiovd
 QTESTS = tests/qtest/es1370-paiov-test tests/qtest/e1000-paiov-test \
-	tests/qtest/vga-paiov-test tests/qtest/paiov-pma-test
+	tests/qtest/vga-paiov-test tests/qtest/paiov-pma-test \
+	tests/qtest/hpet-paiov-test
 E2E_TESTS = tests/e2e/test_audio.py tests/e2e/test_audio_hostile.py tests/e2e/test_migration.py \
 	tests/e2e/test_runtime_pm.py tests/e2e/test_net.py tests/e2e/test_libvirt.py \
 	tests/e2e/test_display.py tests/e2e/test_paiovd.py tests/e2e/test_coord.py
@@ -310,6 +312,18 @@ COORD_ARGS ?=
 bench-coord: qemu paiovd
 	tools/paiov-bench-coord --qemu $(QEMU) --paiovd $(PAIOVD) \
 		--out $(BUILD)/bench-coord $(COORD_ARGS)
+
+# The platform floor: QEMU wakeups/s of the idle test guest with
+# -machine hpet=on and hpet=off (issue 15, patches/0030); HPET_STOCK=<a
+# qemu-system-x86_64 without the patch> adds it, runs interleaved; e.g.
+# make bench-hpet HPET_STOCK=/tmp/stock/qemu-system-x86_64 \
+#	HPET_BENCH_ARGS='--reps 5 --machine pc'
+HPET_STOCK ?=
+HPET_BENCH_ARGS ?=
+bench-hpet: qemu guest
+	tools/paiov-hpet-bench --qemu $(QEMU) --guest $(GUEST) \
+		--out $(BUILD)/bench-hpet $(if $(HPET_STOCK),--stock $(HPET_STOCK)) \
+		$(HPET_BENCH_ARGS)
 
 clean:
 	rm -rf $(OBJ) $(ASAN_OBJ) $(FUZZ_OBJ) $(TREE) $(QEMU) $(GUEST) \
