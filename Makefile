@@ -9,6 +9,7 @@
 #   make bench    battery-life benchmark Native/Base/PAIOV (BENCH_ARGS=...)
 #   make bench-throughput   active path: stock vs paiov throughput
 #   make bench-toggle   host syscalls/IPIs per guest power toggle
+#   make bench-coord    host wakeups of N VMs, paiovd coordination off/on
 #   make bench-hpet   QEMU wakeups/s of an idle guest, HPET on and off
 #   make checkpatch   scripts/checkpatch.pl on patches/ and the overlay
 #   make series   upstream-shaped git format-patch series in build/series
@@ -48,7 +49,7 @@ CONFIGURE_OPTS = \
 	--disable-docs --disable-werror
 
 .PHONY: FORCE all deps qemu test-bins check check-unit check-qtest \
-	check-e2e checkpatch demo bench bench-throughput bench-toggle clean \
+	check-e2e checkpatch demo bench bench-throughput bench-toggle bench-coord clean \
 	distclean guest series series-check asan check-asan fuzz-bin fuzz \
 	fuzz-smoke paiovd paiovd-asan bench-hpet
 
@@ -146,7 +147,8 @@ QTESTS = tests/qtest/es1370-paiov-test tests/qtest/e1000-paiov-test \
 	tests/qtest/hpet-paiov-test
 E2E_TESTS = tests/e2e/test_audio.py tests/e2e/test_audio_hostile.py tests/e2e/test_migration.py \
 	tests/e2e/test_runtime_pm.py tests/e2e/test_net.py tests/e2e/test_libvirt.py \
-	tests/e2e/test_display.py tests/e2e/test_paiovd.py tests/e2e/test_pipewire.py
+	tests/e2e/test_display.py tests/e2e/test_paiovd.py tests/e2e/test_pipewire.py \
+	tests/e2e/test_coord.py
 RUN_TESTS = tools/run-tests.py --timeout 900 \
 	--env QTEST_QEMU_BINARY=$(CURDIR)/$(OBJ)/qemu-system-x86_64 \
 	--env PAIOV_GUEST_DIR=$(CURDIR)/$(GUEST) \
@@ -317,6 +319,13 @@ bench-throughput: qemu guest
 TOGGLE_ARGS ?=
 bench-toggle: qemu
 	tools/paiov-toggle-bench --qemu $(QEMU) $(TOGGLE_ARGS)
+
+# Host wakeup instants of N TCG VMs, coordination by paiovd off vs on
+# (docs/coordinator.md); root (perf); e.g. make bench-coord COORD_ARGS='-r 5'
+COORD_ARGS ?=
+bench-coord: qemu paiovd
+	tools/paiov-bench-coord --qemu $(QEMU) --paiovd $(PAIOVD) \
+		--out $(BUILD)/bench-coord $(COORD_ARGS)
 
 # The platform floor: QEMU wakeups/s of the idle test guest with
 # -machine hpet=on and hpet=off (issue 15, patches/0030); HPET_STOCK=<a

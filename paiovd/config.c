@@ -340,7 +340,9 @@ static bool parse_main(Parse *p, PaiovdConfig *cfg)
     static const char *const known[] = {
         "sysfs-root", "state-dir", "socket", "max-peers", "poll-interval-s",
         "handshake-timeout-s", "reply-timeout-s", "max-lines-per-s",
-        "control-uids", NULL
+        "control-uids", "align-period-us", "align-phase-us",
+        "thermal-interval-s", "thermal-hysteresis-mc",
+        "throttle-interval-us", NULL
     };
     g_autofree char *root = NULL;
     unsigned i;
@@ -387,6 +389,16 @@ static bool parse_main(Parse *p, PaiovdConfig *cfg)
                     &cfg->reply_timeout_s) &&
            get_uint(p, MAIN_GROUP, "max-lines-per-s", 10, 1000000,
                     &cfg->max_lines_per_s) &&
+           get_uint(p, MAIN_GROUP, "align-period-us", 0, 60000000,
+                    &cfg->align_period_us) &&
+           get_uint(p, MAIN_GROUP, "align-phase-us", 0, 60000000,
+                    &cfg->align_phase_us) &&
+           get_uint(p, MAIN_GROUP, "thermal-interval-s", 0, 3600,
+                    &cfg->thermal_interval_s) &&
+           get_uint(p, MAIN_GROUP, "thermal-hysteresis-mc", 0, 100000,
+                    &cfg->thermal_hysteresis_mc) &&
+           get_uint(p, MAIN_GROUP, "throttle-interval-us", 1000, 10000000,
+                    &cfg->throttle_interval_us) &&
            get_uids(p, MAIN_GROUP, "control-uids", &cfg->control_uids,
                     &cfg->n_control_uids);
 }
@@ -407,6 +419,9 @@ PaiovdConfig *paiovd_config_parse(const char *file, const char *data,
     cfg->handshake_timeout_s = 10;
     cfg->reply_timeout_s = 30;
     cfg->max_lines_per_s = 2000;
+    cfg->thermal_interval_s = 2;
+    cfg->thermal_hysteresis_mc = 5000;
+    cfg->throttle_interval_us = 100000;
     cfg->knobs = g_ptr_array_new_with_free_func(knob_free);
 
     if (memchr(data, '\0', len)) {

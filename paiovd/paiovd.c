@@ -34,6 +34,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <glib-unix.h>
 #include <json-glib/json-glib.h>
 #include <signal.h>
@@ -69,6 +70,8 @@ typedef enum PeerState {
 
 typedef enum PendingKind {
     P_CAPS, P_NAME, P_UUID, P_PAIOV, P_PMA, P_DELAY, P_SET,
+    /* coordination: answers only logged, a QEMU may lack the property */
+    P_COORD, P_NETDEV, P_FILTER, P_UNFILTER, P_LIST,
 } PendingKind;
 
 typedef struct Pending {
@@ -122,6 +125,11 @@ typedef struct Peer {
     guint64 commands;
     GHashTable *sets;       /* control peers: id -> SetReq */
     guint next_set;
+
+    /* thermal throttling of this VM */
+    bool throttled;
+    GHashTable *saved_policy;   /* PMA path -> policy before throttling */
+    GPtrArray *filters;         /* ids of the filter objects added */
 } Peer;
 
 static PaiovdConfig *cfg;
@@ -131,6 +139,19 @@ static guint next_peer_id = 1;
 static GMainLoop *loop;
 static guint64 dropped_total;
 static gint64 start_us;
+
+/* thermal urgency */
+typedef enum ThrottleMode { T_AUTO, T_ON, T_OFF } ThrottleMode;
+static const char *const throttle_modes[] = { "auto", "on", "off", NULL };
+static ThrottleMode throttle_mode;
+static bool host_hot;               /* past a trip, with hysteresis */
+static bool throttle_active;
+static GPtrArray *zones;            /* the last scan */
+static guint64 throttle_changes;
+static bool exiting;                /* SIGTERM: lifted, waiting to exit */
+static guint thermal_source;        /* polling, only while a VM is joined */
+
+#define THROTTLE_FILTER_PREFIX "paiovd-throttle-"
 
 static const char *peer_label(Peer *p)
 {
@@ -256,6 +277,7 @@ static void recompute(void)
 /* -- output ------------------------------------------------------------ */
 
 static void peer_drop(Peer *p, const char *why);
+static bool printable(const char *s);
 static void schedule_tick(void);
 
 static gboolean peer_out_ready(int fd, GIOCondition cond, gpointer opaque);
@@ -370,6 +392,323 @@ static bool vm_get_delay(Peer *p, const char *pma_path)
     return vm_command(p, "qom-get", n, pd);
 }
 
+/* A command whose answer is only logged when it is an error */
+static bool vm_coord_command(Peer *p, const char *cmd, JsonObject *args,
+                             PendingKind kind, const char *arg)
+{
+    Pending *pd = g_new0(Pending, 1);
+    JsonNode *n = json_node_new(JSON_NODE_OBJECT);
+
+    json_node_take_object(n, args);
+    pd->kind = kind;
+    pd->arg = g_strdup(arg);
+    return vm_command(p, cmd, n, pd);
+}
+
+static bool vm_qom_set_str(Peer *p, const char *path, const char *prop,
+                           const char *value)
+{
+    JsonObject *a = json_object_new();
+
+    json_object_set_string_member(a, "path", path);
+    json_object_set_string_member(a, "property", prop);
+    json_object_set_string_member(a, "value", value);
+    return vm_coord_command(p, "qom-set", a, P_COORD, prop);
+}
+
+static bool vm_qom_set_int(Peer *p, const char *path, const char *prop,
+                           gint64 value)
+{
+    JsonObject *a = json_object_new();
+
+    json_object_set_string_member(a, "path", path);
+    json_object_set_string_member(a, "property", prop);
+    json_object_set_int_member(a, "value", value);
+    return vm_coord_command(p, "qom-set", a, P_COORD, prop);
+}
+
+/*
+ * Pooling: every PMA of the host gets the same grid on CLOCK_MONOTONIC
+ * (QEMU's get_clock() is the same clock in every process).
+ */
+static bool vm_coord(Peer *p)
+{
+    GHashTableIter it;
+    gpointer key;
+
+    if (!cfg->align_period_us) {
+        return true;
+    }
+    g_hash_table_iter_init(&it, p->pmas);
+    while (g_hash_table_iter_next(&it, &key, NULL)) {
+        if (!vm_qom_set_int(p, key, "align-period-us",
+                            cfg->align_period_us) ||
+            !vm_qom_set_int(p, key, "align-phase-us",
+                            cfg->align_phase_us)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool vm_del_filter(Peer *p, const char *id)
+{
+    JsonObject *a = json_object_new();
+
+    json_object_set_string_member(a, "id", id);
+    return vm_coord_command(p, "object-del", a, P_UNFILTER, id);
+}
+
+/*
+ * The policies a throttle replaced, journaled per VM in the state dir
+ * (throttle.<hex of the VM's UUID, or name>: lines "PMA-path TAB
+ * policy"), so that a daemon killed while throttling does not leave the
+ * VMs at powersave: the next daemon sets them back when they rejoin.
+ */
+static char *throttle_journal_name(Peer *p)
+{
+    const char *key = p->uuid && *p->uuid &&
+                      strcmp(p->uuid, "00000000-0000-0000-0000-000000000000")
+                      ? p->uuid : p->name;
+    GString *name;
+    const char *c;
+
+    if (!key || !*key) {
+        return NULL;                /* cannot be told apart: no journal */
+    }
+    name = g_string_new("throttle.");
+    for (c = key; *c; c++) {
+        g_string_append_printf(name, "%02x", (unsigned char)*c);
+    }
+    return g_string_free(name, FALSE);
+}
+
+static void throttle_journal_write(Peer *p)
+{
+    g_autofree char *name = throttle_journal_name(p);
+    g_autofree char *tmp = NULL;
+    g_autoptr(GString) text = g_string_new("");
+    GHashTableIter it;
+    gpointer key, value;
+    int fd;
+    bool ok;
+
+    if (!name || strlen(name) + 4 > NAME_MAX) {
+        return;
+    }
+    g_hash_table_iter_init(&it, p->saved_policy);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        g_string_append_printf(text, "%s\t%s\n", (char *)key, (char *)value);
+    }
+    tmp = g_strconcat(name, ".tmp", NULL);
+    unlinkat(state_fd, tmp, 0);
+    fd = openat(state_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+                O_CLOEXEC, 0600);
+    if (fd < 0) {
+        paiovd_log("%s: cannot journal the policies: %s", peer_label(p),
+                   g_strerror(errno));
+        return;
+    }
+    ok = write(fd, text->str, text->len) == (ssize_t)text->len &&
+         !fsync(fd);
+    close(fd);
+    if (!ok || renameat(state_fd, tmp, state_fd, name) < 0) {
+        paiovd_log("%s: cannot journal the policies", peer_label(p));
+        unlinkat(state_fd, tmp, 0);
+        return;
+    }
+    fsync(state_fd);
+}
+
+static void throttle_journal_remove(Peer *p)
+{
+    g_autofree char *name = throttle_journal_name(p);
+
+    if (name && !unlinkat(state_fd, name, 0)) {
+        fsync(state_fd);
+    }
+}
+
+/* A previous daemon's journal of this VM into p->saved_policy */
+static void throttle_journal_load(Peer *p)
+{
+    g_autofree char *name = throttle_journal_name(p);
+    char buf[PAIOVD_JOURNAL_MAX];
+    g_auto(GStrv) lines = NULL;
+    struct stat st;
+    ssize_t n;
+    int fd, i;
+
+    if (!name) {
+        return;
+    }
+    fd = openat(state_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+                O_CLOEXEC);
+    if (fd < 0) {
+        return;
+    }
+    n = fstat(fd, &st) || !S_ISREG(st.st_mode) ? -1
+        : read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n < 0) {
+        return;
+    }
+    buf[n] = '\0';
+    lines = g_strsplit(buf, "\n", -1);
+    for (i = 0; lines[i]; i++) {
+        g_auto(GStrv) f = g_strsplit(lines[i], "\t", 2);
+
+        if (f[0] && f[1] && printable(f[0]) &&
+            (!strcmp(f[1], "performance") || !strcmp(f[1], "balanced") ||
+             !strcmp(f[1], "powersave")) &&
+            !g_hash_table_contains(p->saved_policy, f[0])) {
+            g_hash_table_insert(p->saved_policy, g_strdup(f[0]),
+                                g_strdup(f[1]));
+        }
+    }
+}
+
+/*
+ * Throttle a VM or lift it: its PMAs' policy to powersave (the previous
+ * one saved), and every network device's netdev behind a filter-buffer
+ * (QEMU's own: packets released every throttle-interval-us), found by
+ * asking each device for its "netdev" property.
+ */
+static bool vm_throttle(Peer *p, bool on)
+{
+    GHashTableIter it;
+    gpointer key, value;
+    unsigned i;
+
+    if (p->throttled == on) {
+        return true;
+    }
+    p->throttled = on;
+    if (on) {
+        g_hash_table_iter_init(&it, p->pmas);
+        while (g_hash_table_iter_next(&it, &key, &value)) {
+            Pma *pma = value;
+
+            if (!g_hash_table_contains(p->saved_policy, key)) {
+                g_hash_table_insert(p->saved_policy, g_strdup(key),
+                                    g_strdup(pma->policy ? pma->policy
+                                                         : "balanced"));
+            }
+            if (!vm_qom_set_str(p, key, "policy", "powersave")) {
+                return false;
+            }
+        }
+        throttle_journal_write(p);
+        for (i = 0; p->devices && i < json_array_get_length(p->devices);
+             i++) {
+            JsonObject *dev = json_array_get_object_element(p->devices, i);
+            const char *path = obj_str(dev, "qom-path");
+            JsonObject *a;
+
+            if (!path) {
+                continue;
+            }
+            a = json_object_new();
+            json_object_set_string_member(a, "path", path);
+            json_object_set_string_member(a, "property", "netdev");
+            if (!vm_coord_command(p, "qom-get", a, P_NETDEV, path)) {
+                return false;
+            }
+        }
+        return true;
+    }
+    for (i = 0; i < p->filters->len; i++) {
+        if (!vm_del_filter(p, g_ptr_array_index(p->filters, i))) {
+            return false;
+        }
+    }
+    g_ptr_array_set_size(p->filters, 0);
+    g_hash_table_iter_init(&it, p->saved_policy);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        if (g_hash_table_contains(p->pmas, key) &&
+            !vm_qom_set_str(p, key, "policy", value)) {
+            return false;
+        }
+    }
+    g_hash_table_remove_all(p->saved_policy);
+    throttle_journal_remove(p);
+    return true;
+}
+
+/* A netdev of a throttled VM: put it behind a filter-buffer */
+static bool vm_add_filter(Peer *p, const char *netdev)
+{
+    g_autofree char *id = g_strdup_printf(THROTTLE_FILTER_PREFIX "%s",
+                                          netdev);
+    JsonObject *a = json_object_new();
+
+    json_object_set_string_member(a, "qom-type", "filter-buffer");
+    json_object_set_string_member(a, "id", id);
+    json_object_set_string_member(a, "netdev", netdev);
+    json_object_set_int_member(a, "interval", cfg->throttle_interval_us);
+    return vm_coord_command(p, "object-add", a, P_FILTER, id);
+}
+
+static void throttle_update(void)
+{
+    bool want = throttle_mode == T_ON ||
+                (throttle_mode == T_AUTO && host_hot);
+    GList *l, *next;
+
+    if (want == throttle_active || exiting) {
+        return;
+    }
+    throttle_active = want;
+    throttle_changes++;
+    paiovd_log("throttle %s (mode %s, host %s)", want ? "on" : "off",
+               throttle_modes[throttle_mode], host_hot ? "hot" : "cool");
+    for (l = peers; l; l = next) {
+        Peer *p = l->data;
+
+        next = l->next;
+        if (p->state == PEER_READY) {
+            vm_throttle(p, want);
+        }
+    }
+}
+
+static gboolean thermal_poll(gpointer opaque)
+{
+    bool hot, any = false;
+    unsigned i;
+    GList *l;
+
+    for (l = peers; l; l = l->next) {
+        any |= ((Peer *)l->data)->state == PEER_READY;
+    }
+    if (!any && throttle_mode != T_ON) {
+        /* nobody to throttle: no wakeups; the next join polls at once */
+        thermal_source = 0;
+        return G_SOURCE_REMOVE;
+    }
+
+    if (zones) {
+        g_ptr_array_unref(zones);
+    }
+    zones = paiovd_thermal_scan(cfg->sysfs_root);
+    hot = paiovd_thermal_hot(zones, host_hot, cfg->thermal_hysteresis_mc);
+    if (hot != host_hot) {
+        for (i = 0; i < zones->len; i++) {
+            PaiovdZone *z = g_ptr_array_index(zones, i);
+
+            if (z->trip_type[0]) {
+                paiovd_log("thermal: %s at %d mC, %s trip at %d mC",
+                           z->name, z->temp_mc, z->trip_type, z->trip_mc);
+            }
+        }
+        paiovd_log("thermal: host %s", hot ? "past a trip point"
+                                              : "cool again");
+        host_hot = hot;
+    }
+    throttle_update();
+    return G_SOURCE_CONTINUE;
+}
+
 /* -- control replies --------------------------------------------------- */
 
 static bool ctl_reply(Peer *c, JsonNode *req_id, JsonNode *ret,
@@ -460,6 +799,8 @@ static void peer_free(Peer *p)
     }
     g_hash_table_destroy(p->pending);
     g_hash_table_destroy(p->pmas);
+    g_hash_table_destroy(p->saved_policy);
+    g_ptr_array_free(p->filters, TRUE);
     if (p->sets) {
         g_hash_table_destroy(p->sets);
     }
@@ -509,11 +850,16 @@ static bool ctl_allowed(Peer *p)
     return false;
 }
 
-/* The VM's identity and devices are known: it votes from now on */
-static void vm_joined(Peer *p)
+/*
+ * The VM's identity and devices are known: it votes from now on, gets
+ * the grid and, while the host is throttled, is throttled.  False when
+ * it was dropped meanwhile.
+ */
+static bool vm_joined(Peer *p)
 {
     unsigned i, n = 0;
     g_autoptr(GString) knobs = g_string_new("");
+    JsonObject *a;
 
     p->state = PEER_READY;
     p->joined_us = g_get_monotonic_time();
@@ -531,6 +877,36 @@ static void vm_joined(Peer *p)
                p->devices ? json_array_get_length(p->devices) : 0,
                n ? knobs->str : " none");
     recompute();
+    if (!vm_coord(p)) {
+        return false;
+    }
+    a = json_object_new();
+    json_object_set_string_member(a, "path", "/objects");
+    if (!vm_coord_command(p, "qom-list", a, P_LIST, "/objects")) {
+        return false;
+    }
+    throttle_journal_load(p);
+    if (throttle_active && !vm_throttle(p, true)) {
+        return false;
+    }
+    if (!throttle_active && g_hash_table_size(p->saved_policy)) {
+        /* a killed daemon's throttle: the policies back */
+        paiovd_log("%s: policies of a previous daemon's throttle restored",
+                   peer_label(p));
+        p->throttled = true;
+        if (!vm_throttle(p, false)) {
+            return false;
+        }
+    }
+    if (cfg->thermal_interval_s && !thermal_source) {
+        guint id = p->id;
+
+        thermal_source = g_timeout_add_seconds(cfg->thermal_interval_s,
+                                               thermal_poll, NULL);
+        thermal_poll(NULL);         /* may throttle, and drop, any VM */
+        return peer_by_id(id) != NULL;
+    }
+    return true;
 }
 
 /*
@@ -737,6 +1113,65 @@ static bool vm_reply(Peer *p, JsonObject *msg)
         }
         break;
     }
+    case P_COORD:
+    case P_UNFILTER:
+        if (err) {
+            paiovd_log("%s: %s %s: %s", peer_label(p),
+                       pd->kind == P_COORD ? "qom-set" : "object-del",
+                       pd->arg, obj_str(err, "desc") ?: "error");
+        }
+        break;
+    case P_NETDEV:
+        /* not a network device: no such property, nothing to do */
+        if (!err && ret && JSON_NODE_HOLDS_VALUE(ret) &&
+            json_node_get_value_type(ret) == G_TYPE_STRING) {
+            const char *nd = json_node_get_string(ret);
+
+            if (!printable(nd)) {
+                why = "qom-get netdev: malformed";
+                break;
+            }
+            if (p->throttled && *nd && !vm_add_filter(p, nd)) {
+                pending_free(pd);
+                return false;
+            }
+        }
+        break;
+    case P_FILTER:
+        if (err) {
+            paiovd_log("%s: object-add %s: %s", peer_label(p), pd->arg,
+                       obj_str(err, "desc") ?: "error");
+        } else if (!p->throttled) {
+            /* lifted while it was being added */
+            if (!vm_del_filter(p, pd->arg)) {
+                pending_free(pd);
+                return false;
+            }
+        } else {
+            g_ptr_array_add(p->filters, g_strdup(pd->arg));
+        }
+        break;
+    case P_LIST: {
+        /* filters a previous daemon left: lift them */
+        JsonArray *a = !err && ret && JSON_NODE_HOLDS_ARRAY(ret) ?
+                       json_node_get_array(ret) : NULL;
+        unsigned i;
+
+        for (i = 0; a && i < json_array_get_length(a) && i < 4096; i++) {
+            JsonNode *en = json_array_get_element(a, i);
+            JsonObject *o = JSON_NODE_HOLDS_OBJECT(en) ?
+                            json_node_get_object(en) : NULL;
+            const char *name = obj_str(o, "name");
+
+            if (name && printable(name) &&
+                g_str_has_prefix(name, THROTTLE_FILTER_PREFIX) &&
+                !p->throttled && !vm_del_filter(p, name)) {
+                pending_free(pd);
+                return false;
+            }
+        }
+        break;
+    }
     case P_SET:
         set_req_done(pd->ctl_peer, pd->set_req,
                      err ? (obj_str(err, "desc") ?: "error") : NULL);
@@ -752,7 +1187,7 @@ static bool vm_reply(Peer *p, JsonObject *msg)
         return false;
     }
     if (p->state == PEER_IDENT && !p->ident_left) {
-        vm_joined(p);
+        return vm_joined(p);
     }
     return true;
 }
@@ -885,6 +1320,66 @@ static JsonNode *status_node(void)
         json_builder_end_object(b);
     }
     json_builder_end_array(b);
+    json_builder_set_member_name(b, "coordination");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "align-period-us");
+    json_builder_add_int_value(b, cfg->align_period_us);
+    json_builder_set_member_name(b, "align-phase-us");
+    json_builder_add_int_value(b, cfg->align_phase_us);
+    json_builder_end_object(b);
+    json_builder_set_member_name(b, "throttle");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "mode");
+    json_builder_add_string_value(b, throttle_modes[throttle_mode]);
+    json_builder_set_member_name(b, "active");
+    json_builder_add_boolean_value(b, throttle_active);
+    json_builder_set_member_name(b, "hot");
+    json_builder_add_boolean_value(b, host_hot);
+    json_builder_set_member_name(b, "changes");
+    json_builder_add_int_value(b, throttle_changes);
+    json_builder_set_member_name(b, "zones");
+    json_builder_begin_array(b);
+    for (i = 0; zones && i < zones->len; i++) {
+        PaiovdZone *z = g_ptr_array_index(zones, i);
+
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "zone");
+        json_builder_add_string_value(b, z->name);
+        json_builder_set_member_name(b, "temp-mc");
+        json_builder_add_int_value(b, z->temp_mc);
+        if (z->trip_type[0]) {
+            json_builder_set_member_name(b, "trip-mc");
+            json_builder_add_int_value(b, z->trip_mc);
+            json_builder_set_member_name(b, "trip-type");
+            json_builder_add_string_value(b, z->trip_type);
+        }
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+    json_builder_set_member_name(b, "vms");
+    json_builder_begin_array(b);
+    for (l = peers; l; l = l->next) {
+        Peer *p = l->data;
+
+        if (p->state != PEER_READY) {
+            continue;
+        }
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "id");
+        json_builder_add_int_value(b, p->id);
+        json_builder_set_member_name(b, "throttled");
+        json_builder_add_boolean_value(b, p->throttled);
+        json_builder_set_member_name(b, "filters");
+        json_builder_begin_array(b);
+        for (j = 0; j < p->filters->len; j++) {
+            json_builder_add_string_value(b,
+                                          g_ptr_array_index(p->filters, j));
+        }
+        json_builder_end_array(b);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+    json_builder_end_object(b);
     json_builder_set_member_name(b, "knobs");
     json_builder_begin_array(b);
     for (i = 0; i < cfg->knobs->len; i++) {
@@ -1035,7 +1530,26 @@ static bool ctl_line(Peer *c, JsonObject *msg)
     if (!strcmp(cmd, "set")) {
         return ctl_set(c, req_id, args);
     }
-    return ctl_reply(c, req_id, NULL, "unknown command (status, set)");
+    if (!strcmp(cmd, "throttle")) {
+        const char *mode = obj_str(args, "mode");
+        int m;
+
+        for (m = 0; mode && throttle_modes[m]; m++) {
+            if (!strcmp(mode, throttle_modes[m])) {
+                break;
+            }
+        }
+        if (!mode || !throttle_modes[m]) {
+            return ctl_reply(c, req_id, NULL,
+                             "throttle needs mode: on, off or auto");
+        }
+        throttle_mode = m;
+        paiovd_log("throttle mode %s", mode);
+        throttle_update();
+        return ctl_reply(c, req_id, NULL, NULL);
+    }
+    return ctl_reply(c, req_id, NULL,
+                     "unknown command (status, set, throttle)");
 }
 
 /* -- input ------------------------------------------------------------- */
@@ -1238,6 +1752,9 @@ static gboolean listener_readable(int fd, GIOCondition cond, gpointer opaque)
     p->pending = g_hash_table_new_full(NULL, NULL, NULL, pending_free);
     p->pmas = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                     pma_free);
+    p->saved_policy = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                            g_free);
+    p->filters = g_ptr_array_new_with_free_func(g_free);
     peers = g_list_append(peers, p);
     p->in_watch = g_unix_fd_add(cfd, G_IO_IN | G_IO_HUP | G_IO_ERR,
                                 peer_readable, p);
@@ -1352,11 +1869,46 @@ static gboolean tick(gpointer opaque)
     return G_SOURCE_REMOVE;
 }
 
+/*
+ * Exit once the VMs answered what lifting the throttle sent (QEMU drops
+ * the queued commands of a monitor whose peer closed), at most 2 s.
+ */
+static gboolean exit_when_answered(gpointer opaque)
+{
+    static unsigned rounds;
+    GList *l;
+
+    for (l = peers; l && ++rounds < 40; l = l->next) {
+        Peer *p = l->data;
+
+        if (p->state == PEER_READY && g_hash_table_size(p->pending)) {
+            return G_SOURCE_CONTINUE;
+        }
+    }
+    g_main_loop_quit(loop);
+    return G_SOURCE_REMOVE;
+}
+
 static gboolean on_signal(gpointer opaque)
 {
+    GList *l, *next;
+
     paiovd_log("%s: restoring the knobs and exiting",
                (const char *)opaque);
-    g_main_loop_quit(loop);
+    if (!throttle_active) {
+        g_main_loop_quit(loop);
+        return G_SOURCE_REMOVE;
+    }
+    /* the VMs keep running: not throttled by a daemon that is gone */
+    throttle_active = false;
+    exiting = true;
+    for (l = peers; l; l = next) {
+        next = l->next;
+        if (((Peer *)l->data)->state == PEER_READY) {
+            vm_throttle(l->data, false);
+        }
+    }
+    g_timeout_add(50, exit_when_answered, NULL);
     return G_SOURCE_REMOVE;
 }
 
@@ -1543,6 +2095,7 @@ int main(int argc, char **argv)
     g_unix_signal_add(SIGTERM, on_signal, (gpointer)"SIGTERM");
     g_unix_signal_add(SIGINT, on_signal, (gpointer)"SIGINT");
     g_unix_signal_add(SIGHUP, on_sighup, NULL);
+
     paiovd_log("%u knob(s), state-dir %s", cfg->knobs->len, cfg->state_dir);
     g_main_loop_run(loop);
 

@@ -69,6 +69,13 @@ typedef struct PaiovdConfig {
     uid_t *control_uids;    /* besides root and the daemon's own uid */
     gsize n_control_uids;
     GPtrArray *knobs;       /* of PaiovdKnob */
+    /* coordination: the host-wide grid given to every PMA (0: none) */
+    unsigned align_period_us;
+    unsigned align_phase_us;
+    /* thermal urgency: zones polled this often (0: never) */
+    unsigned thermal_interval_s;
+    unsigned thermal_hysteresis_mc;
+    unsigned throttle_interval_us;  /* filter-buffer interval */
 } PaiovdConfig;
 
 /* config.c */
@@ -89,6 +96,23 @@ void paiovd_knob_restore(PaiovdKnob *k, int state_fd);
 void paiovd_journal_recover(PaiovdConfig *cfg, int state_fd);
 int paiovd_knob_read(const PaiovdKnob *k, const char *attr, char *buf,
                      size_t len);
+
+/* thermal.c: thermal zones under SYSFS-ROOT/class/thermal */
+typedef struct PaiovdZone {
+    char *name;             /* thermal_zoneN */
+    int temp_mc;            /* millidegrees Celsius */
+    int trip_mc;            /* the lowest passive or critical trip */
+    char trip_type[16];     /* its type, "" when the zone has none */
+} PaiovdZone;
+
+GPtrArray *paiovd_thermal_scan(const char *sysfs_root);
+/*
+ * Whether the host must be throttled: on as soon as a zone reaches its
+ * lowest passive or critical trip point; once on, off only when every
+ * zone is @hysteresis_mc below its trip.
+ */
+bool paiovd_thermal_hot(GPtrArray *zones, bool throttled,
+                        unsigned hysteresis_mc);
 
 /* log.c-like helpers in main.c */
 void paiovd_log(const char *fmt, ...) G_GNUC_PRINTF(1, 2);

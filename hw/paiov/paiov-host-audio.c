@@ -96,6 +96,9 @@ static void paiov_host_audio_apply(PaiovPMA *pma, PaiovHost *host,
                        paiov_audio_level_actions[level]);
     rec->level = level;
 
+    /* pooling: the audio timer's ticks go where the PMA's grid says */
+    AUD_set_timer_align(host->card, paiov_pma_align_virtual, pma);
+
     /* passive idle: the guest plays silence, its voices stay active */
     AUD_set_silent(host->card, state == PAIOV_POWER_STATE_PASSIVE_IDLE &&
                                level != AUDIO_HOST_POWER_RUNNING);
@@ -168,6 +171,17 @@ static void paiov_host_audio_class_init(ObjectClass *oc)
         " run, cork or release (default)");
 }
 
+/*
+ * Unplug: the audio timer no longer asks this PMA.  Not at exit: the
+ * audio state may already be freed then, and the timer never runs again.
+ */
+static void paiov_host_audio_release(PaiovHost *host)
+{
+    if (host->card && host->pma && !host->pma->exiting) {
+        AUD_set_timer_align(host->card, NULL, NULL);
+    }
+}
+
 const PaiovHostBackendOps paiov_host_audio_ops = {
     .name = "audio",
     .backend = PAIOV_HOST_BACKEND_AUDIO,
@@ -176,4 +190,5 @@ const PaiovHostBackendOps paiov_host_audio_ops = {
     .present = paiov_host_audio_present,
     .apply = paiov_host_audio_apply,
     .refresh = paiov_host_audio_refresh,
+    .release = paiov_host_audio_release,
 };

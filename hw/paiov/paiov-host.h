@@ -18,6 +18,7 @@
 #define HW_PAIOV_PAIOV_HOST_H
 
 #include "qemu/notify.h"
+#include "chardev/char.h"
 #include "system/runstate.h"
 #include "paiov/paiov-pma.h"
 
@@ -28,6 +29,7 @@ struct PaiovPMA {
     uint32_t idle_timeout_ms;
     Notifier exit;
     bool exit_registered;
+    bool exiting;                   /* QEMU exits: release, do not undo */
 
     /* debounce of host requests toward less power */
     uint32_t host_debounce_ms;
@@ -67,6 +69,18 @@ struct PaiovPMA {
     int main_tid;                   /* main loop thread */
     QEMUBH *slack_bh;               /* restore the main loop thread */
     char *slack_error;
+
+    /* coordination (paiov-coord.c): paiovd, pooling, SLA */
+    char *paiovd;
+    Chardev *paiovd_chr;
+    uint32_t align_period_us;
+    uint32_t align_phase_us;
+    uint32_t max_delay_ms;
+    PaiovSla sla;
+    uint64_t align_moved;           /* deadlines moved onto the grid */
+    uint64_t align_kept;            /* deadlines left where they were */
+    int64_t align_delay_ns;         /* sum of the moves */
+    int64_t align_max_delay_ns;
 };
 
 /* What the proxy PMA's realized devices are doing, for VM-wide backends */
@@ -94,6 +108,7 @@ typedef struct PaiovHostBackendOps {
     void (*class_init)(ObjectClass *oc);
     void (*instance_init)(PaiovPMA *pma);
     void (*instance_finalize)(PaiovPMA *pma);
+    bool (*complete)(PaiovPMA *pma, Error **errp);  /* created */
 
     /* per device */
     bool (*attach)(PaiovPMA *pma, PaiovHost *host, Error **errp);
@@ -111,6 +126,7 @@ typedef struct PaiovHostBackendOps {
 extern const PaiovHostBackendOps paiov_host_audio_ops;
 extern const PaiovHostBackendOps paiov_host_rpm_ops;
 extern const PaiovHostBackendOps paiov_host_cpu_ops;
+extern const PaiovHostBackendOps paiov_coord_ops;
 
 /* The proxy PMA's services to its backends (paiov-pma.c) */
 
@@ -122,6 +138,12 @@ void paiov_pma_reapply(PaiovPMA *pma);
 void paiov_pma_update(PaiovPMA *pma, bool now);
 /* Make the VM-wide backends' deferred requests at the window's end */
 void paiov_pma_arm_debounce(PaiovPMA *pma);
+
+/*
+ * Pooling (paiov-coord.c): when deferrable work due at @deadline on
+ * QEMU_CLOCK_VIRTUAL may run, for a PaiovPMA @opaque
+ */
+int64_t paiov_pma_align_virtual(void *opaque, int64_t deadline);
 
 /* Account a new request through one backend of a device */
 void paiov_host_request(PaiovHost *host, PaiovHostBackend backend,

@@ -48,6 +48,7 @@ static const PaiovHostBackendOps *const paiov_host_backends[] = {
     &paiov_host_audio_ops,
     &paiov_host_rpm_ops,
     &paiov_host_cpu_ops,
+    &paiov_coord_ops,
 };
 
 #define FOR_EACH_BACKEND(ops, i)                                       \
@@ -300,6 +301,7 @@ static void paiov_pma_exit(Notifier *n, void *data)
     PaiovHost *host;
     size_t i;
 
+    pma->exiting = true;
     paiov_pma_end_window(pma, false);
     FOR_EACH_BACKEND(ops, i) {
         if (!ops->release) {
@@ -602,10 +604,32 @@ static void paiov_pma_instance_finalize(Object *obj)
     }
 }
 
-static void paiov_pma_class_init(ObjectClass *oc, void *data)
+static void paiov_pma_complete(UserCreatable *uc, Error **errp)
 {
     const PaiovHostBackendOps *ops;
     size_t i;
+
+    FOR_EACH_BACKEND(ops, i) {
+        if (ops->complete && !ops->complete(PAIOV_PMA(uc), errp)) {
+            return;
+        }
+    }
+}
+
+/* A monitor cannot be removed: a PMA that made one stays */
+static bool paiov_pma_can_be_deleted(UserCreatable *uc)
+{
+    return !PAIOV_PMA(uc)->paiovd_chr;
+}
+
+static void paiov_pma_class_init(ObjectClass *oc, void *data)
+{
+    UserCreatableClass *ucc = USER_CREATABLE_CLASS(oc);
+    const PaiovHostBackendOps *ops;
+    size_t i;
+
+    ucc->complete = paiov_pma_complete;
+    ucc->can_be_deleted = paiov_pma_can_be_deleted;
 
     object_class_property_add_enum(oc, "policy", "PaiovPolicy",
                                    &PaiovPolicy_lookup,

@@ -109,8 +109,12 @@ static void paiov_vpsa_arm_idle_check(PaiovVPSA *vpsa)
         timer_del(vpsa->idle_timer);
         return;
     }
-    timer_mod(vpsa->idle_timer, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
-              (int64_t)timeout * SCALE_MS / PAIOV_IDLE_CHECKS);
+    /* a check may come late (passive idle later), never early */
+    timer_mod(vpsa->idle_timer,
+              paiov_vpsa_align(vpsa, QEMU_CLOCK_VIRTUAL,
+                               qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
+                               (int64_t)timeout * SCALE_MS /
+                               PAIOV_IDLE_CHECKS));
 }
 
 static void paiov_vpsa_idle_check(void *opaque)
@@ -165,6 +169,13 @@ void paiov_vpsa_wake(PaiovVPSA *vpsa)
 {
     paiov_vpsa_set_state(vpsa, PAIOV_POWER_STATE_ACTIVE,
                          PAIOV_REASON_ACCESS);
+}
+
+void paiov_vpsa_set_align(PaiovVPSA *vpsa, PaiovVPSAAlignFn *align,
+                          void *opaque)
+{
+    vpsa->align = align;
+    vpsa->align_opaque = opaque;
 }
 
 void paiov_vpsa_set_idle_timeout(PaiovVPSA *vpsa, uint32_t timeout_ms)
@@ -241,7 +252,11 @@ static void paiov_vpsa_event(PaiovVPSA *vpsa, PaiovPowerState old,
     vpsa->event_pending = true;
     vpsa->event_old = old;              /* what the client saw last */
     vpsa->event_reason = reason;
-    timer_mod(vpsa->event_timer, vpsa->event_sent_ms + PAIOV_EVENT_PERIOD_MS);
+    /* the rate limit holds: the held event may go later, never earlier */
+    timer_mod_ns(vpsa->event_timer,
+                 paiov_vpsa_align(vpsa, paiov_event_clock(),
+                                  (vpsa->event_sent_ms +
+                                   PAIOV_EVENT_PERIOD_MS) * SCALE_MS));
 }
 
 /* Make the device, then the listeners follow a state the core has set */

@@ -26,6 +26,10 @@
 
 typedef struct PaiovVPSA PaiovVPSA;
 
+/* A deadline on @type's clock -> when deferrable work due then runs */
+typedef int64_t PaiovVPSAAlignFn(void *opaque, QEMUClockType type,
+                                 int64_t deadline_ns);
+
 /**
  * PaiovVPSAOps: what a device model does for its virtual PSA
  * @power_changed: called by the core after the state changed and before
@@ -97,6 +101,13 @@ struct PaiovVPSA {
 
     /* input from the proxy PMA: passive idle after this (0: never) */
     uint32_t idle_timeout_ms;
+
+    /*
+     * input from the proxy PMA: when deferrable work due at a deadline on
+     * a clock may run (pooling, paiov-align.h); NULL: at the deadline
+     */
+    PaiovVPSAAlignFn *align;
+    void *align_opaque;
 
     /*
      * Migration: what the stream carries, copied before saving, loaded
@@ -200,6 +211,27 @@ void paiov_vpsa_reset(PaiovVPSA *vpsa);
  * no longer be goes back to active, detection starts over.
  */
 void paiov_vpsa_set_idle_timeout(PaiovVPSA *vpsa, uint32_t timeout_ms);
+
+/*
+ * Input from the proxy PMA: where deferrable work goes (NULL: nowhere
+ * else).  Takes effect at the next deadline armed.
+ */
+void paiov_vpsa_set_align(PaiovVPSA *vpsa, PaiovVPSAAlignFn *align,
+                          void *opaque);
+
+/*
+ * When deferrable periodic work of the device due at @deadline_ns on
+ * @type's clock may run: never earlier, later only as the proxy PMA
+ * allows.  For the device's own timers that it may defer.
+ */
+static inline int64_t paiov_vpsa_align(PaiovVPSA *vpsa, QEMUClockType type,
+                                       int64_t deadline_ns)
+{
+    int64_t t = vpsa->align ? vpsa->align(vpsa->align_opaque, type,
+                                           deadline_ns) : deadline_ns;
+
+    return t > deadline_ns ? t : deadline_ns;
+}
 
 /* Guest observation: accesses and wakeups the device causes */
 void paiov_vpsa_wake(PaiovVPSA *vpsa);

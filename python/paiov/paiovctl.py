@@ -109,7 +109,28 @@ def table(status):
         else:
             out.append('  '.join(c.ljust(w) for c, w in zip(r, widths))
                        .rstrip())
+    out.extend(coordination_lines(status))
     return '\n'.join(out) + '\n'
+
+
+def coordination_lines(status):
+    """The grid and the thermal throttle, under the tables."""
+    th = status.get('throttle')
+    co = status.get('coordination')
+    if not th or not co:
+        return []
+    out = ['', 'GRID %s' % ('%d us, phase %d us' % (co['align-period-us'],
+                                                    co['align-phase-us'])
+                            if co['align-period-us'] else 'off'),
+           'THROTTLE %s (mode %s, host %s, %d changes)'
+           % ('on' if th['active'] else 'off', th['mode'],
+              'hot' if th['hot'] else 'cool', th['changes'])]
+    for z in th['zones']:
+        out.append('  %s  %.1f C%s' % (
+            z['zone'], z['temp-mc'] / 1000.0,
+            '  %s trip %.1f C' % (z['trip-type'], z['trip-mc'] / 1000.0)
+            if 'trip-type' in z else ''))
+    return out
 
 
 def _label(value):
@@ -244,6 +265,10 @@ def main(argv=None):
     se.add_argument('property')
     se.add_argument('value')
     se.add_argument('--pma', help='QOM path of one PMA (default: all)')
+    th = sub.add_parser('throttle', help='force thermal throttling of '
+                                         'every VM on or off, or back to '
+                                         'the thermal zones (auto)')
+    th.add_argument('mode', choices=('on', 'off', 'auto'))
     args = ap.parse_args(argv)
 
     try:
@@ -257,6 +282,9 @@ def main(argv=None):
             if args.pma:
                 a['pma'] = args.pma
             request(args.socket, 'set', a)
+            return 0
+        if args.cmd == 'throttle':
+            request(args.socket, 'throttle', {'mode': args.mode})
             return 0
         status = request(args.socket, 'status')
         if args.cmd == 'prometheus':

@@ -157,6 +157,10 @@ static void test_config_errors(void)
         { "[knob a]\npath=" DEV "\ndevices=x\nvm-uids=0\ncolour=red\n",
           ":8: [knob a] colour: unknown key" },
         { "[other]\n", ":4: [other]: unknown section" },
+        { "align-period-us=60000001\n",
+          ":4: [paiovd] align-period-us: '60000001' is not a number" },
+        { "throttle-interval-us=10\n",
+          "[paiovd] throttle-interval-us: '10' is not a number" },
         { "[knob ]\n", "a knob needs a name" },
         { "[paiovd\n", "paiovd.conf: " },
     };
@@ -374,6 +378,82 @@ static void test_state_dir(void)
     tree_free(&t);
 }
 
+static void zone(Tree *t, const char *name, const char *temp,
+                 const char *const *trips)
+{
+    g_autofree char *d = g_build_filename(t->sys, "class/thermal", name,
+                                          NULL);
+    g_autofree char *p = g_build_filename(d, "temp", NULL);
+    int i;
+
+    g_assert_cmpint(g_mkdir_with_parents(d, 0755), ==, 0);
+    put(p, temp);
+    for (i = 0; trips && trips[i]; i += 2) {
+        g_autofree char *ty = g_strdup_printf("%s/trip_point_%d_type", d,
+                                              i / 2);
+        g_autofree char *te = g_strdup_printf("%s/trip_point_%d_temp", d,
+                                              i / 2);
+
+        put(ty, trips[i]);
+        put(te, trips[i + 1]);
+    }
+}
+
+static PaiovdZone *find_zone(GPtrArray *zones, const char *name)
+{
+    guint i;
+
+    for (i = 0; i < zones->len; i++) {
+        PaiovdZone *z = g_ptr_array_index(zones, i);
+
+        if (!strcmp(z->name, name)) {
+            return z;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * Guards thermal urgency (issue 13 item 6): the lowest passive or
+ * critical trip of each zone counts (active ones start fans and are left
+ * out, a zone without a readable temp is left out); throttling starts at
+ * the trip and, once on, ends only below trip - hysteresis.
+ */
+static void test_thermal(void)
+{
+    static const char *const z0[] = {
+        "active\n", "30000\n", "critical\n", "95000\n", "passive\n",
+        "80000\n", NULL
+    };
+    static const char *const z1[] = { "active\n", "40000\n", NULL };
+    Tree t;
+    g_autoptr(GPtrArray) zones = NULL;
+    PaiovdZone *z;
+
+    tree_init(&t);
+    zone(&t, "thermal_zone0", "79999\n", z0);
+    zone(&t, "thermal_zone1", "99000\n", z1);
+    zone(&t, "thermal_zone2", "hot\n", NULL);
+    zones = paiovd_thermal_scan(t.sys);
+    g_assert_cmpuint(zones->len, ==, 2);
+    z = find_zone(zones, "thermal_zone0");
+    g_assert_nonnull(z);
+    g_assert_cmpint(z->temp_mc, ==, 79999);
+    g_assert_cmpint(z->trip_mc, ==, 80000);
+    g_assert_cmpstr(z->trip_type, ==, "passive");
+    g_assert_cmpstr(find_zone(zones, "thermal_zone1")->trip_type, ==, "");
+
+    g_assert_false(paiovd_thermal_hot(zones, false, 5000));
+    z->temp_mc = 80000;
+    g_assert_true(paiovd_thermal_hot(zones, false, 5000));
+    z->temp_mc = 75001;                 /* within the hysteresis */
+    g_assert_true(paiovd_thermal_hot(zones, true, 5000));
+    g_assert_false(paiovd_thermal_hot(zones, false, 5000));
+    z->temp_mc = 75000;
+    g_assert_false(paiovd_thermal_hot(zones, true, 5000));
+    tree_free(&t);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -384,5 +464,6 @@ int main(int argc, char **argv)
     g_test_add_func("/paiovd/knob/journal", test_knob_journal);
     g_test_add_func("/paiovd/knob/planted", test_knob_planted);
     g_test_add_func("/paiovd/state-dir", test_state_dir);
+    g_test_add_func("/paiovd/thermal", test_thermal);
     return g_test_run();
 }

@@ -628,6 +628,258 @@ static void test_timer_slack_no_cap(void)
     timer_slack_case(false);
 }
 
+/*
+ * Pooling (issue 13 items 4 and 5).  The sound card's DAC runs silence
+ * (guest memory is zero), so only the passive idle checks decide, every
+ * idle-timeout-ms / 4: without a grid passive idle comes exactly one
+ * timeout after the DAC was enabled.  The grid is on the virtual clock
+ * under qtest, so where each check lands is exact.
+ */
+#define ALIGN_TIMEOUT_MS 400
+#define ALIGN_CHECK_NS (ALIGN_TIMEOUT_MS / 4 * SCALE_MS)
+
+/* First tick of the grid at or after @d, or @d if farther than @max */
+static int64_t grid_tick(int64_t d, int64_t period, int64_t phase,
+                         int64_t max)
+{
+    int64_t k = d <= phase ? 0 : (d - phase + period - 1) / period;
+    int64_t tick = phase + k * period;
+
+    return period && tick - d <= max ? tick : d;
+}
+
+static void pma_set_u32(QTestState *qts, const char *prop, uint32_t value)
+{
+    qtest_qmp_assert_success(qts, "{ 'execute': 'qom-set', 'arguments':"
+                             " { 'path': '" PMA "', 'property': %s,"
+                             " 'value': %u } }", prop, value);
+}
+
+static int64_t coord_int(QTestState *qts, const char *key)
+{
+    return pma_sub_int(qts, "coordination", key);
+}
+
+/*
+ * The DAC was enabled at @t0: passive idle comes @expect ns later, not
+ * 1 ns before.
+ */
+static void assert_passive_idle_at(Fixture *f, int64_t t0, int64_t expect)
+{
+    g_autofree char *st = NULL;
+    QDict *info;
+
+    qtest_clock_set(f->qts, t0 + expect - 1);
+    info = device_info(f->qts, "/machine/peripheral/snd");
+    g_assert_cmpstr(qdict_get_str(info, "state"), ==, "active");
+    qobject_unref(info);
+    qtest_clock_step(f->qts, 1);
+    info = device_info(f->qts, "/machine/peripheral/snd");
+    g_assert_cmpstr(qdict_get_str(info, "state"), ==, "passive-idle");
+    qobject_unref(info);
+}
+
+/* Where the fourth check lands when each one waits for the grid */
+static int64_t grid_passive_idle(int64_t t0, int64_t period, int64_t phase,
+                                 int64_t max)
+{
+    int64_t c = t0;
+
+    for (int i = 0; i < 4; i++) {
+        c = grid_tick(c + ALIGN_CHECK_NS, period, phase, max);
+    }
+    return c - t0;
+}
+
+/*
+ * Guards the default: with no grid (period 0, no paiovd) nothing moves,
+ * whatever the SLA class: passive idle exactly one timeout later.
+ */
+static void test_align_none(void)
+{
+    Fixture f;
+    int64_t t0;
+
+    fixture_start(&f, false, ",idle-timeout-ms=400,sla=relaxed");
+    g_assert_cmpint(coord_int(f.qts, "align-period-us"), ==, 0);
+    t0 = qtest_clock_step(f.qts, 1);
+    dac_enable(&f, true);
+    assert_passive_idle_at(&f, t0, ALIGN_TIMEOUT_MS * SCALE_MS);
+    g_assert_cmpint(coord_int(f.qts, "aligned"), ==, 0);
+    g_assert_cmpint(coord_int(f.qts, "delay-ns"), ==, 0);
+    fixture_stop(&f);
+}
+
+/*
+ * Guards pooling of a relaxed VM: with the grid paiovd sets at run time
+ * (qom-set), every passive idle check lands on a tick of the grid (so
+ * passive idle too), later than it would without, each by at most
+ * max-delay-ms.
+ */
+static void test_align_relaxed(void)
+{
+    const int64_t period = 30 * SCALE_MS, phase = 7 * SCALE_MS;
+    Fixture f;
+    int64_t t0, at;
+
+    fixture_start(&f, false, ",idle-timeout-ms=400");
+    pma_set_u32(f.qts, "align-period-us", period / SCALE_US);
+    pma_set_u32(f.qts, "align-phase-us", phase / SCALE_US);
+    pma_set_u32(f.qts, "max-delay-ms", 50);
+    t0 = qtest_clock_step(f.qts, 1);
+    dac_enable(&f, true);
+    at = grid_passive_idle(t0, period, phase, 50 * SCALE_MS);
+    g_assert_cmpint((t0 + at - phase) % period, ==, 0);
+    g_assert_cmpint(at, >, ALIGN_TIMEOUT_MS * SCALE_MS);
+    assert_passive_idle_at(&f, t0, at);
+    g_assert_cmpint(coord_int(f.qts, "aligned"), >=, 4);
+    g_assert_cmpint(coord_int(f.qts, "max-observed-delay-ns"), <=,
+                    50 * SCALE_MS);
+    g_assert_cmpint(coord_int(f.qts, "max-observed-delay-ns"), >, 0);
+    fixture_stop(&f);
+}
+
+/*
+ * Guards the bound: a tick farther than max-delay-ms is not waited for
+ * (period 90 ms, at most 20 ms): every move is at most 20 ms, and the
+ * checks whose tick is farther keep their deadline.
+ */
+static void test_align_max_delay(void)
+{
+    const int64_t period = 90 * SCALE_MS, phase = 0;
+    Fixture f;
+    int64_t t0, at;
+
+    fixture_start(&f, false, ",idle-timeout-ms=400,align-period-us=90000,"
+                  "max-delay-ms=20");
+    t0 = qtest_clock_step(f.qts, 1);
+    dac_enable(&f, true);
+    at = grid_passive_idle(t0, period, phase, 20 * SCALE_MS);
+    assert_passive_idle_at(&f, t0, at);
+    g_assert_cmpint(coord_int(f.qts, "max-observed-delay-ns"), <=,
+                    20 * SCALE_MS);
+    g_assert_cmpint(coord_int(f.qts, "aligned") +
+                    coord_int(f.qts, "not-aligned"), >=, 4);
+    fixture_stop(&f);
+}
+
+/*
+ * Guards the strict class: on the same grid, nothing of a strict VM is
+ * ever delayed (passive idle exactly one timeout later, no move).
+ */
+static void test_align_strict(void)
+{
+    Fixture f;
+    int64_t t0;
+
+    fixture_start(&f, false, ",idle-timeout-ms=400,align-period-us=30000,"
+                  "align-phase-us=7000,sla=strict,max-delay-ms=50");
+    t0 = qtest_clock_step(f.qts, 1);
+    dac_enable(&f, true);
+    assert_passive_idle_at(&f, t0, ALIGN_TIMEOUT_MS * SCALE_MS);
+    g_assert_cmpint(coord_int(f.qts, "aligned"), ==, 0);
+    g_assert_cmpint(coord_int(f.qts, "not-aligned"), >=, 4);
+    g_assert_cmpint(coord_int(f.qts, "delay-ns"), ==, 0);
+    fixture_stop(&f);
+}
+
+/*
+ * Guards the rate-limited PAIOV_POWER_STATE_CHANGE: the event held back
+ * by the one-per-second limit is sent on a tick of the grid, never
+ * before the second is over.  The held event's time is read from the
+ * clock the test steps: the event comes with the step that sends it.
+ */
+static void test_align_event(void)
+{
+    const int64_t period = 70 * SCALE_MS, phase = 3 * SCALE_MS;
+    Fixture f;
+    int64_t t0, at;
+    QDict *ev;
+
+    fixture_start(&f, false, ",align-period-us=70000,align-phase-us=3000,"
+                  "max-delay-ms=100");
+    qtest_clock_step(f.qts, 2000 * SCALE_MS);   /* no event in the last s */
+    t0 = qtest_clock_step(f.qts, 1);
+    dac_enable(&f, true);                       /* sent at once */
+    ev = qtest_qmp_eventwait_ref(f.qts, "PAIOV_POWER_STATE_CHANGE");
+    qobject_unref(ev);
+    dac_enable(&f, false);                      /* held back */
+    at = grid_tick(t0 + 1000 * SCALE_MS, period, phase, 100 * SCALE_MS);
+    g_assert_cmpint(at, >, t0 + 1000 * SCALE_MS);
+    qtest_clock_step(f.qts, at - 1 - t0);
+    qtest_qmp_assert_success(f.qts, "{ 'execute': 'query-status' }");
+    g_assert_null(qtest_qmp_event_ref(f.qts, "PAIOV_POWER_STATE_CHANGE"));
+    qtest_clock_step(f.qts, 1);
+    ev = qtest_qmp_eventwait_ref(f.qts, "PAIOV_POWER_STATE_CHANGE");
+    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(ev, "data"), "new"), ==,
+                    "idle");
+    qobject_unref(ev);
+    g_assert_cmpint(coord_int(f.qts, "aligned"), >=, 1);
+    fixture_stop(&f);
+}
+
+/*
+ * Guards pooling of the audio timer (patch 0040): with the grid, the
+ * audio timer of the sound card's audiodev (timer-period 10 ms) fires on
+ * the grid's ticks: the first one waits for a tick, the next ones are a
+ * period apart on the grid.  The card's wakeups are those ticks.
+ */
+static void test_align_audio(void)
+{
+    const int64_t period = 10 * SCALE_MS, phase = 3 * SCALE_MS;
+    Fixture f;
+    int64_t t0, t1, w0;
+    QDict *info;
+
+    fixture_start(&f, false, ",align-period-us=10000,align-phase-us=3000");
+    /* enable half-way between two ticks */
+    t0 = qtest_clock_step(f.qts, 1);
+    t0 = qtest_clock_step(f.qts, (phase + period / 2 - t0 % period +
+                                  2 * period) % period);
+    g_assert_cmpint((t0 - phase) % period, ==, period / 2);
+    dac_enable(&f, true);
+    info = device_info(f.qts, "/machine/peripheral/snd");
+    w0 = qdict_get_int(info, "wakeups");
+    qobject_unref(info);
+    t1 = grid_tick(t0 + period, period, phase, 50 * SCALE_MS);
+    g_assert_cmpint(t1, ==, t0 + period + period / 2);
+    for (int i = 0; i < 3; i++) {
+        qtest_clock_set(f.qts, t1 + i * period - 1);
+        info = device_info(f.qts, "/machine/peripheral/snd");
+        g_assert_cmpint(qdict_get_int(info, "wakeups"), ==, w0 + i);
+        qobject_unref(info);
+        qtest_clock_set(f.qts, t1 + i * period);
+        info = device_info(f.qts, "/machine/peripheral/snd");
+        g_assert_cmpint(qdict_get_int(info, "wakeups"), ==, w0 + i + 1);
+        qobject_unref(info);
+    }
+    fixture_stop(&f);
+}
+
+/* Guards the properties: ranges refused with their name, paiovd fixed */
+static void test_align_properties(void)
+{
+    Fixture f;
+    QDict *rsp;
+
+    fixture_start(&f, false, ",paiovd=/nonexistent/paiovd.sock");
+    rsp = qtest_qmp_assert_failure_ref(f.qts,
+              "{ 'execute': 'qom-set', 'arguments': { 'path': '" PMA "',"
+              " 'property': 'max-delay-ms', 'value': 60001 } }");
+    g_assert_nonnull(strstr(qdict_get_str(rsp, "desc"), "max-delay-ms"));
+    qobject_unref(rsp);
+    rsp = qtest_qmp_assert_failure_ref(f.qts,
+              "{ 'execute': 'qom-set', 'arguments': { 'path': '" PMA "',"
+              " 'property': 'paiovd', 'value': '/tmp/x' } }");
+    g_assert_nonnull(strstr(qdict_get_str(rsp, "desc"), "paiovd"));
+    qobject_unref(rsp);
+    /* no daemon: the VM runs, the monitor is not connected */
+    g_assert_false(pma_sub_bool(f.qts, "coordination", "connected"));
+    qtest_clock_step(f.qts, 100 * SCALE_MS);
+    g_assert_cmpint(coord_int(f.qts, "max-delay-ms"), ==, 50);
+    fixture_stop(&f);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -636,6 +888,13 @@ int main(int argc, char **argv)
     qtest_add_func("/paiov-pma/debounce/property", test_property);
     qtest_add_func("/paiov-pma/debounce/stop", test_stop);
     qtest_add_func("/paiov-pma/unplug", test_unplug);
+    qtest_add_func("/paiov-pma/align/none", test_align_none);
+    qtest_add_func("/paiov-pma/align/relaxed", test_align_relaxed);
+    qtest_add_func("/paiov-pma/align/max-delay", test_align_max_delay);
+    qtest_add_func("/paiov-pma/align/strict", test_align_strict);
+    qtest_add_func("/paiov-pma/align/event", test_align_event);
+    qtest_add_func("/paiov-pma/align/audio", test_align_audio);
+    qtest_add_func("/paiov-pma/align/properties", test_align_properties);
     qtest_add_func("/paiov-pma/timer-slack/new-thread",
                    test_timer_slack_root);
     qtest_add_func("/paiov-pma/timer-slack/no-cap-sys-nice",

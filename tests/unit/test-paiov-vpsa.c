@@ -16,6 +16,7 @@
 #include "qapi/error.h"
 #include "qom/object.h"
 #include "paiov/paiov-vpsa.h"
+#include "paiov/paiov-align.h"
 
 #define TYPE_TEST_PAIOV_DEV "test-paiov-dev"
 
@@ -488,6 +489,126 @@ static void test_migration_save(void)
     free_dev(&vpsa, obj);
 }
 
+/*
+ * Guards the grid arithmetic of pooling (issue 13 items 4, 5): the first
+ * tick at or after the deadline, on the phase modulo the period; never
+ * earlier; never for a strict VM; not when the tick is farther than the
+ * maximum delay; nothing without a grid.
+ */
+static void test_align_grid(void)
+{
+    PaiovAlign a = { .period_ns = 100, .phase_ns = 30, .max_delay_ns = 100 };
+    static const struct {
+        int64_t deadline, want;
+    } cases[] = {
+        { 0, 30 }, { 30, 30 }, { 31, 130 }, { 129, 130 }, { 130, 130 },
+        { 1000001, 1000030 }, { 29, 30 },
+    };
+    size_t i;
+
+    for (i = 0; i < ARRAY_SIZE(cases); i++) {
+        g_assert_cmpint(paiov_align_deadline(&a, cases[i].deadline), ==,
+                        cases[i].want);
+    }
+    /* a phase beyond the period is taken modulo it */
+    a.phase_ns = 230;
+    g_assert_cmpint(paiov_align_deadline(&a, 31), ==, 130);
+    a.phase_ns = 30;
+    /* bounded: a tick more than max_delay away is not waited for */
+    a.max_delay_ns = 10;
+    g_assert_cmpint(paiov_align_deadline(&a, 120), ==, 130);
+    g_assert_cmpint(paiov_align_deadline(&a, 119), ==, 119);
+    g_assert_cmpint(paiov_align_deadline(&a, 31), ==, 31);
+    a.max_delay_ns = 0;
+    g_assert_cmpint(paiov_align_deadline(&a, 130), ==, 130);
+    g_assert_cmpint(paiov_align_deadline(&a, 131), ==, 131);
+    /* strict: never delayed */
+    a.max_delay_ns = 100;
+    a.strict = true;
+    g_assert_cmpint(paiov_align_deadline(&a, 31), ==, 31);
+    /* no grid */
+    a.strict = false;
+    a.period_ns = 0;
+    g_assert_cmpint(paiov_align_deadline(&a, 31), ==, 31);
+    /* no overflow near the end of time */
+    a.period_ns = 100;
+    g_assert_cmpint(paiov_align_deadline(&a, INT64_MAX - 5), ==,
+                    INT64_MAX - 5);
+}
+
+static struct {
+    int calls;
+    int64_t deadline;
+    int64_t shift;
+} align_seen;
+
+static int64_t test_align_fn(void *opaque, QEMUClockType type,
+                             int64_t deadline)
+{
+    g_assert_true(opaque == &align_seen);
+    align_seen.calls++;
+    align_seen.deadline = deadline;
+    return deadline + align_seen.shift;
+}
+
+static const PaiovVPSAOps test_idle_ops = {
+    .power_changed = test_dev_power_changed,
+    .passive_idle = true,
+};
+
+/*
+ * Guards the state machine's side of pooling: the passive idle check is
+ * armed where the proxy PMA's callback says (an input, the virtual PSA
+ * calls nothing of the PMA), never earlier than due, and exactly when
+ * due without a callback.
+ */
+/*
+ * A fresh device with a passive idle timeout of 400 ms and @align turns
+ * active: the deadline its first check is armed at
+ */
+static int64_t align_first_check(PaiovVPSAAlignFn *align, int64_t *due)
+{
+    PaiovVPSA vpsa = { 0 };
+    Object *obj = new_dev_ops(&vpsa, &test_idle_ops);
+    int64_t at;
+
+    paiov_vpsa_set_idle_timeout(&vpsa, 400);
+    paiov_vpsa_set_align(&vpsa, align, &align_seen);
+    *due = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) + 100 * SCALE_MS;
+    paiov_vpsa_set_functions_enabled(&vpsa, true);
+    g_assert_cmpint(vpsa.state, ==, PAIOV_POWER_STATE_ACTIVE);
+    at = timer_expire_time_ns(vpsa.idle_timer);
+    free_dev(&vpsa, obj);
+    return at;
+}
+
+/*
+ * Guards the state machine's side of pooling: the passive idle check is
+ * armed where the proxy PMA's callback says (an input, the virtual PSA
+ * calls nothing of the PMA), never earlier than due, and when due
+ * without a callback.
+ */
+static void test_align_input(void)
+{
+    int64_t due, at;
+
+    at = align_first_check(NULL, &due);
+    g_assert_cmpint(at, >=, due);
+    g_assert_cmpint(align_seen.calls, ==, 0);
+
+    align_seen.shift = 7 * SCALE_MS;
+    at = align_first_check(test_align_fn, &due);
+    g_assert_cmpint(align_seen.calls, ==, 1);
+    g_assert_cmpint(align_seen.deadline, >=, due);
+    g_assert_cmpint(at, ==, align_seen.deadline + 7 * SCALE_MS);
+
+    /* a callback that would run it early is not followed */
+    align_seen.shift = -5 * SCALE_MS;
+    at = align_first_check(test_align_fn, &due);
+    g_assert_cmpint(align_seen.calls, ==, 2);
+    g_assert_cmpint(at, ==, align_seen.deadline);
+}
+
 static const TypeInfo test_dev_info = {
     .name = TYPE_TEST_PAIOV_DEV,
     .parent = TYPE_OBJECT,
@@ -509,5 +630,7 @@ int main(int argc, char **argv)
     g_test_add_func("/paiov/vpsa/observation", test_observation);
     g_test_add_func("/paiov/vpsa/migration-load", test_migration_load);
     g_test_add_func("/paiov/vpsa/migration-save", test_migration_save);
+    g_test_add_func("/paiov/vpsa/align-grid", test_align_grid);
+    g_test_add_func("/paiov/vpsa/align-input", test_align_input);
     return g_test_run();
 }

@@ -1,0 +1,246 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""End-to-end: coordination of proxy PMAs by paiovd (issue 13 items 2, 4,
+5, 6).  Three real QEMUs (qtest accelerator) join a private paiovd
+through paiov-pma's paiovd= property alone (no -chardev/-mon); the
+daemon gives every PMA the host-wide grid; a thermal tree built under
+the daemon's sysfs root trips, stays throttled within the hysteresis and
+is released below it; throttling sets the powersave policy and puts each
+VM's netdev behind a filter-buffer object (object-add), both undone on
+release (the previous policy back); the throttle command forces it on
+and off; a VM joining while throttled is throttled; the daemon's SIGTERM
+lifts it; the filters a SIGKILLed daemon left are removed by the next,
+which also sets back the policies it journaled.
+
+Usage: test_coord.py QEMU_BINARY   ($PAIOVD: the daemon binary)
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+from paiov.paiovctl import request
+from paiov.qtestvm import QtestVM
+from paiov.tap import check, main
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_paiovd import PAIOVCTL, Daemon, Tree, wait_for   # noqa: E402
+
+PERIOD_US = 20000
+PHASE_US = 3000
+INTERVAL_US = 250000
+TRIP_MC = 80000
+HYST_MC = 5000
+
+
+def thermal_tree(tree, temp):
+    """thermal_zone0: passive trip at 80 C, critical at 95 C; zone1 has
+    only an active (fan) trip, which never throttles."""
+    base = os.path.join(tree.root, 'class/thermal')
+    for zone, trips in (('thermal_zone0', (('passive', TRIP_MC),
+                                           ('critical', 95000))),
+                        ('thermal_zone1', (('active', 30000),))):
+        d = os.path.join(base, zone)
+        os.makedirs(d, exist_ok=True)
+        for i, (kind, t) in enumerate(trips):
+            with open(os.path.join(d, 'trip_point_%d_type' % i), 'w') as f:
+                f.write(kind + '\n')
+            with open(os.path.join(d, 'trip_point_%d_temp' % i), 'w') as f:
+                f.write('%d\n' % t)
+        set_temp(tree, zone, temp if zone == 'thermal_zone0' else 60000)
+
+
+def set_temp(tree, zone, temp):
+    path = os.path.join(tree.root, 'class/thermal', zone, 'temp')
+    with open(path + '.new', 'w') as f:
+        f.write('%d\n' % temp)
+    os.rename(path + '.new', path)
+
+
+def start(tree, temp=50000):
+    thermal_tree(tree, temp)
+    tree.config(extra_main='align-period-us=%d\nalign-phase-us=%d\n'
+                'thermal-interval-s=1\nthermal-hysteresis-mc=%d\n'
+                'throttle-interval-us=%d\n'
+                % (PERIOD_US, PHASE_US, HYST_MC, INTERVAL_US))
+    return Daemon(tree)
+
+
+def vm_start(qemu, tree, n, pma=''):
+    vm = QtestVM(qemu, [
+        '-name', 'vm%d' % n,
+        '-object', 'paiov-pma,id=pma0,paiovd=%s%s' % (tree.sock, pma),
+        '-audiodev', 'none,id=a0',
+        '-device', 'es1370-paiov,audiodev=a0,id=snd0,addr=4.0,pma=pma0',
+        '-netdev', 'user,id=n%d' % n,
+        '-device', 'e1000-paiov,netdev=n%d,id=nic0,addr=5.0,pma=pma0,'
+        'romfile=' % n],
+        workdir=tempfile.mkdtemp(prefix='vm%d-' % n, dir=tree.top))
+    vm.start()
+    return vm
+
+
+def coord(vm):
+    return vm.qmp.cmd('query-paiov-pma')[0]['coordination']
+
+
+def policy(vm):
+    return vm.qmp.cmd('qom-get', path='/objects/pma0', property='policy')
+
+
+def filters(vm):
+    return {o['name']: o['type'] for o in
+            vm.qmp.cmd('qom-list', path='/objects')
+            if o['name'].startswith('paiovd-throttle-')}
+
+
+def throttled(vm, n):
+    f = filters(vm)
+    return (policy(vm) == 'powersave' and
+            f == {'paiovd-throttle-n%d' % n: 'child<filter-buffer>'})
+
+
+def released(vm, want_policy):
+    return policy(vm) == want_policy and not filters(vm)
+
+
+def joined(d, n):
+    return len(d.status()['vms']) == n
+
+
+def throttle_state(d):
+    return d.status()['throttle']
+
+
+def test_join_and_grid(qemu):
+    """paiovd= alone joins the daemon; every PMA gets the grid; a strict
+    VM stays strict; a VM without a daemon runs and is not joined."""
+    tree = Tree()
+    vms = []
+    try:
+        alone = vm_start(qemu, tree, 9)
+        vms.append(alone)
+        alone.clock_step(10 * 1000 * 1000)
+        c = coord(alone)
+        check(not c['connected'] and c['align-period-us'] == 0, str(c))
+        d = start(tree)
+        vms += [vm_start(qemu, tree, 0), vm_start(qemu, tree, 1),
+                vm_start(qemu, tree, 2, ',sla=strict')]
+        wait_for(lambda: joined(d, 4), 'four VMs joined')
+        for vm in vms:
+            wait_for(lambda: coord(vm)['align-period-us'] == PERIOD_US,
+                     'grid given')
+            c = coord(vm)
+            check(c['connected'] and c['align-phase-us'] == PHASE_US, str(c))
+        check(coord(vms[3])['sla'] == 'strict', str(coord(vms[3])))
+        check(coord(vms[1])['sla'] == 'relaxed', str(coord(vms[1])))
+        d.signal(signal.SIGTERM)
+        for vm in vms:
+            check(vm.alive(), 'a VM stopped with the daemon')
+    finally:
+        for vm in vms:
+            vm.stop()
+        tree.cleanup()
+
+
+def test_thermal(qemu):
+    """Trip, hysteresis, release; forced on/off; a VM joining while
+    throttled; SIGTERM lifts; a SIGKILLed daemon's filters removed."""
+    tree = Tree()
+    vms = []
+    try:
+        d = start(tree)
+        vms = [vm_start(qemu, tree, 0, ',policy=performance'),
+               vm_start(qemu, tree, 1), vm_start(qemu, tree, 2)]
+        wants = ['performance', 'balanced', 'balanced']
+        wait_for(lambda: joined(d, 3), 'three VMs joined')
+        time.sleep(1.5)                 # a thermal poll: still cool
+        check(not throttle_state(d)['active'], str(throttle_state(d)))
+
+        # trip: every VM throttled through QMP
+        set_temp(tree, 'thermal_zone0', TRIP_MC + 1000)
+        wait_for(lambda: throttle_state(d)['active'], 'trip')
+        for n, vm in enumerate(vms):
+            wait_for(lambda: throttled(vm, n), 'vm%d throttled' % n)
+        info = vms[0].qmp.cmd('qom-get', path='/objects/paiovd-throttle-n0',
+                              property='interval')
+        check(info == INTERVAL_US, 'filter interval %s' % info)
+
+        # below the trip but within the hysteresis: stays
+        set_temp(tree, 'thermal_zone0', TRIP_MC - HYST_MC + 1000)
+        wait_for(lambda: throttle_state(d)['zones'][0]['temp-mc'] ==
+                 TRIP_MC - HYST_MC + 1000 or
+                 throttle_state(d)['zones'][1]['temp-mc'] ==
+                 TRIP_MC - HYST_MC + 1000, 'a poll saw it')
+        check(throttle_state(d)['active'], str(throttle_state(d)))
+        check(throttle_state(d)['changes'] == 1, str(throttle_state(d)))
+
+        # below the hysteresis: released, previous policies back
+        set_temp(tree, 'thermal_zone0', TRIP_MC - HYST_MC - 1000)
+        wait_for(lambda: not throttle_state(d)['active'], 'release')
+        for vm, want in zip(vms, wants):
+            wait_for(lambda: released(vm, want), 'released')
+
+        # forced on while cool (paiovctl), auto lifts it
+        r = subprocess.run([PAIOVCTL, '--socket', tree.sock, 'throttle',
+                            'on'], capture_output=True, text=True,
+                           timeout=30)
+        check(r.returncode == 0, r.stderr)
+        r = subprocess.run([PAIOVCTL, '--socket', tree.sock, 'status'],
+                           capture_output=True, text=True, timeout=30)
+        check('THROTTLE on (mode on, host cool' in r.stdout and
+              'thermal_zone0  74.0 C  passive trip 80.0 C' in r.stdout
+              and 'GRID 20000 us, phase 3000 us' in r.stdout, r.stdout)
+        for n, vm in enumerate(vms):
+            wait_for(lambda: throttled(vm, n), 'forced on')
+        check(throttle_state(d)['mode'] == 'on', str(throttle_state(d)))
+        request(tree.sock, 'throttle', {'mode': 'auto'})
+        for vm, want in zip(vms, wants):
+            wait_for(lambda: released(vm, want), 'auto releases')
+
+        # forced off while hot, auto applies it; a VM joining is throttled
+        request(tree.sock, 'throttle', {'mode': 'off'})
+        set_temp(tree, 'thermal_zone0', 96000)
+        wait_for(lambda: throttle_state(d)['hot'], 'hot')
+        check(not throttle_state(d)['active'], str(throttle_state(d)))
+        for vm, want in zip(vms, wants):
+            check(released(vm, want), 'forced off but throttled')
+        request(tree.sock, 'throttle', {'mode': 'auto'})
+        vms.append(vm_start(qemu, tree, 3))
+        wants.append('balanced')
+        for n, vm in enumerate(vms):
+            wait_for(lambda: throttled(vm, n), 'auto throttles vm%d' % n)
+
+        # SIGTERM lifts it
+        d.signal(signal.SIGTERM)
+        for vm, want in zip(vms, wants):
+            wait_for(lambda: released(vm, want), 'SIGTERM released')
+
+        # a SIGKILLed daemon leaves filters; the next one removes them
+        d = Daemon(tree)
+        wait_for(lambda: joined(d, 4), 'rejoined')
+        for n, vm in enumerate(vms):
+            wait_for(lambda: throttled(vm, n), 'throttled again')
+        d.signal(signal.SIGKILL)
+        set_temp(tree, 'thermal_zone0', 50000)
+        d = Daemon(tree)
+        wait_for(lambda: joined(d, 4), 'rejoined after SIGKILL')
+        for vm, want in zip(vms, wants):
+            wait_for(lambda: released(vm, want),
+                     'left filters removed, policies back')
+        check(not [f for f in os.listdir(tree.state)
+                   if f.startswith('throttle.')], 'journal left')
+        d.signal(signal.SIGTERM)
+        for vm in vms:
+            check(vm.alive(), 'a VM stopped')
+    finally:
+        for vm in vms:
+            vm.stop()
+        tree.cleanup()
+
+
+if __name__ == '__main__':
+    main([test_join_and_grid, test_thermal], sys.argv[1])
