@@ -19,6 +19,7 @@
 #include "hw/pci/pci_regs.h"
 #include "qemu/timer.h"
 #include "standard-headers/linux/virtio_config.h"
+#include "standard-headers/linux/virtio_ids.h"
 #include "standard-headers/linux/virtio_snd.h"
 #include "libqos/libqos-pc.h"
 #include "libqos/virtio.h"
