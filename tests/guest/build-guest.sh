@@ -21,8 +21,8 @@
 # PAIOV_GUEST_KPKG=<Debian package> takes the kernel from that package instead
 # of an installed one: fetched with apt-get download into OUTDIR/kpkg and
 # extracted there (needs apt, dpkg); 'backports' is the newest
-# linux-image-6.12.*+deb12-amd64 of bookworm-backports, which has virtio_snd
-# (Debian 12's 6.1 has none).
+# linux-image-6.12.*+deb12-amd64 apt knows (bookworm-backports, lately also
+# bookworm-security), which has virtio_snd (Debian 12's 6.1 has none).
 
 set -eu
 
@@ -268,14 +268,17 @@ for m in $GUEST_MODULES; do
         die "module $m not found in $MODDIR/modules.dep"
     fi
 done
-for m in $GUEST_MODULES_OPTIONAL; do
-    k=${m//-/_}
-    if [ -n "${MODPATH[$k]:-}" ]; then
-        pick_path "${MODPATH[$k]}"
-    elif [ -z "${BUILTIN[$k]:-}" ]; then
-        info "module $m is not in $KVER (optional)"
-    fi
-done
+# virtio_pci (a module in 6.1) only with virtio_snd: the 6.1 guest is
+# left as it was
+if [ -n "${MODPATH[virtio_snd]:-}${BUILTIN[virtio_snd]:-}" ]; then
+    for m in $GUEST_MODULES_OPTIONAL; do
+        if [ -n "${MODPATH[$m]:-}" ]; then
+            pick_path "${MODPATH[$m]}"
+        fi
+    done
+else
+    info "no virtio_snd in $KVER"
+fi
 
 RM=$R/lib/modules/$KVER
 mkdir -p "$RM"
