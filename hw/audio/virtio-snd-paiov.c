@@ -97,6 +97,20 @@ static bool virtio_snd_paiov_any_started(VirtIOSound *s)
     return false;
 }
 
+/*
+ * The sound device reports its streams from the time the proxy realized
+ * the virtual PSA until the proxy unrealizes it (the sound device may run
+ * queued requests while it is unrealized after that)
+ */
+static void virtio_snd_paiov_functions(VirtIOSound *s, bool started)
+{
+    PaiovVPSA *vpsa = &virtio_snd_paiov_proxy(s)->vpsa;
+
+    if (paiov_vpsa_realized(vpsa)) {
+        paiov_vpsa_set_functions_enabled(vpsa, started);
+    }
+}
+
 static bool virtio_snd_paiov_has_voice(VirtIOSoundPCMStream *stream)
 {
     return stream->info.direction == VIRTIO_SND_D_OUTPUT ?
@@ -146,7 +160,6 @@ static const char *virtio_snd_paiov_code(uint32_t code)
 static bool virtio_snd_paiov_pcm_request(VirtIOSound *s, uint32_t code,
                                          uint32_t stream_id)
 {
-    VirtIOSoundPCIPaiov *ps = virtio_snd_paiov_proxy(s);
     VirtIOSoundPCMStream *stream = virtio_snd_paiov_stream(s, stream_id);
     const char *why = NULL;
 
@@ -173,7 +186,7 @@ static bool virtio_snd_paiov_pcm_request(VirtIOSound *s, uint32_t code,
         return false;
     }
     if (code == VIRTIO_SND_R_PCM_START) {
-        paiov_vpsa_set_functions_enabled(&ps->vpsa, true);
+        virtio_snd_paiov_functions(s, true);
     }
     return true;
 }
@@ -182,10 +195,7 @@ static bool virtio_snd_paiov_pcm_request(VirtIOSound *s, uint32_t code,
 static void virtio_snd_paiov_pcm_done(VirtIOSound *s, uint32_t code,
                                       uint32_t stream_id, uint32_t status)
 {
-    VirtIOSoundPCIPaiov *ps = virtio_snd_paiov_proxy(s);
-
-    paiov_vpsa_set_functions_enabled(&ps->vpsa,
-                                     virtio_snd_paiov_any_started(s));
+    virtio_snd_paiov_functions(s, virtio_snd_paiov_any_started(s));
 }
 
 /* A device reset (driver unbound, reboot) stops every stream */
@@ -205,7 +215,7 @@ static void virtio_snd_paiov_reset(VirtIODevice *vdev)
         }
     }
     virtio_snd_paiov_voices_run(s, false);
-    paiov_vpsa_set_functions_enabled(&virtio_snd_paiov_proxy(s)->vpsa, false);
+    virtio_snd_paiov_functions(s, false);
 }
 
 static void virtio_snd_paiov_power_changed(PaiovVPSA *vpsa,
