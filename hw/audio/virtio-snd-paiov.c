@@ -34,6 +34,7 @@
 #include "qapi/error.h"
 #include "qemu/log.h"
 #include "hw/audio/virtio-snd-pci.h"
+#include "hw/pci/pci_bus.h"
 #include "hw/qdev-properties.h"
 #include "paiov/paiov.h"
 
@@ -275,9 +276,15 @@ static void virtio_snd_pci_paiov_realize(PCIDevice *dev, Error **errp)
 {
     VirtIOSoundPCIPaiov *ps = VIRTIO_SND_PCI_PAIOV(dev);
     const PaiovPCIParent *parent = &VIRTIO_SND_PCI_PAIOV_GET_CLASS(dev)->parent;
+    PCIBus *bus = pci_get_bus(dev);
     Error *local_err = NULL;
 
-    if (!pci_is_express(dev)) {
+    /*
+     * As virtio_pci_realize() decides: a modern function on a PCI Express
+     * port (virtio_pci_dc_realize() marks every modern one express first)
+     */
+    if (!pci_is_express(dev) || !pci_bus_is_express(bus) ||
+        pci_bus_is_root(bus)) {
         if (!paiov_pci_realize_parent(dev, parent, VIRTIO_SND_PAIOV_PM_CAP,
                                       &ps->vpsa, &ps->host, errp)) {
             return;

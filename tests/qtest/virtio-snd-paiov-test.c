@@ -417,6 +417,7 @@ static void test_migrate(void)
     out_start(&f);
     migrate_blocked(&f, "active", "run");
     pmcsr_write(&f, 3);
+    qtest_clock_step(f.qts, 200 * SCALE_MS);      /* the PMA's debounce */
     migrate_blocked(&f, "d3hot", "release");
     log = fixture_stop(&f);
 }
