@@ -148,7 +148,8 @@ paiovd-asan: $(PAIOVD_ASAN_OBJ)/build.ninja
 UNIT_TESTS = tests/unit/test-paiov-vpsa tests/unit/test-paiov-rpm
 PAIOVD_UNIT = $(PAIOVD_OBJ)/test-paiovd
 QTESTS = tests/qtest/es1370-paiov-test tests/qtest/e1000-paiov-test \
-	tests/qtest/vga-paiov-test tests/qtest/paiov-pma-test
+	tests/qtest/vga-paiov-test tests/qtest/paiov-pma-test \
+	tests/qtest/virtio-snd-paiov-test
 E2E_TESTS = tests/e2e/test_audio.py tests/e2e/test_audio_hostile.py tests/e2e/test_migration.py \
 	tests/e2e/test_runtime_pm.py tests/e2e/test_net.py tests/e2e/test_libvirt.py \
 	tests/e2e/test_display.py tests/e2e/test_paiovd.py \
