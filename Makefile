@@ -4,6 +4,7 @@
 #
 #   make          install build deps (root), fetch, patch, overlay, build
 #   make check    unit tests, qtests, guest end-to-end tests
+#   make guest-6.12   the test guest on Debian's 6.12 kernel (virtio_snd)
 #   make demo     boot the test guest with paiov devices, print a timeline
 #   make bench    battery-life benchmark Native/Base/PAIOV (BENCH_ARGS=...)
 #   make bench-throughput   active path: stock vs paiov throughput
