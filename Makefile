@@ -4,6 +4,7 @@
 #
 #   make          install build deps (root), fetch, patch, overlay, build
 #   make check    unit tests, qtests, guest end-to-end tests
+#   make guest-6.12   the test guest on Debian's 6.12 kernel (virtio_snd)
 #   make demo     boot the test guest with paiov devices, print a timeline
 #                 (SERVER=pulseaudio|pipewire: the host sound server)
 #   make bench    battery-life benchmark Native/Base/PAIOV (BENCH_ARGS=...)
@@ -50,7 +51,7 @@ CONFIGURE_OPTS = \
 
 .PHONY: FORCE all deps qemu test-bins check check-unit check-qtest \
 	check-e2e checkpatch demo bench bench-throughput bench-toggle bench-coord clean \
-	distclean guest series series-check asan check-asan fuzz-bin fuzz \
+	distclean guest guest-6.12 series series-check asan check-asan fuzz-bin fuzz \
 	fuzz-smoke paiovd paiovd-asan bench-hpet
 
 all: qemu
@@ -114,6 +115,15 @@ guest: $(GUEST)/initrd.img
 $(GUEST)/initrd.img: $(GUEST_SRC) | $(DEPS_STAMP)
 	tests/guest/build-guest.sh $(GUEST)
 
+# The same guest on the 6.12 kernel of bookworm-backports (virtio_snd),
+# for the tests that name it (PAIOV_GUEST612_DIR)
+GUEST612 = $(BUILD)/guest-6.12
+
+guest-6.12: $(GUEST612)/initrd.img
+
+$(GUEST612)/initrd.img: $(GUEST_SRC) | $(DEPS_STAMP)
+	PAIOV_GUEST_KPKG=backports tests/guest/build-guest.sh $(GUEST612)
+
 # paiovd (docs/paiovd.md): a meson project of its own, built apart from
 # QEMU into build/paiovd; meson puts ccache in front of the compiler by
 # itself when ccache is installed.  Reconfigured only when missing:
@@ -144,14 +154,15 @@ UNIT_TESTS = tests/unit/test-paiov-vpsa tests/unit/test-paiov-rpm
 PAIOVD_UNIT = $(PAIOVD_OBJ)/test-paiovd
 QTESTS = tests/qtest/es1370-paiov-test tests/qtest/e1000-paiov-test \
 	tests/qtest/vga-paiov-test tests/qtest/paiov-pma-test \
-	tests/qtest/hpet-paiov-test
+	tests/qtest/hpet-paiov-test tests/qtest/virtio-snd-paiov-test
 E2E_TESTS = tests/e2e/test_audio.py tests/e2e/test_audio_hostile.py tests/e2e/test_migration.py \
 	tests/e2e/test_runtime_pm.py tests/e2e/test_net.py tests/e2e/test_libvirt.py \
 	tests/e2e/test_display.py tests/e2e/test_paiovd.py tests/e2e/test_pipewire.py \
-	tests/e2e/test_coord.py
+	tests/e2e/test_coord.py tests/e2e/test_virtio_sound.py
 RUN_TESTS = tools/run-tests.py --timeout 900 \
 	--env QTEST_QEMU_BINARY=$(CURDIR)/$(OBJ)/qemu-system-x86_64 \
 	--env PAIOV_GUEST_DIR=$(CURDIR)/$(GUEST) \
+	--env PAIOV_GUEST612_DIR=$(CURDIR)/$(GUEST612) \
 	--env PYTHONPATH=$(CURDIR)/python \
 	--env PAIOVD=$(CURDIR)/$(PAIOVD)
 
@@ -160,7 +171,7 @@ test-bins: qemu paiovd
 
 # Everything: style, unit tests, qtests, guest end-to-end tests, the
 # same under ASAN+UBSan, a fuzzing smoke run; one summary line.
-check: test-bins guest asan fuzz-bin paiovd-asan
+check: test-bins guest guest-6.12 asan fuzz-bin paiovd-asan
 	$(RUN_TESTS) -- tools/checkpatch.sh $(TREE) \
 		$(foreach t,$(UNIT_TESTS) $(QTESTS),-- $(OBJ)/$(t) --tap) \
 		-- $(PAIOVD_UNIT) --tap \
@@ -176,7 +187,7 @@ check-unit: test-bins
 check-qtest: test-bins
 	$(RUN_TESTS) $(foreach t,$(QTESTS),-- $(OBJ)/$(t) --tap)
 
-check-e2e: qemu guest paiovd
+check-e2e: qemu guest guest-6.12 paiovd
 	$(RUN_TESTS) $(foreach t,$(E2E_TESTS),-- $(t) $(QEMU))
 
 # The sanitizer and fuzzing build (docs/testing.md): Debian's clang behind

@@ -5,7 +5,8 @@
     paiov-libvirt --pma audio-idle=release --in-place DOM.xml
     paiov-libvirt --pma --paiovd --in-place DOM.xml
 
-Every ES1370 sound card (<sound model='es1370'>), VGA video
+Every ES1370 or virtio sound card (<sound model='es1370'>,
+<sound model='virtio'>: virtio-sound-pci-paiov), VGA video
 (<video><model type='vga'/>) and e1000 interface
 (<interface><model type='e1000'/>) gets a user alias (ua-...) if it has
 none, and a <qemu:override> entry that sets the 'driver' property of the
@@ -49,6 +50,11 @@ QEMU_DOMAIN_TYPES = ('qemu', 'kvm', 'hvf')
 KINDS = {
     'sound': dict(xpath="sound[@model='es1370']", driver='es1370-paiov',
                   stem='ua-paiov-snd', what="ES1370 <sound model='es1370'>"),
+    # converted with 'sound' (part_of), or on its own
+    'virtio-sound': dict(xpath="sound[@model='virtio']",
+                         driver='virtio-sound-pci-paiov',
+                         stem='ua-paiov-snd', part_of='sound',
+                         what="virtio <sound model='virtio'>"),
     'video': dict(xpath="video[model/@type='vga']", driver='vga-paiov',
                   stem='ua-paiov-video',
                   what="VGA <video><model type='vga'/>"),
@@ -615,7 +621,8 @@ def parse_args(argv):
     if bad or not kinds:
         p.error("--devices: unknown kind '%s' (known: %s)"
                 % (','.join(bad), ', '.join(KINDS)))
-    args.kinds = tuple(k for k in KINDS if k in kinds)
+    args.kinds = tuple(k for k in KINDS
+                       if k in kinds or KINDS[k].get('part_of') in kinds)
     if args.in_place and args.input == '-':
         p.error('--in-place needs an INPUT file, not stdin')
     return args

@@ -603,6 +603,39 @@ def test_convert_paiovd(ctx):
           'relative socket: %d %r' % (r.returncode, r.stderr))
 
 
+def test_convert_virtio_sound(ctx):
+    """<sound model='virtio'> becomes virtio-sound-pci-paiov, with the
+    'sound' kind or alone as 'virtio-sound'; other kinds leave it."""
+    src = (b"<domain type='kvm'><name>d</name><devices>"
+           b"<sound model='virtio'/><sound model='es1370'/>"
+           b"</devices></domain>\n")
+    ns = {'qemu': QEMU_NS}
+    for kinds, want in (('sound', {'virtio-sound-pci-paiov',
+                                   'es1370-paiov'}),
+                        ('virtio-sound', {'virtio-sound-pci-paiov'})):
+        r = ctx.tool(['--devices', kinds, '--target-libvirt', '10.4.0',
+                      '-'], stdin=src)
+        check(r.returncode == 0, '--devices %s failed (%d): %s'
+              % (kinds, r.returncode, r.stderr.decode()))
+        root = etree.fromstring(r.stdout)
+        got = {}
+        for qdev in root.xpath('qemu:override/qemu:device', namespaces=ns):
+            got[qdev.get('alias')] = qdev.xpath(
+                'string(qemu:frontend/qemu:property[@name="driver"]/@value)',
+                namespaces=ns)
+        check(set(got.values()) == want, '--devices %s: overrides %r'
+              % (kinds, got))
+        virtio = root.find("devices/sound[@model='virtio']/alias")
+        check(virtio is not None and
+              got.get(virtio.get('name')) == 'virtio-sound-pci-paiov',
+              '--devices %s: the virtio sound card is not the one '
+              'overridden: %r' % (kinds, got))
+    r = ctx.tool(['--devices', 'video', '-'], stdin=src)
+    check(r.returncode == 1 and b'nothing to convert' in r.stderr,
+          '--devices video converted a sound card (%d): %s'
+          % (r.returncode, r.stderr.decode()))
+
+
 def test_in_place(ctx):
     """Regression guard: --in-place rewrites the file with what stdout
     would show, keeps its mode, and leaves a converted file alone."""
@@ -924,7 +957,7 @@ def test_destroy(ctx):
 
 
 TESTS = [test_convert_only_adds, test_convert_idempotent,
-         test_convert_paiovd, test_in_place,
+         test_convert_paiovd, test_convert_virtio_sound, test_in_place,
          test_bad_inputs, test_validate, test_domxml_to_native,
          test_video_override_starts, test_start_domain, test_paiovd_joined,
          test_query_paiov,

@@ -18,6 +18,11 @@
 # recorded list of inputs (paths, sizes, mtimes, kernel release) is unchanged.
 #
 # Environment: PAIOV_GUEST_KVER=<release> picks a kernel other than the newest.
+# PAIOV_GUEST_KPKG=<Debian package> takes the kernel from that package instead
+# of an installed one: fetched with apt-get download into OUTDIR/kpkg and
+# extracted there (needs apt, dpkg); 'backports' is the newest
+# linux-image-6.12.*+deb12-amd64 apt knows (bookworm-backports, lately also
+# bookworm-security), which has virtio_snd (Debian 12's 6.1 has none).
 
 set -eu
 
@@ -42,9 +47,12 @@ GUEST_FILES="init paiov-agent udhcpc.script fbfill.c vgastorm.c"
 #   snd-intel8x0         AC97 (stock audio devices against a missing
 #   snd-hda-intel        intel-hda + hda-duplex  PulseAudio server)
 #   snd-hda-codec-generic
-# (Debian's 6.1 kernel has no virtio_snd.)
 GUEST_MODULES="snd snd-timer snd-pcm snd-ens1370 e1000 drm drm_kms_helper bochs
 snd-intel8x0 snd-hda-intel snd-hda-codec-generic"
+# Taken when the kernel has them:
+#   virtio_pci virtio_snd  virtio-sound-pci (-paiov); no virtio_snd in
+#                        Debian's 6.1, only in the 6.12 of bookworm-backports
+GUEST_MODULES_OPTIONAL="virtio_pci virtio_snd"
 
 # --- tools ------------------------------------------------------------------
 
@@ -72,14 +80,42 @@ ALSA_DATA=/usr/share/alsa
 
 # --- kernel -----------------------------------------------------------------
 
+# Root of the kernel's files: / for an installed kernel
+KROOT=
+KPKG=${PAIOV_GUEST_KPKG:-}
+if [ -n "$KPKG" ]; then
+    need apt-get apt
+    need dpkg-deb dpkg
+    if [ "$KPKG" = backports ]; then
+        KPKG=$(apt-cache search --names-only '^linux-image-6\.12\.[0-9.]+\+deb12-amd64$' |
+               awk '{ print $1 }' | sort -V | tail -n 1)
+        [ -n "$KPKG" ] || die "no linux-image-6.12.*+deb12-amd64 known to apt; add bookworm-backports (tools/install-deps.sh) and run apt-get update"
+    fi
+    mkdir -p "$OUT/kpkg" || die "cannot create $OUT/kpkg"
+    KROOT=$OUT/kpkg/root
+    if [ ! -f "$OUT/kpkg/$KPKG.extracted" ]; then
+        rm -rf "$OUT/kpkg"/*.deb "$OUT/kpkg"/*.extracted "$KROOT"
+        info "fetching $KPKG"
+        (cd "$OUT/kpkg" && apt-get download -q "$KPKG" >&2) || die "apt-get download $KPKG failed"
+        dpkg-deb -x "$OUT/kpkg/${KPKG}"_*.deb "$KROOT" || die "cannot extract $KPKG"
+        KIMG=$(printf '%s\n' "$KROOT"/boot/vmlinuz-* | head -n 1)
+        [ -f "$KIMG" ] || die "$KPKG has no /boot/vmlinuz-*"
+        # modules.dep is made when the package is installed
+        depmod -b "$KROOT" "${KIMG##*/vmlinuz-}" || die "depmod for $KPKG failed"
+        touch "$OUT/kpkg/$KPKG.extracted"
+    fi
+    KIMG=$(printf '%s\n' "$KROOT"/boot/vmlinuz-* | head -n 1)
+    PAIOV_GUEST_KVER=${KIMG##*/vmlinuz-}
+fi
+
 KVER=${PAIOV_GUEST_KVER:-}
 if [ -z "$KVER" ]; then
     KIMG=$(printf '%s\n' /boot/vmlinuz-*-amd64 | sort -V | tail -n 1)
     [ -f "$KIMG" ] || die "no /boot/vmlinuz-*-amd64; install Debian package 'linux-image-amd64'"
     KVER=${KIMG#/boot/vmlinuz-}
 fi
-KIMG=/boot/vmlinuz-$KVER
-MODDIR=/lib/modules/$KVER
+KIMG=$KROOT/boot/vmlinuz-$KVER
+MODDIR=$KROOT/lib/modules/$KVER
 [ -f "$KIMG" ] || die "$KIMG not found"
 [ -r "$KIMG" ] || die "$KIMG is not readable (run as root or chmod a+r it)"
 [ -f "$MODDIR/modules.dep" ] || die "$MODDIR/modules.dep not found; run 'depmod $KVER'"
@@ -232,6 +268,17 @@ for m in $GUEST_MODULES; do
         die "module $m not found in $MODDIR/modules.dep"
     fi
 done
+# virtio_pci (a module in 6.1) only with virtio_snd: the 6.1 guest is
+# left as it was
+if [ -n "${MODPATH[virtio_snd]:-}${BUILTIN[virtio_snd]:-}" ]; then
+    for m in $GUEST_MODULES_OPTIONAL; do
+        if [ -n "${MODPATH[$m]:-}" ]; then
+            pick_path "${MODPATH[$m]}"
+        fi
+    done
+else
+    info "no virtio_snd in $KVER"
+fi
 
 RM=$R/lib/modules/$KVER
 mkdir -p "$RM"
