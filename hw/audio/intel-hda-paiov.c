@@ -34,6 +34,7 @@
 
 #include "qemu/osdep.h"
 #include "qapi/error.h"
+#include "qapi/visitor.h"
 #include "qemu/cutils.h"
 #include "qemu/error-report.h"
 #include "qemu/log.h"
@@ -336,12 +337,12 @@ static void intel_hda_paiov_pm_state_changed(PCIDevice *dev, uint8_t old,
 static void intel_hda_paiov_realize(PCIDevice *dev, Error **errp)
 {
     IntelHDAPaiovState *ps = intel_hda_paiov_cast(OBJECT(dev));
+    IntelHDAPaiovClass *k = intel_hda_paiov_get_class(OBJECT(dev));
     uint8_t cap = ps->parent_obj.old_msi_addr ?
                   INTEL_HDA_PAIOV_PM_CAP_OLD_MSI : INTEL_HDA_PAIOV_PM_CAP;
 
-    if (!paiov_pci_realize_parent(dev,
-                                  &intel_hda_paiov_get_class(OBJECT(dev))->parent,
-                                  cap, &ps->vpsa, &ps->host, errp)) {
+    if (!paiov_pci_realize_parent(dev, &k->parent, cap, &ps->vpsa,
+                                  &ps->host, errp)) {
         return;
     }
     paiov_vpsa_realize(&ps->vpsa);
@@ -694,6 +695,17 @@ static const VMStateDescription vmstate_hda_paiov_codec = {
     }
 };
 
+/* QOM "function-group-power": PS-Act of the audio function group */
+static void hda_paiov_codec_get_power(Object *obj, Visitor *v,
+                                      const char *name, void *opaque,
+                                      Error **errp)
+{
+    HDAPaiovCodec *c = hda_paiov_codec_cast(DEVICE(obj));
+    uint8_t ps = c->power[c->afg];
+
+    visit_type_uint8(v, name, &ps, errp);
+}
+
 static void hda_paiov_codec_class_init(ObjectClass *klass, void *data)
 {
     DeviceClass *dc = DEVICE_CLASS(klass);
@@ -712,6 +724,10 @@ static void hda_paiov_codec_class_init(ObjectClass *klass, void *data)
     device_class_set_legacy_reset(dc, hda_paiov_codec_reset);
     dc->desc = data;
     dc->vmsd = &vmstate_hda_paiov_codec;
+    object_class_property_add(klass, "function-group-power", "uint8",
+                              hda_paiov_codec_get_power, NULL, NULL, NULL);
+    object_class_property_set_description(klass, "function-group-power",
+        "power state of the audio function group (0: D0 to 3: D3)");
 }
 
 /* ------------------------------------------------------------------ */
