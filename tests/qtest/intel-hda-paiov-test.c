@@ -233,6 +233,8 @@ static void test_run(void)
     g_assert_cmpstr(a1, ==, "run");
     stream_run(&f, false);
     assert_state(f.qts, "idle");
+    /* toward less power: after the PMA's debounce */
+    qtest_clock_step(f.qts, 1000 * SCALE_MS);
     a2 = paiov_audio_action(f.qts);
     g_assert_cmpstr(a2, ==, "cork");
 
@@ -246,6 +248,7 @@ static void test_run(void)
     stream_run(&f, false);
     stream_run(&f, true);
     assert_state(f.qts, "idle");
+    qtest_clock_step(f.qts, 1000 * SCALE_MS);
     a3 = paiov_audio_action(f.qts);
     g_assert_cmpstr(a3, ==, "cork");
 
@@ -271,6 +274,7 @@ static void test_d3hot(void)
     assert_state(f.qts, "d3hot");
     g_assert_cmphex(qpci_config_readw(f.dev, PM_CAP + PCI_PM_CTRL) & 3, ==,
                     3);
+    qtest_clock_step(f.qts, 1000 * SCALE_MS);
     a1 = paiov_audio_action(f.qts);
     g_assert_cmpstr(a1, ==, "release");
     pmcsr_write(&f, 0);
