@@ -289,6 +289,48 @@ static void test_d3hot(void)
     fixture_stop(&f);
 }
 
+/*
+ * Guards passive idle on silence: an output stream left running on
+ * zeroes goes passive-idle after the PMA's idle timeout (its register
+ * accesses are no sign of use), and the first non-zero sample fetched by
+ * DMA wakes it.
+ */
+static void test_passive_idle(void)
+{
+    Fixture f;
+    uint64_t bdl = 0x100000, buf = 0x200000;
+    uint8_t tone[256];
+    int i;
+
+    fixture_start(&f, "-object paiov-pma,id=pma0,idle-timeout-ms=200 "
+                  "-global ich9-intel-hda-paiov.pma=pma0");
+    /* one BDL entry: 4 KiB of zeroes at buf */
+    qtest_writeq(f.qts, bdl, buf);
+    qtest_writel(f.qts, bdl + 8, 0x1000);
+    qtest_writel(f.qts, bdl + 12, 0);
+    qpci_io_writel(f.dev, f.bar, REG_OSD0_CTL + 0x08, 0x1000);  /* CBL */
+    qpci_io_writew(f.dev, f.bar, REG_OSD0_CTL + 0x0c, 0);       /* LVI */
+    qpci_io_writel(f.dev, f.bar, REG_OSD0_CTL + 0x18, bdl);     /* BDPL */
+    qpci_io_writel(f.dev, f.bar, REG_OSD0_CTL + 0x1c, 0);       /* BDPU */
+    verb(&f, NID_DAC, VERB_SET_STREAMID, 0x10);
+    stream_run(&f, true);
+    assert_state(f.qts, "active");
+    for (i = 0; i < 10; i++) {
+        qtest_clock_step(f.qts, 100 * SCALE_MS);
+    }
+    assert_state(f.qts, "passive-idle");
+
+    for (i = 0; i < sizeof(tone); i++) {
+        tone[i] = i * 7 + 1;
+    }
+    for (i = 0; i < 0x1000; i += sizeof(tone)) {
+        qtest_memwrite(f.qts, buf + i, tone, sizeof(tone));
+    }
+    qtest_clock_step(f.qts, 20 * SCALE_MS);
+    assert_state(f.qts, "active");
+    fixture_stop(&f);
+}
+
 enum {
     MIG_IDLE,
     MIG_ACTIVE,
@@ -447,6 +489,7 @@ int main(int argc, char **argv)
                    test_power_verbs_invalid);
     qtest_add_func("/intel-hda-paiov/run", test_run);
     qtest_add_func("/intel-hda-paiov/d3hot", test_d3hot);
+    qtest_add_func("/intel-hda-paiov/passive-idle", test_passive_idle);
     qtest_add_func("/intel-hda-paiov/migrate/idle", test_migrate_idle);
     qtest_add_func("/intel-hda-paiov/migrate/active", test_migrate_active);
     qtest_add_func("/intel-hda-paiov/migrate/afg-d3", test_migrate_afg_d3);
