@@ -752,7 +752,8 @@ def test_hda_domxml_to_native(ctx):
                                 "<codec type='output'/></sound>"))
     dev.append(etree.fromstring("<sound model='ich6'/>"))
     src = ctx.write('hda.xml', etree.tostring(root))
-    path = ctx.write('hda-native.xml', ctx.convert(['--pma'], src=src))
+    path = ctx.write('hda-native.xml', ctx.convert(['--pma', 'id=pma0'],
+                                                    src=src))
     devs = device_args(ctx.virsh('domxml-to-native', 'qemu-argv', path,
                                  uri=uri, userns=True))
     want = {'ua-paiov-snd0': 'ich9-intel-hda-paiov',
