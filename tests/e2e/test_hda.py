@@ -15,6 +15,9 @@ Usage: test_hda.py QEMU_BINARY   (guest from $PAIOV_GUEST_DIR or
 build/guest)
 """
 
+import array
+import os
+import subprocess
 import sys
 import time
 
@@ -134,6 +137,63 @@ def test_stock_sink_stays_running(qemu):
             g.shutdown()
 
 
+def loud_runs(path, rate=8000, block_ms=10, level=1000):
+    """Lengths in ms of the runs of loud 10 ms blocks of a raw S16 mono
+    recording"""
+    data = array.array('h')
+    with open(path, 'rb') as f:
+        raw = f.read()
+    data.frombytes(raw[:len(raw) // 2 * 2])
+    n = rate * block_ms // 1000
+    runs, cur = [], 0
+    for i in range(0, len(data) - n + 1, n):
+        if max(abs(x) for x in data[i:i + n]) > level:
+            cur += 1
+        elif cur:
+            runs.append(cur * block_ms)
+            cur = 0
+    if cur:
+        runs.append(cur * block_ms)
+    return runs
+
+
+def test_recording_whole(qemu):
+    """The sink's monitor, recorded while the guest plays /sound.wav
+    (2 s, 440 Hz) twice with its codec in D3 between, holds both tones
+    whole: nothing of a sound is lost to the codec's or the controller's
+    power states."""
+    with Pulse() as pulse:
+        g = boot(qemu, pulse, PAIOV, 'snd_hda_intel.power_save=1')
+        # the HDA generic codec driver starts with its amplifiers muted
+        rc, out = g.run('amixer -q sset Master 100% unmute; '
+                        'amixer', timeout=60)
+        print('# ' + out.replace('\n', '\n# ')[:600])
+        rec = os.path.join(pulse.dir, 'monitor.raw')
+        out = open(rec, 'wb')
+        parec = subprocess.Popen(
+            ['parec', '-s', pulse.server, '-d', 'paiov_null.monitor',
+             '--raw', '--format=s16le', '--channels=1', '--rate=8000'],
+            env=pulse.env(), stdin=subprocess.DEVNULL, stdout=out)
+        try:
+            wait_codec_d3(g, 30)
+            play_and_watch(g, pulse)
+            wait_codec_d3(g, 30)
+            play_and_watch(g, pulse)
+            time.sleep(1)
+        finally:
+            parec.terminate()
+            parec.wait(10)
+            out.close()
+            g.shutdown()
+        runs = loud_runs(rec)
+        print('# %d bytes recorded from the monitor, tones %r ms'
+              % (os.path.getsize(rec), runs))
+        check(len(runs) == 2 and all(1950 <= r <= 2050 for r in runs),
+              'tones in the recording: %r ms (expected two of 2000)'
+              % runs)
+
+
 if __name__ == '__main__':
-    main([test_paiov_power_save, test_stock_sink_stays_running],
+    main([test_paiov_power_save, test_stock_sink_stays_running,
+          test_recording_whole],
          sys.argv[1])
