@@ -154,11 +154,12 @@ UNIT_TESTS = tests/unit/test-paiov-vpsa tests/unit/test-paiov-rpm
 PAIOVD_UNIT = $(PAIOVD_OBJ)/test-paiovd
 QTESTS = tests/qtest/es1370-paiov-test tests/qtest/e1000-paiov-test \
 	tests/qtest/vga-paiov-test tests/qtest/paiov-pma-test \
-	tests/qtest/hpet-paiov-test tests/qtest/virtio-snd-paiov-test
+	tests/qtest/hpet-paiov-test tests/qtest/virtio-snd-paiov-test \
+	tests/qtest/intel-hda-paiov-test
 E2E_TESTS = tests/e2e/test_audio.py tests/e2e/test_audio_hostile.py tests/e2e/test_migration.py \
 	tests/e2e/test_runtime_pm.py tests/e2e/test_net.py tests/e2e/test_libvirt.py \
 	tests/e2e/test_display.py tests/e2e/test_paiovd.py tests/e2e/test_pipewire.py \
-	tests/e2e/test_coord.py tests/e2e/test_virtio_sound.py
+	tests/e2e/test_coord.py tests/e2e/test_virtio_sound.py tests/e2e/test_hda.py
 RUN_TESTS = tools/run-tests.py --timeout 900 \
 	--env QTEST_QEMU_BINARY=$(CURDIR)/$(OBJ)/qemu-system-x86_64 \
 	--env PAIOV_GUEST_DIR=$(CURDIR)/$(GUEST) \
@@ -303,11 +304,14 @@ series-check: series
 # silent, print the power timeline and the host-side effect.
 # SERVER=pulseaudio|pipewire: the host sound server of make demo and
 # make bench (pipewire: a private PipeWire + WirePlumber session,
-# -audiodev pipewire)
+# -audiodev pipewire); SOUND=es1370 (default) or hda (ich9-intel-hda +
+# hda-duplex)
 SERVER ?= pulseaudio
+SOUND ?= es1370
 
 demo: qemu guest
-	tools/paiov-demo.py --qemu $(QEMU) --guest $(GUEST) --server $(SERVER)
+	tools/paiov-demo.py --qemu $(QEMU) --guest $(GUEST) --server $(SERVER) \
+		--sound $(SOUND)
 
 # Battery-life benchmark after figure 4 of the PAIOV paper: Native, Base
 # and PAIOV side by side (docs/benchmark.md); e.g.
@@ -315,7 +319,7 @@ demo: qemu guest
 BENCH_ARGS ?=
 bench: qemu guest
 	tools/paiov-bench --qemu $(QEMU) --guest $(GUEST) --out $(BUILD)/bench \
-		--server $(SERVER) $(BENCH_ARGS)
+		--server $(SERVER) --sound $(SOUND) $(BENCH_ARGS)
 
 # The active path costs the same: network rx/tx and playback, stock
 # ES1370/e1000 vs the paiov devices (docs/benchmark.md)

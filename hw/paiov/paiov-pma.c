@@ -391,6 +391,15 @@ void paiov_pma_reapply(PaiovPMA *pma)
     paiov_pma_update(pma, true);
 }
 
+void paiov_host_set_card(PaiovHost *host, struct QEMUSoundCard *card)
+{
+    host->card = card;
+    if (host->pma && card && paiov_vpsa_realized(host->vpsa)) {
+        paiov_pma_power_changed(host->pma, host, host->vpsa->state,
+                                host->vpsa->state);
+    }
+}
+
 void paiov_host_refresh(PaiovHost *host)
 {
     const PaiovHostBackendOps *ops;

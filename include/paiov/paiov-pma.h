@@ -82,6 +82,12 @@ typedef struct PaiovHost {
 bool paiov_host_attach(PaiovHost *host, PaiovVPSA *vpsa, Error **errp);
 void paiov_host_detach(PaiovHost *host);
 
+/*
+ * A sound card that comes after realize (intel-hda-paiov: its codec's),
+ * or goes before unrealize (NULL): the host state is applied again to it
+ */
+void paiov_host_set_card(PaiovHost *host, struct QEMUSoundCard *card);
+
 /* For query-paiov and query-paiov-pma (hw/paiov/paiov-qmp.c) */
 PaiovHost *paiov_host_find(PaiovVPSA *vpsa);
 /* Bring asynchronous host results up to date */

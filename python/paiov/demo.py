@@ -2,7 +2,9 @@
 """qemu-paiov demo: an idle guest with a sound card, stock vs. PAIOV.
 
 Boots the test guest twice under TCG, first with stock ES1370, then with
-es1370-paiov, each against PulseAudio: the user's own daemon when one
+es1370-paiov (--sound hda: ich9-intel-hda + hda-duplex, then
+ich9-intel-hda-paiov + hda-duplex-paiov, what a desktop VM has), each
+against PulseAudio: the user's own daemon when one
 answers (and --private is not given), otherwise a private daemon with a
 null sink and module-suspend-on-idle; with --server pipewire, a private
 PipeWire session (paiov.pipewire) through -audiodev pipewire.  The guest
@@ -23,6 +25,20 @@ from paiov.guest import Guest
 from paiov.pipewire import PipeWireAsPulse
 from paiov.pulse import Pulse, PulseError, UserPulse, user_pulse_running
 from paiov.sampling import rate
+
+
+# --sound: (stock, paiov) device names, each with its -device arguments
+SOUNDS = {
+    'es1370': (('ES1370', ['-device', 'ES1370,audiodev=snd0,id=snd0']),
+               ('es1370-paiov',
+                ['-device', 'es1370-paiov,audiodev=snd0,id=snd0'])),
+    'hda': (('ich9-intel-hda + hda-duplex',
+             ['-device', 'ich9-intel-hda,id=snd0',
+              '-device', 'hda-duplex,audiodev=snd0,bus=snd0.0']),
+            ('ich9-intel-hda-paiov + hda-duplex-paiov',
+             ['-device', 'ich9-intel-hda-paiov,id=snd0',
+              '-device', 'hda-duplex-paiov,audiodev=snd0,bus=snd0.0'])),
+}
 
 
 def scenario(args, pulse, device, timeline):
@@ -56,10 +72,10 @@ def scenario(args, pulse, device, timeline):
     if args.server == 'pipewire':
         audiodev = 'pipewire,id=snd0'
         env = dict(os.environ, **pulse.client_env())
+    device, device_args = device
+    paiov = 'paiov' in device
     g = Guest(guest_dir=args.guest)
-    g.start(args.qemu, ['-audiodev', audiodev,
-                        '-device', device + ',audiodev=snd0,id=snd0'],
-            env=env)
+    g.start(args.qemu, ['-audiodev', audiodev] + device_args, env=env)
     watcher = threading.Thread(target=watch_sink, daemon=True)
     watcher.start()
     try:
@@ -71,7 +87,7 @@ def scenario(args, pulse, device, timeline):
         rc, out = g.run('aplay -q /sound.wav', timeout=120)
         note('guest: aplay exited %d; guest is silent from now on' % rc)
         # the host side settles: buffered samples, suspend-on-idle timeout
-        if device == 'es1370-paiov':
+        if paiov:
             pulse.wait_sink_state('SUSPENDED', 30)
         else:
             time.sleep(3)
@@ -109,6 +125,9 @@ def main():
     ap.add_argument('--guest', default=os.path.join(TOP, 'build', 'guest'))
     ap.add_argument('--window', type=int, default=5,
                     help='seconds over which wakeups are counted')
+    ap.add_argument('--sound', choices=sorted(SOUNDS), default='es1370',
+                    help='the sound card: es1370 (ES1370) or hda '
+                         '(ich9-intel-hda + hda-duplex)')
     ap.add_argument('--private', action='store_true',
                     help='always use a private PulseAudio daemon')
     ap.add_argument('--server', choices=('pulseaudio', 'pipewire'),
@@ -133,14 +152,14 @@ def main():
           % where)
     results = []
     try:
-        for device in ('ES1370', 'es1370-paiov'):
+        for device in SOUNDS[args.sound]:
             timeline = []
-            print('== -device %s' % device, flush=True)
+            print('== -device %s' % device[0], flush=True)
             res = scenario(args, pulse, device, timeline)
             for t, what in sorted(timeline, key=lambda x: x[0]):
                 print('  %7.2f s  %s' % (t, what))
             print(flush=True)
-            results.append((device,) + res)
+            results.append((device[0],) + res)
     finally:
         pulse.stop()
 
@@ -153,8 +172,9 @@ def main():
         print('| %s | %.0f | %.0f | %s |' % (device, q, p, sink))
     stock, paiov = results
     if stock[1] > 0 and stock[2] > 0:
-        print('\nwith es1370-paiov: QEMU %.0f%% fewer wakeups, %s '
-              '%.0f%% fewer' % (100 * (1 - paiov[1] / stock[1]), name,
+        print('\nwith %s: QEMU %.0f%% fewer wakeups, %s '
+              '%.0f%% fewer' % (paiov[0], 100 * (1 - paiov[1] / stock[1]),
+                                name,
                                 100 * (1 - paiov[2] / stock[2])))
     return 0 if paiov[3] == 'SUSPENDED' else 1
 

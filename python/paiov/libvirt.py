@@ -5,12 +5,15 @@
     paiov-libvirt --pma audio-idle=release --in-place DOM.xml
     paiov-libvirt --pma --paiovd --in-place DOM.xml
 
-Every ES1370 or virtio sound card (<sound model='es1370'>,
-<sound model='virtio'>: virtio-sound-pci-paiov), VGA video
+Every ES1370, Intel HDA or virtio sound card (<sound model='es1370'>,
+<sound model='ich9'> or 'ich6', with its codecs; <sound model='virtio'>:
+virtio-sound-pci-paiov), VGA video
 (<video><model type='vga'/>) and e1000 interface
 (<interface><model type='e1000'/>) gets a user alias (ua-...) if it has
 none, and a <qemu:override> entry that sets the 'driver' property of the
--device libvirt generates for it to es1370-paiov, vga-paiov or
+-device libvirt generates for it to es1370-paiov, ich9-intel-hda-paiov
+or intel-hda-paiov (and each codec's, alias ALIAS-codecN, to
+hda-duplex-paiov, hda-micro-paiov or hda-output-paiov), vga-paiov or
 e1000-paiov (libvirt >= 8.2).  libvirt keeps building everything else
 (PCI address, audiodev, netdev, MAC).  --pma adds the proxy PMA object
 through <qemu:commandline> and points the devices at it; --paiovd adds
@@ -48,8 +51,10 @@ QEMU_DOMAIN_TYPES = ('qemu', 'kvm', 'hvf')
 
 # kind -> how to find the device in <devices>, what it becomes, alias stem
 KINDS = {
-    'sound': dict(xpath="sound[@model='es1370']", driver='es1370-paiov',
-                  stem='ua-paiov-snd', what="ES1370 <sound model='es1370'>"),
+    'sound': dict(xpath="sound[@model='es1370' or @model='ich9' or "
+                        "@model='ich6']",
+                  driver='es1370-paiov', stem='ua-paiov-snd',
+                  what="ES1370 <sound model='es1370'>"),
     # converted with 'sound' (part_of), or on its own
     'virtio-sound': dict(xpath="sound[@model='virtio']",
                          driver='virtio-sound-pci-paiov',
@@ -62,6 +67,12 @@ KINDS = {
                 stem='ua-paiov-net',
                 what="e1000 <interface><model type='e1000'/>"),
 }
+
+# Intel HDA: <sound model> -> controller, <codec type> -> codec
+HDA_CONTROLLERS = {'ich9': 'ich9-intel-hda-paiov',
+                   'ich6': 'intel-hda-paiov'}
+HDA_CODECS = {'duplex': 'hda-duplex-paiov', 'micro': 'hda-micro-paiov',
+              'output': 'hda-output-paiov'}
 
 AUDIO_ACTIONS = ('run', 'cork', 'release')
 POLICIES = ('performance', 'balanced', 'powersave')
@@ -338,6 +349,38 @@ def choose_alias(kind, dev, used):
                      'replaces the runtime alias %s' % name)
 
 
+def device_driver(kind, dev):
+    """The paiov driver of DEV (of KIND)."""
+    if kind == 'sound' and dev.get('model') in HDA_CONTROLLERS:
+        return HDA_CONTROLLERS[dev.get('model')]
+    return KINDS[kind]['driver']
+
+
+def device_what(kind, dev):
+    """DEV (of KIND) for messages."""
+    if kind == 'sound' and dev.get('model') in HDA_CONTROLLERS:
+        return "Intel HDA <sound model='%s'>" % dev.get('model')
+    return KINDS[kind]['what']
+
+
+def hda_codecs(dev, alias):
+    """[(id, driver)] of the codecs libvirt generates for the HDA sound
+    card DEV: one per <codec> (id ALIAS-codecN), or a duplex codec
+    ALIAS-codec0 when it has none.  Raises Refused on an unknown type."""
+    codecs = dev.findall('codec')
+    if not codecs:
+        return [('%s-codec0' % alias, HDA_CODECS['duplex'])]
+    out = []
+    for n, codec in enumerate(codecs):
+        ctype = codec.get('type')
+        if ctype not in HDA_CODECS:
+            raise Refused("<sound model='%s'><codec type='%s'/>: not one of "
+                          "%s" % (dev.get('model'), ctype or '',
+                                  ', '.join(HDA_CODECS)))
+        out.append(('%s-codec%d' % (alias, n), HDA_CODECS[ctype]))
+    return out
+
+
 def override_driver(override, alias):
     """The 'driver' <qemu:property> already set for ALIAS, or None."""
     if override is None:
@@ -425,17 +468,20 @@ def convert(data, kinds=tuple(KINDS), pma=None, paiovd=None):
     plan = []
     for kind, dev in targets:
         alias_el, alias, new = choose_alias(kind, dev, used)
-        prop = override_driver(override, alias)
-        driver = KINDS[kind]['driver']
-        if prop is not None and (prop.get('type') != 'string'
-                                 or prop.get('value') != driver):
-            raise Refused("<qemu:device alias='%s'> already overrides "
-                          "'driver' (type '%s', value '%s'); remove that "
-                          "override to let %s set %s"
-                          % (alias, prop.get('type'), prop.get('value'),
-                             PROG, driver))
-        plan.append((kind, dev, alias_el, alias, new))
-    video = any(kind == 'video' for kind, *_ in plan)
+        devs = [(alias, device_driver(kind, dev))]
+        if kind == 'sound' and dev.get('model') in HDA_CONTROLLERS:
+            devs += hda_codecs(dev, alias)
+        for ident, driver in devs:
+            prop = override_driver(override, ident)
+            if prop is not None and (prop.get('type') != 'string'
+                                     or prop.get('value') != driver):
+                raise Refused("<qemu:device alias='%s'> already overrides "
+                              "'driver' (type '%s', value '%s'); remove that "
+                              "override to let %s set %s"
+                              % (ident, prop.get('type'), prop.get('value'),
+                                 PROG, driver))
+        plan.append((kind, dev, alias_el, alias, new, devs))
+    video = any(p[0] == 'video' for p in plan)
     if video and root.xpath('q:capabilities/q:add[@capability=$c]',
                             namespaces={'q': QEMU_NS}, c=VGA_CAP):
         raise Refused("<qemu:capabilities> adds '%s', which a vga-paiov "
@@ -473,14 +519,20 @@ def convert(data, kinds=tuple(KINDS), pma=None, paiovd=None):
         report.append('paiovd: %s %s' % tuple(join[1]))
     if override is None:
         override = sub(root, q('override'), unit)
-    for kind, dev, alias_el, alias, new in plan:
+    for kind, dev, alias_el, alias, new, devs in plan:
         if new:
             if alias_el is None:
                 alias_el = sub(dev, 'alias', unit)
             alias_el.set('name', alias)
+        for ident, driver in devs[1:]:
+            # HDA codecs: the paiov PMA is their controller's
+            cdev = get_or_add(override, q('device'), unit, alias=ident)
+            set_property(get_or_add(cdev, q('frontend'), unit), 'driver',
+                         driver, unit)
+            report.append('HDA codec %s: %s' % (ident, driver))
         qdev = get_or_add(override, q('device'), unit, alias=alias)
         frontend = get_or_add(qdev, q('frontend'), unit)
-        set_property(frontend, 'driver', KINDS[kind]['driver'], unit)
+        set_property(frontend, 'driver', devs[0][1], unit)
         if kind == 'video':
             # libvirt passes <model type='vga' vram='KiB'/> as vgamem_mb
             vram = dev.find('model').get('vram')
@@ -490,9 +542,9 @@ def convert(data, kinds=tuple(KINDS), pma=None, paiovd=None):
         if pma is not None:
             set_property(frontend, 'pma', pma[0], unit)
         report.append('%s, alias %s%s: %s%s'
-                      % (KINDS[kind]['what'], alias,
+                      % (device_what(kind, dev), alias,
                          ' (%s)' % new if new else '',
-                         KINDS[kind]['driver'],
+                         devs[0][1],
                          ', pma=%s' % pma[0] if pma else ''))
     if video:
         # libvirt (8.2 to 11.x at least) looks the primary VGA up by its

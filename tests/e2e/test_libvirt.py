@@ -110,10 +110,14 @@ BAD_INPUTS = [
     ([], b"<domain type='lxc'><name>c</name><devices><interface "
      b"type='user'><model type='e1000'/></interface></devices></domain>\n",
      1, r"<domain type='lxc'> is not run by QEMU"),
-    ([], b"<domain type='kvm'><name>d</name><devices><sound model='ich9'/>"
+    ([], b"<domain type='kvm'><name>d</name><devices><sound model='ac97'/>"
      b"<video><model type='virtio'/></video><interface type='user'>"
      b"<model type='virtio'/></interface></devices></domain>\n",
      1, r"nothing to convert: no ES1370 .*no VGA .*no e1000"),
+    ([], b"<domain type='kvm'><name>d</name><devices><sound model='ich9'>"
+     b"<codec type='bogus'/></sound></devices></domain>\n",
+     1, r"<sound model='ich9'><codec type='bogus'/>: not one of duplex, "
+     r"micro, output"),
     (['--devices', 'video'], b"<domain type='kvm'><name>d</name><devices>"
      b"<sound model='es1370'/></devices></domain>\n",
      1, r"nothing to convert: no VGA <video>"),
@@ -767,6 +771,41 @@ def test_domxml_to_native(ctx):
           'no paiovd monitor in: %s' % argv)
 
 
+def test_hda_domxml_to_native(ctx):
+    """Regression guard: an Intel HDA sound card (<sound model='ich9'>
+    with its codecs, 'ich6' with libvirt's default codec) becomes
+    ich9-intel-hda-paiov / intel-hda-paiov with hda-*-paiov codecs, with
+    libvirt's own ids, bus, codec address and audiodev."""
+    uri = 'qemu:///embed?root=%s' % os.path.join(ctx.work, 'embed')
+    root = etree.fromstring(open(ctx.source, 'rb').read())
+    dev = root.find('devices')
+    for el in dev.findall('interface') + dev.findall('sound'):
+        dev.remove(el)
+    dev.append(etree.fromstring("<sound model='ich9'><codec type='micro'/>"
+                                "<codec type='output'/></sound>"))
+    dev.append(etree.fromstring("<sound model='ich6'/>"))
+    src = ctx.write('hda.xml', etree.tostring(root))
+    path = ctx.write('hda-native.xml', ctx.convert(['--pma', 'id=pma0'],
+                                                    src=src))
+    devs = device_args(ctx.virsh('domxml-to-native', 'qemu-argv', path,
+                                 uri=uri, userns=True))
+    want = {'ua-paiov-snd0': 'ich9-intel-hda-paiov',
+            'ua-paiov-snd0-codec0': 'hda-micro-paiov',
+            'ua-paiov-snd0-codec1': 'hda-output-paiov',
+            'ua-paiov-snd1': 'intel-hda-paiov',
+            'ua-paiov-snd1-codec0': 'hda-duplex-paiov'}
+    got = {i: d.get('driver') for i, d in devs.items() if i in want}
+    check(got == want, 'HDA devices %r, expected %r' % (got, want))
+    for ident in want:
+        d = devs[ident]
+        if '-codec' in ident:
+            check(d.get('audiodev') and d.get('bus', '').startswith(
+                  ident.split('-codec')[0]), 'codec %s: %r' % (ident, d))
+        else:
+            check(d.get('pma') == 'pma0' and d.get('addr'),
+                  'controller %s: %r' % (ident, d))
+
+
 def test_video_override_starts(ctx):
     """Regression guard: libvirt starts a domain whose primary VGA is
     overridden to a device type other than 'VGA' (libvirt looks the
@@ -959,6 +998,7 @@ def test_destroy(ctx):
 TESTS = [test_convert_only_adds, test_convert_idempotent,
          test_convert_paiovd, test_convert_virtio_sound, test_in_place,
          test_bad_inputs, test_validate, test_domxml_to_native,
+         test_hda_domxml_to_native,
          test_video_override_starts, test_start_domain, test_paiovd_joined,
          test_query_paiov,
          test_vga_paiov, test_nic_traffic, test_destroy]

@@ -66,6 +66,10 @@ def parse_args(argv):
                     'PulseAudio (default; -audiodev pa), or a private '
                     'PipeWire + WirePlumber session per scenario '
                     '(-audiodev pipewire; measured as "pulseaudio")')
+    ap.add_argument('--sound', choices=('es1370', 'hda'), default='es1370',
+                    help='the sound card of Base and PAIOV: es1370 '
+                    '(default) or hda (ich9-intel-hda + hda-duplex, what '
+                    'a desktop VM has)')
     ap.add_argument('--plot', choices=('svg', 'png'), default='svg')
     ap.add_argument('--sysfs', default='/sys', help=argparse.SUPPRESS)
     ap.add_argument('--boot-timeout', type=float, default=240)

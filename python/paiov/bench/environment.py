@@ -233,18 +233,24 @@ class Capabilities:
         self.vnc = re.search(r'"return".*"id": "vnc"|"id": "vnc".*"return"',
                              p.stdout) is not None
         self.pma_prop = {}
-        for d in ('es1370-paiov', 'e1000-paiov', 'vga-paiov'):
+        for d in ('es1370-paiov', 'e1000-paiov', 'vga-paiov',
+                  'ich9-intel-hda-paiov'):
             if d in self.devices:
                 self.pma_prop[d] = re.search(r'^\s*pma=', out(
                     '-device', d + ',help'), re.M) is not None
 
 
-def device_args(kind, caps, notes):
-    """QEMU arguments for the Base or PAIOV guest (audiodev snd0 given)."""
+def device_args(kind, caps, notes, sound='es1370'):
+    """QEMU arguments for the Base or PAIOV guest (audiodev snd0 given);
+    SOUND: es1370 (ES1370) or hda (ich9-intel-hda + hda-duplex)."""
     if kind == 'Base':
+        snd = (['-device', 'ES1370,audiodev=snd0,id=snd0']
+               if sound == 'es1370' else
+               ['-device', 'ich9-intel-hda,id=snd0',
+                '-device', 'hda-duplex,audiodev=snd0,bus=snd0.0'])
         return ['-vga', 'none', '-device', 'VGA,id=vga0',
-                '-netdev', 'user,id=n0', '-device', 'e1000,netdev=n0,id=nic0',
-                '-device', 'ES1370,audiodev=snd0,id=snd0']
+                '-netdev', 'user,id=n0', '-device', 'e1000,netdev=n0,id=nic0'
+                ] + snd
 
     def dev(name, rest):
         s = name + rest
@@ -260,8 +266,12 @@ def device_args(kind, caps, notes):
                   'with stock VGA (the display part of PAIOV is not '
                   'measured)')
     a += ['-netdev', 'user,id=n0',
-          '-device', dev('e1000-paiov', ',netdev=n0,id=nic0'),
-          '-device', dev('es1370-paiov', ',audiodev=snd0,id=snd0')]
+          '-device', dev('e1000-paiov', ',netdev=n0,id=nic0')]
+    if sound == 'es1370':
+        a += ['-device', dev('es1370-paiov', ',audiodev=snd0,id=snd0')]
+    else:
+        a += ['-device', dev('ich9-intel-hda-paiov', ',id=snd0'),
+              '-device', 'hda-duplex-paiov,audiodev=snd0,bus=snd0.0']
     return a
 
 

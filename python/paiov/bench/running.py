@@ -156,7 +156,8 @@ class Bench:
             pulse.start()
             disp.start()
             qargs = (['-audiodev', self.audiodev(pulse)] +
-                     device_args(kind, self.caps, self.notes) +
+                     device_args(kind, self.caps, self.notes,
+                                 getattr(self.args, 'sound', 'es1370')) +
                      disp.qemu_args())
             t0 = time.monotonic()
             with self.with_env(disp, pulse):

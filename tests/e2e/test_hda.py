@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""End-to-end: Linux's snd-hda-intel on intel-hda-paiov + hda-duplex-paiov.
+
+The unmodified snd-hda-intel of the test guest (Debian 12, Linux 6.1,
+power_save=1) binds to ich9-intel-hda-paiov with an hda-duplex-paiov
+codec, plays the moment it loads (paiov.play) and again after a quiet
+spell.  Its power_save puts the codec's audio function group to D3 once
+it is idle (the codec answers GET_POWER_STATE with D3, the guest's codec
+device runtime-suspends, the virtual PSA is idle) and the private
+PulseAudio daemon's null sink suspends; stock ich9-intel-hda + hda-duplex
+in the same run keeps it RUNNING, which shows the test can tell.
+
+Usage: test_hda.py QEMU_BINARY   (guest from $PAIOV_GUEST_DIR or
+build/guest)
+"""
+
+import array
+import os
+import subprocess
+import sys
+import time
+
+from paiov.guest import Guest, paiov_info
+from paiov.pulse import SETTLE, Pulse
+from paiov.tap import check, main
+
+PAIOV = ['-device', 'ich9-intel-hda-paiov,id=hda',
+         '-device', 'hda-duplex-paiov,audiodev=snd0,bus=hda.0,id=codec0']
+STOCK = ['-device', 'ich9-intel-hda,id=hda',
+         '-device', 'hda-duplex,audiodev=snd0,bus=hda.0,id=codec0']
+CODEC_SYSFS = '/sys/bus/hdaudio/devices/hdaudioC0D0'
+
+
+def boot(qemu, pulse, devices, append=''):
+    g = Guest(append=append)
+    g.start(qemu, ['-audiodev', 'pa,id=snd0,server=' + pulse.server] +
+            devices)
+    g.wait_ready(180)
+    return g
+
+
+def wait_play_at_boot(g):
+    deadline = time.monotonic() + 120
+    out = ''
+    while time.monotonic() < deadline:
+        rc, out = g.run('cat /run/paiov-play.log', timeout=30)
+        if 'rc ' in out:
+            break
+        time.sleep(1)
+    check(out.strip().endswith('rc 0'), 'aplay at boot: %r' % out)
+
+
+def play_and_watch(g, pulse):
+    """aplay in the guest; return the sink states seen while it played."""
+    seen = set()
+    g.send('aplay -q /sound.wav')
+    deadline = time.monotonic() + 120
+    while True:
+        seen.add(pulse.sink_state())
+        try:
+            rc, out = g.wait_done(0.3)
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+    check(rc == 0, 'aplay failed (%d): %s' % (rc, out))
+    return seen
+
+
+def function_group_power(g):
+    return g.qmp.cmd('qom-get', path='/machine/peripheral/codec0',
+                     property='function-group-power')
+
+
+def wait_codec_d3(g, timeout):
+    """The guest's power_save sends D3 to the function group; its codec
+    device runtime-suspends once GET_POWER_STATE says D3."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if function_group_power(g) == 3:
+            break
+        time.sleep(0.5)
+    check(function_group_power(g) == 3,
+          'function group in D%d, not D3' % function_group_power(g))
+    rc, out = g.run('cat %s/power/runtime_status' % CODEC_SYSFS, timeout=30)
+    check(rc == 0 and out.strip() == 'suspended',
+          'guest codec runtime PM: %r' % out)
+
+
+def test_paiov_power_save(qemu):
+    """Regression: with stock intel-hda the sink stayed RUNNING forever
+    and SET_POWER_STATE was answered as unsupported (GET_POWER_STATE
+    always D0, polled 44 times by the driver)."""
+    with Pulse() as pulse:
+        g = boot(qemu, pulse, PAIOV, 'paiov.play snd_hda_intel.power_save=1')
+        try:
+            wait_play_at_boot(g)
+            wait_codec_d3(g, 30)
+            state = pulse.wait_sink_state('SUSPENDED', SETTLE)
+            check(state == 'SUSPENDED', 'sink %s after the boot sound'
+                  % state)
+            info = paiov_info(g)
+            check(info['type'] == 'ich9-intel-hda-paiov',
+                  'type %s' % info['type'])
+            check(info['state'] == 'idle', 'state %s' % info['state'])
+            audio = info['host-actions'][0]
+            check(audio['action'] == 'cork' and audio['result'] == 'ok',
+                  'host action %r' % audio)
+
+            # a quiet spell, then it plays again
+            time.sleep(3)
+            seen = play_and_watch(g, pulse)
+            check('RUNNING' in seen, 'second playback: sink %r' % seen)
+            wait_codec_d3(g, 30)
+            state = pulse.wait_sink_state('SUSPENDED', SETTLE)
+            check(state == 'SUSPENDED', 'sink %s after playback' % state)
+            info = paiov_info(g)
+            check(info['state'] == 'idle', 'state %s' % info['state'])
+            check(info['transitions'] >= 4,
+                  'transitions %d' % info['transitions'])
+        finally:
+            g.shutdown()
+
+
+def test_stock_sink_stays_running(qemu):
+    """Control: stock ich9-intel-hda + hda-duplex keeps the sink RUNNING
+    after the guest played (the test can tell)."""
+    with Pulse() as pulse:
+        g = boot(qemu, pulse, STOCK)
+        try:
+            play_and_watch(g, pulse)
+            state = pulse.wait_sink_state('SUSPENDED', 10)
+            check(state == 'RUNNING',
+                  'stock intel-hda: sink %s after playback' % state)
+        finally:
+            g.shutdown()
+
+
+def loud_runs(path, rate=8000, block_ms=10, level=1000):
+    """Lengths in ms of the runs of loud 10 ms blocks of a raw S16 mono
+    recording"""
+    data = array.array('h')
+    with open(path, 'rb') as f:
+        raw = f.read()
+    data.frombytes(raw[:len(raw) // 2 * 2])
+    n = rate * block_ms // 1000
+    runs, cur = [], 0
+    for i in range(0, len(data) - n + 1, n):
+        if max(abs(x) for x in data[i:i + n]) > level:
+            cur += 1
+        elif cur:
+            runs.append(cur * block_ms)
+            cur = 0
+    if cur:
+        runs.append(cur * block_ms)
+    return runs
+
+
+def test_recording_whole(qemu):
+    """The sink's monitor, recorded while the guest plays /sound.wav
+    (2 s, 440 Hz) twice with its codec in D3 between, holds both tones
+    whole: nothing of a sound is lost to the codec's or the controller's
+    power states."""
+    with Pulse() as pulse:
+        g = boot(qemu, pulse, PAIOV, 'snd_hda_intel.power_save=1')
+        # the HDA generic codec driver starts with its amplifiers muted
+        rc, out = g.run('amixer -q sset Master 100% unmute; '
+                        'amixer', timeout=60)
+        print('# ' + out.replace('\n', '\n# ')[:600])
+        rec = os.path.join(pulse.dir, 'monitor.raw')
+        out = open(rec, 'wb')
+        parec = subprocess.Popen(
+            ['parec', '-s', pulse.server, '-d', 'paiov_null.monitor',
+             '--raw', '--format=s16le', '--channels=1', '--rate=8000'],
+            env=pulse.env(), stdin=subprocess.DEVNULL, stdout=out)
+        try:
+            wait_codec_d3(g, 30)
+            play_and_watch(g, pulse)
+            wait_codec_d3(g, 30)
+            play_and_watch(g, pulse)
+            time.sleep(1)
+        finally:
+            parec.terminate()
+            parec.wait(10)
+            out.close()
+            g.shutdown()
+        runs = loud_runs(rec)
+        print('# %d bytes recorded from the monitor, tones %r ms'
+              % (os.path.getsize(rec), runs))
+        check(len(runs) == 2 and all(1950 <= r <= 2050 for r in runs),
+              'tones in the recording: %r ms (expected two of 2000)'
+              % runs)
+
+
+if __name__ == '__main__':
+    main([test_paiov_power_save, test_stock_sink_stays_running,
+          test_recording_whole],
+         sys.argv[1])
