@@ -157,6 +157,30 @@ def loud_runs(path, rate=8000, block_ms=10, level=1000):
     return runs
 
 
+def tone_samples(path, rate=8000, level=1000, gap_ms=5):
+    """Sample-exact lengths of the tones of a raw S16 mono recording: from
+    a tone's first sample above level to its last, a quieter stretch of
+    more than gap_ms ends a tone (a 440 Hz sine at level 1000 of 16384 is
+    quiet for less than a sample at its zero crossings)."""
+    data = array.array('h')
+    with open(path, 'rb') as f:
+        raw = f.read()
+    data.frombytes(raw[:len(raw) // 2 * 2])
+    gap = rate * gap_ms // 1000
+    tones, start, last = [], None, None
+    for i, x in enumerate(data):
+        if abs(x) > level:
+            if start is None:
+                start = i
+            elif i - last > gap:
+                tones.append(last + 1 - start)
+                start = i
+            last = i
+    if start is not None:
+        tones.append(last + 1 - start)
+    return tones
+
+
 def test_recording_whole(qemu):
     """The sink's monitor, recorded while the guest plays /sound.wav
     (2 s, 440 Hz) twice with its codec in D3 between, holds both tones
@@ -168,6 +192,10 @@ def test_recording_whole(qemu):
         rc, out = g.run('amixer -q sset Master 100% unmute; '
                         'amixer', timeout=60)
         print('# ' + out.replace('\n', '\n# ')[:600])
+        # /sound.wav's own length: a 44-byte header, then 44.1 kHz S16 stereo
+        rc, out = g.run('wc -c < /sound.wav', timeout=30)
+        check(rc == 0, 'wc /sound.wav: %r' % out)
+        expected = (int(out.split()[-1]) - 44) // 4 * 8000 // 44100
         rec = os.path.join(pulse.dir, 'monitor.raw')
         out = open(rec, 'wb')
         parec = subprocess.Popen(
@@ -191,6 +219,17 @@ def test_recording_whole(qemu):
         check(len(runs) == 2 and all(1950 <= r <= 2050 for r in runs),
               'tones in the recording: %r ms (expected two of 2000)'
               % runs)
+        # Exact: the samples of each tone against /sound.wav's.  The
+        # resampling to 8 kHz and the first and last half wave below the
+        # level cost a few samples; the codec dropping its buffer (46 ms)
+        # or a host stream resumed late costs hundreds.
+        tones = tone_samples(rec)
+        missing = [expected - t for t in tones]
+        print('# tones %r samples at 8 kHz, /sound.wav %d: missing %r'
+              % (tones, expected, missing))
+        check(len(tones) == 2 and all(abs(m) <= 80 for m in missing),
+              'samples missing from the tones: %r of %d (at most 80 = 10 ms)'
+              % (missing, expected))
 
 
 if __name__ == '__main__':
