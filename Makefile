@@ -52,7 +52,7 @@ CONFIGURE_OPTS = \
 .PHONY: FORCE all deps qemu test-bins check check-unit check-qtest \
 	check-e2e checkpatch demo bench bench-throughput bench-toggle bench-coord clean \
 	distclean guest guest-6.12 series series-check asan check-asan fuzz-bin fuzz \
-	fuzz-smoke paiovd paiovd-asan bench-hpet
+	fuzz-smoke paiovd paiovd-asan bench-hpet check-hda-recording
 
 all: qemu
 
@@ -190,6 +190,12 @@ check-qtest: test-bins
 
 check-e2e: qemu guest guest-6.12 paiovd
 	$(RUN_TESTS) $(foreach t,$(E2E_TESTS),-- $(t) $(QEMU))
+
+# A known failure, kept out of make check until it is fixed
+# (docs/testing.md, "Known failures"): sound lost from an intel-hda-paiov
+# tone after the host stream is uncorked, in about one run of three
+check-hda-recording: qemu guest
+	$(RUN_TESTS) --env PAIOV_HDA_RECORDING=1 -- tests/e2e/test_hda.py $(QEMU)
 
 # The sanitizer and fuzzing build (docs/testing.md): Debian's clang behind
 # ccache in its own build directory on the same patched tree, with the
