@@ -74,7 +74,8 @@ static char *fixture_stop(Fixture *f)
     char *log = NULL;
 
     qvirtqueue_cleanup(f->dev->vdev.bus, f->ctrl, &f->qs->alloc);
-    qvirtio_pci_device_disable(f->dev);
+    /* disables the device and frees the QPCIDevice virtio_pci_new() found */
+    qvirtio_pci_destructor(&f->dev->obj);
     g_free(f->dev);
     qtest_shutdown(f->qs);
     g_assert_true(g_file_get_contents(f->logpath, &log, NULL, NULL));
