@@ -935,78 +935,116 @@ static bool valid_state(const char *s)
                  !strcmp(s, "d3hot") || !strcmp(s, "passive-idle"));
 }
 
-/* A query-paiov answer; false (and @why) if it is not what QEMU sends */
-static bool take_devices(Peer *p, JsonNode *ret, const char **why)
+/* One element of a query-paiov answer: a device as QEMU sends it */
+static bool device_ok(JsonObject *o)
 {
-    JsonArray *a;
-    unsigned i;
+    return o && printable(obj_str(o, "qom-path")) &&
+           (!obj_str(o, "type") || printable(obj_str(o, "type"))) &&
+           (!obj_str(o, "pma") || printable(obj_str(o, "pma"))) &&
+           valid_state(obj_str(o, "state"));
+}
 
-    if (!ret || !JSON_NODE_HOLDS_ARRAY(ret)) {
-        *why = "query-paiov: not an array";
-        return false;
-    }
-    a = json_node_get_array(ret);
-    if (json_array_get_length(a) > MAX_DEVICES) {
-        *why = "query-paiov: too many devices";
-        return false;
-    }
-    for (i = 0; i < json_array_get_length(a); i++) {
-        JsonNode *n = json_array_get_element(a, i);
-        JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n)
-                                                 : NULL;
-
-        if (!o || !printable(obj_str(o, "qom-path")) ||
-            (obj_str(o, "type") && !printable(obj_str(o, "type"))) ||
-            (obj_str(o, "pma") && !printable(obj_str(o, "pma"))) ||
-            !valid_state(obj_str(o, "state"))) {
-            *why = "query-paiov: malformed device";
-            return false;
-        }
-    }
+/* The whole answer checked: it becomes the VM's device list */
+static void devices_take(Peer *p, JsonArray *a)
+{
     if (p->devices) {
         json_array_unref(p->devices);
     }
     p->devices = json_array_ref(a);
+}
+
+/* One element of a query-paiov-pma answer: a PMA and its policy */
+static bool pma_ok(JsonObject *o)
+{
+    return printable(obj_str(o, "qom-path")) &&
+           printable(obj_str(o, "policy"));
+}
+
+/* Take one checked PMA at once; false when the peer was dropped */
+static bool pma_take(Peer *p, JsonObject *o)
+{
+    const char *path = obj_str(o, "qom-path");
+    Pma *pma = g_hash_table_lookup(p->pmas, path);
+
+    if (!pma) {
+        pma = g_new0(Pma, 1);
+        pma->delay_ms = PAIOVD_DEFAULT_DELAY_MS;
+        g_hash_table_insert(p->pmas, g_strdup(path), pma);
+        if (!vm_get_delay(p, path)) {
+            return false;
+        }
+    }
+    g_free(pma->policy);
+    pma->policy = g_strdup(obj_str(o, "policy"));
     return true;
 }
 
-static bool take_pmas(Peer *p, JsonNode *ret, const char **why)
+/* What the walker over a query-paiov* answer does for one command */
+typedef struct ReplyKind {
+    unsigned max;
+    const char *not_array;
+    const char *too_many;
+    const char *malformed;
+    bool (*element_ok)(JsonObject *o);      /* o is NULL for a non-object */
+    bool (*take_element)(Peer *p, JsonObject *o);   /* optional */
+    void (*take_all)(Peer *p, JsonArray *a);        /* optional */
+} ReplyKind;
+
+static const ReplyKind reply_paiov = {
+    .max = MAX_DEVICES,
+    .not_array = "query-paiov: not an array",
+    .too_many = "query-paiov: too many devices",
+    .malformed = "query-paiov: malformed device",
+    .element_ok = device_ok,
+    .take_all = devices_take,
+};
+
+static const ReplyKind reply_pma = {
+    .max = MAX_PMAS,
+    .not_array = "query-paiov-pma: not an array",
+    .too_many = "query-paiov-pma: too many PMAs",
+    .malformed = "query-paiov-pma: malformed PMA",
+    .element_ok = pma_ok,
+    .take_element = pma_take,
+};
+
+/*
+ * A query-paiov or query-paiov-pma answer: an array of at most
+ * @kind->max objects, each checked (and taken, when the kind takes them
+ * one by one) in order, then the whole array taken.  False with @why
+ * when it is not what QEMU sends; false with @why NULL when the peer
+ * was dropped while taking it.
+ */
+static bool take_reply(Peer *p, const ReplyKind *kind, JsonNode *ret,
+                       const char **why)
 {
     JsonArray *a;
     unsigned i;
 
     if (!ret || !JSON_NODE_HOLDS_ARRAY(ret)) {
-        *why = "query-paiov-pma: not an array";
+        *why = kind->not_array;
         return false;
     }
     a = json_node_get_array(ret);
-    if (json_array_get_length(a) > MAX_PMAS) {
-        *why = "query-paiov-pma: too many PMAs";
+    if (json_array_get_length(a) > kind->max) {
+        *why = kind->too_many;
         return false;
     }
     for (i = 0; i < json_array_get_length(a); i++) {
         JsonNode *n = json_array_get_element(a, i);
         JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n)
                                                  : NULL;
-        const char *path = obj_str(o, "qom-path");
-        const char *policy = obj_str(o, "policy");
-        Pma *pma;
 
-        if (!printable(path) || !printable(policy)) {
-            *why = "query-paiov-pma: malformed PMA";
+        if (!kind->element_ok(o)) {
+            *why = kind->malformed;
             return false;
         }
-        pma = g_hash_table_lookup(p->pmas, path);
-        if (!pma) {
-            pma = g_new0(Pma, 1);
-            pma->delay_ms = PAIOVD_DEFAULT_DELAY_MS;
-            g_hash_table_insert(p->pmas, g_strdup(path), pma);
-            if (!vm_get_delay(p, path)) {
-                return false;
-            }
+        if (kind->take_element && !kind->take_element(p, o)) {
+            return false;
         }
-        g_free(pma->policy);
-        pma->policy = g_strdup(policy);
+    }
+    if (kind->take_all) {
+        kind->take_all(p, a);
     }
     return true;
 }
@@ -1078,8 +1116,9 @@ static bool vm_reply(Peer *p, JsonObject *msg)
     case P_PAIOV:
     case P_PMA:
         /* a QEMU without paiov answers CommandNotFound: no devices */
-        if (!err && !(pd->kind == P_PAIOV ? take_devices(p, ret, &why)
-                                          : take_pmas(p, ret, &why))) {
+        if (!err && !take_reply(p, pd->kind == P_PAIOV ? &reply_paiov
+                                                       : &reply_pma,
+                                ret, &why)) {
             if (!why) {
                 pending_free(pd);
                 return false;   /* dropped while asking for a delay */
