@@ -459,113 +459,34 @@ static bool vm_del_filter(Peer *p, const char *id)
     return vm_coord_command(p, "object-del", a, P_UNFILTER, id);
 }
 
-/*
- * The policies a throttle replaced, journaled per VM in the state dir
- * (throttle.<hex of the VM's UUID, or name>: lines "PMA-path TAB
- * policy"), so that a daemon killed while throttling does not leave the
- * VMs at powersave: the next daemon sets them back when they rejoin.
- */
-static char *throttle_journal_name(Peer *p)
+/* Who the VM is, for its throttle journal (throttle-journal.c) */
+static PaiovdVmId vm_id(Peer *p)
 {
-    const char *key = p->uuid && *p->uuid &&
-                      strcmp(p->uuid, "00000000-0000-0000-0000-000000000000")
-                      ? p->uuid : p->name;
-    GString *name;
-    const char *c;
-
-    if (!key || !*key) {
-        return NULL;                /* cannot be told apart: no journal */
-    }
-    name = g_string_new("throttle.");
-    for (c = key; *c; c++) {
-        g_string_append_printf(name, "%02x", (unsigned char)*c);
-    }
-    return g_string_free(name, FALSE);
+    return (PaiovdVmId){ .pid = p->pid, .uid = p->uid, .name = p->name,
+                         .uuid = p->uuid };
 }
 
 static void throttle_journal_write(Peer *p)
 {
-    g_autofree char *name = throttle_journal_name(p);
-    g_autofree char *tmp = NULL;
-    g_autoptr(GString) text = g_string_new("");
-    GHashTableIter it;
-    gpointer key, value;
-    int fd;
-    bool ok;
+    PaiovdVmId id = vm_id(p);
 
-    if (!name || strlen(name) + 4 > NAME_MAX) {
-        return;
-    }
-    g_hash_table_iter_init(&it, p->saved_policy);
-    while (g_hash_table_iter_next(&it, &key, &value)) {
-        g_string_append_printf(text, "%s\t%s\n", (char *)key, (char *)value);
-    }
-    tmp = g_strconcat(name, ".tmp", NULL);
-    unlinkat(state_fd, tmp, 0);
-    fd = openat(state_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-                O_CLOEXEC, 0600);
-    if (fd < 0) {
-        paiovd_log("%s: cannot journal the policies: %s", peer_label(p),
-                   g_strerror(errno));
-        return;
-    }
-    ok = write(fd, text->str, text->len) == (ssize_t)text->len &&
-         !fsync(fd);
-    close(fd);
-    if (!ok || renameat(state_fd, tmp, state_fd, name) < 0) {
-        paiovd_log("%s: cannot journal the policies", peer_label(p));
-        unlinkat(state_fd, tmp, 0);
-        return;
-    }
-    fsync(state_fd);
+    paiovd_throttle_journal_write(state_fd, &id, p->saved_policy,
+                                  peer_label(p));
 }
 
 static void throttle_journal_remove(Peer *p)
 {
-    g_autofree char *name = throttle_journal_name(p);
+    PaiovdVmId id = vm_id(p);
 
-    if (name && !unlinkat(state_fd, name, 0)) {
-        fsync(state_fd);
-    }
+    paiovd_throttle_journal_remove(state_fd, &id);
 }
 
 /* A previous daemon's journal of this VM into p->saved_policy */
 static void throttle_journal_load(Peer *p)
 {
-    g_autofree char *name = throttle_journal_name(p);
-    char buf[PAIOVD_JOURNAL_MAX];
-    g_auto(GStrv) lines = NULL;
-    struct stat st;
-    ssize_t n;
-    int fd, i;
+    PaiovdVmId id = vm_id(p);
 
-    if (!name) {
-        return;
-    }
-    fd = openat(state_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-                O_CLOEXEC);
-    if (fd < 0) {
-        return;
-    }
-    n = fstat(fd, &st) || !S_ISREG(st.st_mode) ? -1
-        : read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n < 0) {
-        return;
-    }
-    buf[n] = '\0';
-    lines = g_strsplit(buf, "\n", -1);
-    for (i = 0; lines[i]; i++) {
-        g_auto(GStrv) f = g_strsplit(lines[i], "\t", 2);
-
-        if (f[0] && f[1] && printable(f[0]) &&
-            (!strcmp(f[1], "performance") || !strcmp(f[1], "balanced") ||
-             !strcmp(f[1], "powersave")) &&
-            !g_hash_table_contains(p->saved_policy, f[0])) {
-            g_hash_table_insert(p->saved_policy, g_strdup(f[0]),
-                                g_strdup(f[1]));
-        }
-    }
+    paiovd_throttle_journal_load(state_fd, &id, p->saved_policy);
 }
 
 /*
@@ -916,17 +837,7 @@ static bool vm_joined(Peer *p)
  */
 static bool printable(const char *s)
 {
-    size_t i;
-
-    if (!s) {
-        return false;
-    }
-    for (i = 0; s[i]; i++) {
-        if (i >= 255 || s[i] < 0x20 || s[i] > 0x7e) {
-            return false;
-        }
-    }
-    return true;
+    return paiovd_printable(s);
 }
 
 static bool valid_state(const char *s)

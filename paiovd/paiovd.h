@@ -114,6 +114,29 @@ GPtrArray *paiovd_thermal_scan(const char *sysfs_root);
 bool paiovd_thermal_hot(GPtrArray *zones, bool throttled,
                         unsigned hysteresis_mc);
 
+/*
+ * throttle-journal.c: the policies a throttle replaced, per VM, in the
+ * state dir
+ */
+typedef struct PaiovdVmId {
+    pid_t pid;              /* SO_PEERCRED: checked by the kernel */
+    uid_t uid;
+    const char *name;       /* query-name, query-uuid: claimed by QEMU */
+    const char *uuid;
+} PaiovdVmId;
+
+/* Printable ASCII, at most 255 bytes */
+bool paiovd_printable(const char *s);
+/* The VM's entry in the state dir; NULL: the VM has none */
+char *paiovd_throttle_journal_name(const PaiovdVmId *vm);
+/* @saved: PMA path -> policy; failures are logged with @label */
+void paiovd_throttle_journal_write(int state_fd, const PaiovdVmId *vm,
+                                   GHashTable *saved, const char *label);
+void paiovd_throttle_journal_remove(int state_fd, const PaiovdVmId *vm);
+/* Add the VM's journaled policies to @saved (those not there yet) */
+void paiovd_throttle_journal_load(int state_fd, const PaiovdVmId *vm,
+                                  GHashTable *saved);
+
 /* log.c-like helpers in main.c */
 void paiovd_log(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 
