@@ -103,6 +103,7 @@ typedef struct Peer {
     GString *out;
     PeerState state;
     pid_t pid;
+    guint64 start_time;     /* of that pid, read at accept; 0: unknown */
     uid_t uid;
     gid_t gid;
     char *name;             /* NULL: not (yet) known, "" : none */
@@ -459,11 +460,14 @@ static bool vm_del_filter(Peer *p, const char *id)
     return vm_coord_command(p, "object-del", a, P_UNFILTER, id);
 }
 
-/* Who the VM is, for its throttle journal (throttle-journal.c) */
+/*
+ * Which QEMU process the VM is, for its throttle journal
+ * (throttle-journal.c): never what it says it is
+ */
 static PaiovdVmId vm_id(Peer *p)
 {
-    return (PaiovdVmId){ .pid = p->pid, .uid = p->uid, .name = p->name,
-                         .uuid = p->uuid };
+    return (PaiovdVmId){ .pid = p->pid, .start_time = p->start_time,
+                         .name = p->name, .uuid = p->uuid };
 }
 
 static void throttle_journal_write(Peer *p)
@@ -1694,6 +1698,9 @@ static gboolean listener_readable(int fd, GIOCondition cond, gpointer opaque)
     p->id = next_peer_id++;
     p->fd = cfd;
     p->pid = cred.pid;
+    if (!paiovd_proc_start_time(cred.pid, &p->start_time)) {
+        p->start_time = 0;          /* no throttle journal for it */
+    }
     p->uid = cred.uid;
     p->gid = cred.gid;
     p->in = g_string_new("");
@@ -2017,6 +2024,7 @@ int main(int argc, char **argv)
     }
     /* a previous run killed with SIGKILL left knobs changed */
     paiovd_journal_recover(cfg, state_fd);
+    paiovd_throttle_journal_sweep(state_fd);
 
     signal(SIGPIPE, SIG_IGN);
     if (!foreground && !socket_path) {

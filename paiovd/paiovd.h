@@ -120,10 +120,13 @@ bool paiovd_thermal_hot(GPtrArray *zones, bool throttled,
  */
 typedef struct PaiovdVmId {
     pid_t pid;              /* SO_PEERCRED: checked by the kernel */
-    uid_t uid;
-    const char *name;       /* query-name, query-uuid: claimed by QEMU */
-    const char *uuid;
+    guint64 start_time;     /* of that process (/proc/PID/stat), 0: unknown */
+    const char *name;       /* query-name, query-uuid: claimed by QEMU, */
+    const char *uuid;       /* only written into the entry, never a key */
 } PaiovdVmId;
+
+/* The start time of process @pid in clock ticks since boot */
+bool paiovd_proc_start_time(pid_t pid, guint64 *start_time);
 
 /* Printable ASCII, at most 255 bytes */
 bool paiovd_printable(const char *s);
@@ -136,6 +139,8 @@ void paiovd_throttle_journal_remove(int state_fd, const PaiovdVmId *vm);
 /* Add the VM's journaled policies to @saved (those not there yet) */
 void paiovd_throttle_journal_load(int state_fd, const PaiovdVmId *vm,
                                   GHashTable *saved);
+/* Remove the entries of QEMU processes that are gone */
+void paiovd_throttle_journal_sweep(int state_fd);
 
 /* log.c-like helpers in main.c */
 void paiovd_log(const char *fmt, ...) G_GNUC_PRINTF(1, 2);

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -507,6 +508,117 @@ static void test_sysfs_shared(void)
     tree_free(&t);
 }
 
+static GHashTable *policies(const char *first, ...)
+{
+    GHashTable *h = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                          g_free);
+    va_list ap;
+    const char *k;
+
+    va_start(ap, first);
+    for (k = first; k; k = va_arg(ap, const char *)) {
+        g_hash_table_insert(h, g_strdup(k),
+                            g_strdup(va_arg(ap, const char *)));
+    }
+    va_end(ap);
+    return h;
+}
+
+static unsigned journal_entries(const char *dir)
+{
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    const char *n;
+    unsigned count = 0;
+
+    g_assert_nonnull(d);
+    while ((n = g_dir_read_name(d))) {
+        count += g_str_has_prefix(n, "throttle.");
+    }
+    return count;
+}
+
+/*
+ * Guards the throttle journal's key (issue 13): it was what QEMU claims
+ * (query-uuid, query-name), so a QEMU claiming another VM's name took
+ * that VM's journaled policies after a killed daemon (and the VM's own
+ * restore was skipped: the entry was gone), or overwrote them with its
+ * own, or removed them.  Now the entry belongs to the QEMU process (pid
+ * and start time, as the kernel reports them): another process, or the
+ * same pid reused by a new process, finds nothing, whatever it claims.
+ */
+static void test_throttle_journal(void)
+{
+    Tree t;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GHashTable) vm_saved = policies("/objects/pma0", "balanced",
+                                              NULL);
+    g_autoptr(GHashTable) evil_saved = policies("/objects/pma0",
+                                                "performance", NULL);
+    g_autoptr(GHashTable) got = NULL;
+#define WEB1 .name = "web1", .uuid = "5a1c4e2e-4b8b-4d59-9a47-2f1c3b6c9d10"
+    PaiovdVmId vm = { .pid = getpid(), WEB1 };
+    PaiovdVmId evil = { .pid = getppid(), WEB1 };
+    PaiovdVmId reused = { .pid = getpid(), WEB1 };
+    PaiovdVmId unknown = { .pid = getpid(), WEB1 };
+#undef WEB1
+    guint64 st2;
+    int sfd;
+
+    tree_init(&t);
+    sfd = paiovd_state_open(t.state, &err);
+    g_assert_no_error(err);
+    g_assert_true(paiovd_proc_start_time(vm.pid, &vm.start_time));
+    g_assert_true(paiovd_proc_start_time(vm.pid, &st2));
+    g_assert_cmpuint(st2, ==, vm.start_time);
+    g_assert_true(paiovd_proc_start_time(evil.pid, &evil.start_time));
+    reused.start_time = vm.start_time + 1;
+    g_assert_false(paiovd_proc_start_time(0, &st2));
+    g_assert_false(paiovd_proc_start_time(-1, &st2));
+
+    /* the VM throttled, the daemon killed: its entry is there */
+    paiovd_throttle_journal_write(sfd, &vm, vm_saved, "vm");
+    g_assert_cmpuint(journal_entries(t.state), ==, 1);
+
+    /* a hostile QEMU claiming the VM's name and UUID: nothing for it */
+    got = policies(NULL);
+    paiovd_throttle_journal_load(sfd, &evil, got);
+    g_assert_cmpuint(g_hash_table_size(got), ==, 0);
+    /* a new process with the same pid: nothing either */
+    paiovd_throttle_journal_load(sfd, &reused, got);
+    g_assert_cmpuint(g_hash_table_size(got), ==, 0);
+    /* a process whose start time is unknown has no journal */
+    paiovd_throttle_journal_load(sfd, &unknown, got);
+    g_assert_cmpuint(g_hash_table_size(got), ==, 0);
+    g_assert_null(paiovd_throttle_journal_name(&unknown));
+
+    /* it throttled, lifted: the VM's entry neither overwritten nor gone */
+    paiovd_throttle_journal_write(sfd, &evil, evil_saved, "evil");
+    paiovd_throttle_journal_remove(sfd, &evil);
+    paiovd_throttle_journal_remove(sfd, &reused);
+    g_assert_cmpuint(journal_entries(t.state), ==, 1);
+
+    /* the VM rejoins: its own policy back, the entry removed when lifted */
+    paiovd_throttle_journal_load(sfd, &vm, got);
+    g_assert_cmpuint(g_hash_table_size(got), ==, 1);
+    g_assert_cmpstr(g_hash_table_lookup(got, "/objects/pma0"), ==,
+                    "balanced");
+    paiovd_throttle_journal_remove(sfd, &vm);
+    g_assert_cmpuint(journal_entries(t.state), ==, 0);
+
+    /* the next start removes the entries of processes that are gone */
+    paiovd_throttle_journal_write(sfd, &vm, vm_saved, "vm");
+    paiovd_throttle_journal_write(sfd, &reused, evil_saved, "reused");
+    g_assert_cmpuint(journal_entries(t.state), ==, 2);
+    paiovd_throttle_journal_sweep(sfd);
+    g_assert_cmpuint(journal_entries(t.state), ==, 1);
+    g_hash_table_remove_all(got);
+    paiovd_throttle_journal_load(sfd, &vm, got);
+    g_assert_cmpstr(g_hash_table_lookup(got, "/objects/pma0"), ==,
+                    "balanced");
+    close(sfd);
+    tree_free(&t);
+}
+
 static void zone(Tree *t, const char *name, const char *temp,
                  const char *const *trips)
 {
@@ -594,6 +706,7 @@ int main(int argc, char **argv)
     g_test_add_func("/paiovd/knob/planted", test_knob_planted);
     g_test_add_func("/paiovd/state-dir", test_state_dir);
     g_test_add_func("/paiovd/sysfs-shared", test_sysfs_shared);
+    g_test_add_func("/paiovd/throttle-journal", test_throttle_journal);
     g_test_add_func("/paiovd/thermal", test_thermal);
     return g_test_run();
 }
