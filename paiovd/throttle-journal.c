@@ -61,8 +61,11 @@ bool paiovd_proc_start_time(pid_t pid, guint64 *start_time)
     guint64 v;
 
     /* "PID (COMM) STATE ... STARTTIME ...": COMM may hold anything */
-    if (pid <= 0 || paiov_sysfs_read(AT_FDCWD, path, buf, sizeof(buf)) < 0 ||
-        !(end = strrchr(buf, ')'))) {
+    if (pid <= 0 || paiov_sysfs_read(AT_FDCWD, path, buf, sizeof(buf)) < 0) {
+        return false;
+    }
+    end = strrchr(buf, ')');
+    if (!end) {
         return false;
     }
     fields = g_strsplit(end + 1, " ", 22);
