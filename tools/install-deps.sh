@@ -15,7 +15,9 @@ set -eu
 # libFuzzer runtimes): make check-asan, make fuzz; sphinx and its
 # readthedocs theme: make series-check reads the manual with the docs patch
 # libjson-glib-dev: paiovd's wire format; systemd: systemd-socket-activate
-# for paiovd's socket-activation test; util-linux: setpriv
+# for paiovd's socket-activation test; util-linux: setpriv; libx11-dev:
+# the SDL display reads its X connection from the main loop (patch 0055);
+# xdotool: tests/e2e/test_input.py types into QEMU's SDL window
 BUILD_DEPS="ninja-build python3-venv flex bison ccache pkg-config gcc libc6-dev make
 libglib2.0-dev libjson-glib-dev libpixman-1-dev libslirp-dev libfdt-dev libpulse-dev
 libpipewire-0.3-dev zlib1g-dev libsdl2-dev libx11-dev libpng-dev dpkg-dev devscripts quilt
