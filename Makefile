@@ -159,7 +159,8 @@ QTESTS = tests/qtest/es1370-paiov-test tests/qtest/e1000-paiov-test \
 E2E_TESTS = tests/e2e/test_audio.py tests/e2e/test_audio_hostile.py tests/e2e/test_migration.py \
 	tests/e2e/test_runtime_pm.py tests/e2e/test_net.py tests/e2e/test_libvirt.py \
 	tests/e2e/test_display.py tests/e2e/test_paiovd.py tests/e2e/test_pipewire.py \
-	tests/e2e/test_coord.py tests/e2e/test_virtio_sound.py tests/e2e/test_hda.py
+	tests/e2e/test_coord.py tests/e2e/test_virtio_sound.py tests/e2e/test_hda.py \
+	tests/e2e/test_input.py
 RUN_TESTS = tools/run-tests.py --timeout 900 \
 	--env QTEST_QEMU_BINARY=$(CURDIR)/$(OBJ)/qemu-system-x86_64 \
 	--env PAIOV_GUEST_DIR=$(CURDIR)/$(GUEST) \

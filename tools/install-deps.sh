@@ -15,16 +15,18 @@ set -eu
 # libFuzzer runtimes): make check-asan, make fuzz; sphinx and its
 # readthedocs theme: make series-check reads the manual with the docs patch
 # libjson-glib-dev: paiovd's wire format; systemd: systemd-socket-activate
-# for paiovd's socket-activation test; util-linux: setpriv
+# for paiovd's socket-activation test; util-linux: setpriv; libx11-dev:
+# the SDL display reads its X connection from the main loop (patch 0055);
+# xdotool: tests/e2e/test_input.py types into QEMU's SDL window
 BUILD_DEPS="ninja-build python3-venv flex bison ccache pkg-config gcc libc6-dev make
 libglib2.0-dev libjson-glib-dev libpixman-1-dev libslirp-dev libfdt-dev libpulse-dev
-libpipewire-0.3-dev zlib1g-dev libsdl2-dev libpng-dev dpkg-dev devscripts quilt
+libpipewire-0.3-dev zlib1g-dev libsdl2-dev libx11-dev libpng-dev dpkg-dev devscripts quilt
 clang llvm libclang-rt-dev python3-sphinx python3-sphinx-rtd-theme"
 BP_DEPS="meson python3-pycotap qemu-system-data"
 RUN_DEPS="seabios ipxe-qemu pulseaudio pulseaudio-utils alsa-utils
 pipewire pipewire-bin pipewire-pulse wireplumber dbus
 linux-image-amd64 busybox-static cpio kmod xz-utils zstd procps sox
-xvfb xauth gvncviewer python3 gnuplot-nox x11-utils libvirt-clients
+xvfb xauth xdotool gvncviewer python3 gnuplot-nox x11-utils libvirt-clients
 libvirt-daemon libvirt-daemon-driver-qemu libxml2-utils python3-lxml
 strace util-linux systemd"
 
