@@ -10,8 +10,9 @@ from paiov.bench import scenarios_of
 from paiov.bench.report import CSV_FIELDS
 
 
-def check_md(path, scens):
-    text = open(path).read()
+def check_tables(text):
+    """Number of markdown tables in TEXT; AssertionError unless each has
+    a header, a separator and rows of equal column counts."""
     lines = text.splitlines()
     tables = 0
     i = 0
@@ -30,6 +31,13 @@ def check_md(path, scens):
                     raise AssertionError('ragged table row %r' % r)
             tables += 1
         i += 1
+    return tables
+
+
+def check_md(path, scens):
+    text = open(path).read()
+    lines = text.splitlines()
+    tables = check_tables(text)
     if tables < 3:
         raise AssertionError('%d tables, expected at least 3' % tables)
     hdr = '| metric | unit | ' + ' | '.join(scens) + ' |'
