@@ -319,6 +319,10 @@ def run_play(args, workdir, n, modes, rep):
                         else 'relaxed')
             time.sleep(args.settle)
             out[mode] = measure(args, workdir, pids)
+            # the guests still playing (es1370-paiov active) at its end
+            out[mode]['playing'] = sum(
+                any(d['state'] == 'active' for d in g.qmp.cmd('query-paiov'))
+                for g in guests)
         return out
     finally:
         for g in guests:
@@ -377,14 +381,21 @@ def main(argv=None):
     load0 = read('/proc/loadavg')
     results = {}
 
+    failures = []
+
     def got(rep, wl, n, mode, r):
         r['load'] = float(read('/proc/loadavg').split()[0])
         results.setdefault('%s/%d/%s' % (wl, n, mode), []).append(r)
         print('rep %d %s N=%d %-5s instants/s %.1f wakeups/s %.1f '
-              'ctxsw/s %.1f cpu %.1f%% load %.1f'
+              'ctxsw/s %.1f cpu %.1f%% load %.1f%s'
               % (rep + 1, wl, n, mode, r['instants'], r['wakeups'],
-                 r['ctxsw'], r['cpu'], r['load']), file=sys.stderr)
-    failures = []
+                 r['ctxsw'], r['cpu'], r['load'],
+                 ' playing %d' % r['playing'] if 'playing' in r else ''),
+              file=sys.stderr)
+        if r.get('playing', n) != n:
+            failures.append('rep %d play N=%d %s: only %d guests were '
+                            'still playing at the end of the window'
+                            % (rep + 1, n, mode, r['playing']))
     for rep in range(args.reps):
         # rotate the modes' order each repetition: none always first
         k = rep % len(modes)
