@@ -66,9 +66,13 @@ def check_csv(path, scens):
             raise AssertionError('bad CSV row %r' % r)
         seen.add((r[1], r[2]))
     for s in scens:
-        need = ['system.cs_per_s', 'pulseaudio.cs_per_s', 'sink.after']
+        need = ['system.cs_per_s', 'pulseaudio.cs_per_s', 'sink.after',
+                'pulseaudio.wakeups_per_s', 'pulseaudio.cpu_pct']
         if s != 'Native':
-            need += ['qemu.cs_per_s', 'qemu.cpu_pct']
+            need += ['qemu.cs_per_s', 'qemu.cpu_pct', 'qemu.wakeups_per_s']
+        if s.endswith('-active'):
+            # issue 14: the playback rate while the guest plays
+            need.append('active.playback_rate')
         for k in need:
             if (s, k) not in seen:
                 raise AssertionError('CSV lacks %s for %s' % (k, s))
