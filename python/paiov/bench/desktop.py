@@ -21,9 +21,10 @@ request outstanding, as a viewer does).
 In each VM boot, in this order: the guest plays /sound.wav once (2 s) so
 its driver has used the card, then
 
-  idle      the guest idle at its console, screen visible and still,
-            after --settle s and at most --sink-settle s more waiting for
-            the host sink to suspend
+  idle      the guest idle at its console, screen visible and still
+            (the console's cursor blink turned off, unless
+            --cursor-blink), after --settle s and at most --sink-settle
+            s more waiting for the host sink to suspend
   blanked   the guest blanked its screen (fb0/blank), --settle s later
   playing   screen unblanked, the guest plays a tone (one aplay, no
             gaps); the window starts --warmup s into it
@@ -69,6 +70,7 @@ from paiov.pulse import Pulse, PulseError
 from paiov.qmp import QMPError
 from paiov.sampling import read
 
+CURSOR_BLINK = '/sys/class/graphics/fbcon/cursor_blink'
 VMS = ('bare', 'stock', 'paiov')
 DISPLAYS = ('sdl', 'vnc', 'vnc-client')
 STATES = ('idle', 'blanked', 'playing')
@@ -241,6 +243,13 @@ class DesktopBench:
                 if rc != 0:
                     raise GuestError('aplay failed (%d): %s'
                                      % (rc, out.strip()))
+            if vm != 'bare' and not a.cursor_blink:
+                # a still screen: the console's blinking cursor is the
+                # guest drawing 5 times a second
+                rc, out = g.run('echo 0 > %s' % CURSOR_BLINK, timeout=60)
+                if rc != 0:
+                    self.notes.add('the guest could not stop its cursor '
+                                   'blinking: %s' % out.strip())
             time.sleep(a.settle)
             if vm != 'bare':
                 server.wait_sink_state('SUSPENDED', a.sink_settle)
@@ -395,6 +404,8 @@ def host_rows(bench):
             '(null sink, module-suspend-on-idle 1 s), -audiodev pa')),
         ('window x repetitions', '%g s x %d (settle %g s, warmup %g s)'
          % (a.window, a.reps, a.settle, a.warmup)),
+        ('guest console cursor', 'blinking (--cursor-blink)'
+         if a.cursor_blink else 'not blinking (still screen)'),
         ('total time', '%d:%02d' % (bench.elapsed // 60, bench.elapsed % 60)),
         ('qemu-paiov commit', commit),
         ('command', ' '.join(shlex.quote(x) for x in a.command)),
@@ -599,6 +610,9 @@ def parse_args(argv):
     ap.add_argument('--server', choices=('pulseaudio', 'pipewire'),
                     default='pulseaudio')
     ap.add_argument('--machine', default='q35')
+    ap.add_argument('--cursor-blink', action='store_true',
+                    help='leave the guest console\'s cursor blinking (by '
+                    'default it is turned off: a still screen)')
     ap.add_argument('--boot-timeout', type=float, default=240)
     ap.add_argument('--smoke', action='store_true',
                     help='one short repetition, SDL only, then check the '
