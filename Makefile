@@ -7,7 +7,9 @@
 #   make guest-6.12   the test guest on Debian's 6.12 kernel (virtio_snd)
 #   make demo     boot the test guest with paiov devices, print a timeline
 #                 (SERVER=pulseaudio|pipewire: the host sound server)
-#   make bench    battery-life benchmark Native/Base/PAIOV (BENCH_ARGS=...)
+#   make bench    battery-life benchmark Native/Base/PAIOV (BENCH_ARGS=...),
+#                 then bench-desktop
+#   make bench-desktop   the desktop VM, stock vs paiov vs bare (DESKTOP_ARGS)
 #   make bench-throughput   active path: stock vs paiov throughput
 #   make bench-toggle   host syscalls/IPIs per guest power toggle
 #   make bench-coord    host wakeups of N VMs, paiovd coordination off/on
@@ -50,7 +52,7 @@ CONFIGURE_OPTS = \
 	--disable-docs --disable-werror
 
 .PHONY: FORCE all deps qemu test-bins check check-unit check-qtest \
-	check-e2e checkpatch demo bench bench-throughput bench-toggle bench-coord clean \
+	check-e2e checkpatch demo bench bench-desktop bench-throughput bench-toggle bench-coord clean \
 	distclean guest guest-6.12 series series-check asan check-asan fuzz-bin fuzz \
 	fuzz-smoke paiovd paiovd-asan bench-hpet check-hda-recording
 
@@ -180,6 +182,8 @@ check: test-bins guest guest-6.12 asan fuzz-bin paiovd-asan
 		$(foreach t,$(E2E_TESTS),-- $(t) $(QEMU)) \
 		-- tools/paiov-bench --smoke --qemu $(QEMU) --guest $(GUEST) \
 			--out $(BUILD)/bench-smoke \
+		-- tools/paiov-bench-desktop --smoke --qemu $(QEMU) \
+			--guest $(GUEST) --out $(BUILD)/bench-smoke \
 		$(ASAN_CHECKS) $(FUZZ_SMOKE_CHECKS)
 
 check-unit: test-bins
@@ -321,12 +325,28 @@ demo: qemu guest
 		--sound $(SOUND)
 
 # Battery-life benchmark after figure 4 of the PAIOV paper: Native, Base
-# and PAIOV side by side (docs/benchmark.md); e.g.
+# and PAIOV side by side, then the desktop VM (bench-desktop); both write
+# to build/bench (docs/benchmark.md); e.g.
 # make bench BENCH_ARGS='--reps 5 --window 60 --ui vnc'
 BENCH_ARGS ?=
 bench: qemu guest
-	tools/paiov-bench --qemu $(QEMU) --guest $(GUEST) --out $(BUILD)/bench \
-		--server $(SERVER) --sound $(SOUND) $(BENCH_ARGS)
+	rc=0; tools/paiov-bench --qemu $(QEMU) --guest $(GUEST) \
+		--out $(BUILD)/bench --server $(SERVER) --sound $(SOUND) \
+		$(BENCH_ARGS) || rc=1; \
+	$(BENCH_DESKTOP) || rc=1; exit $$rc
+
+# The whole desktop VM (issue 15): q35, Intel HDA (SOUND=es1370 on the
+# command line: ES1370), VGA on SDL and on VNC with and without a client,
+# e1000, usb-tablet on xHCI; stock vs paiov devices and a bare VM,
+# interleaved; build/bench/desktop.md has README's headline table; e.g.
+# make bench-desktop DESKTOP_ARGS='--reps 5 --window 20 --displays sdl'
+DESKTOP_ARGS ?=
+BENCH_DESKTOP = tools/paiov-bench-desktop --qemu $(QEMU) --guest $(GUEST) \
+	--out $(BUILD)/bench --server $(SERVER) \
+	$(if $(filter command line environment,$(origin SOUND)),--sound $(SOUND)) \
+	$(DESKTOP_ARGS)
+bench-desktop: qemu guest
+	$(BENCH_DESKTOP)
 
 # The active path costs the same: network rx/tx and playback, stock
 # ES1370/e1000 vs the paiov devices (docs/benchmark.md)
@@ -342,12 +362,14 @@ TOGGLE_ARGS ?=
 bench-toggle: qemu
 	tools/paiov-toggle-bench --qemu $(QEMU) $(TOGGLE_ARGS)
 
-# Host wakeup instants of N TCG VMs, coordination by paiovd off vs on
-# (docs/coordinator.md); root (perf); e.g. make bench-coord COORD_ARGS='-r 5'
+# Host wakeup instants of N = 1, 2, 4, 8 TCG VMs, coordination by paiovd
+# off vs on, firmware VMs with a running DAC and test guests playing
+# (docs/coordinator.md); root (perf); e.g.
+# make bench-coord COORD_ARGS='-r 5 --window 5 --play-vms 1,4'
 COORD_ARGS ?=
-bench-coord: qemu paiovd
+bench-coord: qemu paiovd guest
 	tools/paiov-bench-coord --qemu $(QEMU) --paiovd $(PAIOVD) \
-		--out $(BUILD)/bench-coord $(COORD_ARGS)
+		--guest $(GUEST) --out $(BUILD)/bench-coord $(COORD_ARGS)
 
 # The platform floor: QEMU wakeups/s of the idle test guest with
 # -machine hpet=on and hpet=off (issue 15, patches/0030); HPET_STOCK=<a

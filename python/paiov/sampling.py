@@ -20,15 +20,18 @@ def read(path, default=None):
 
 # -- /proc counters ----------------------------------------------------------
 
-def ctxt_switches(pid):
-    """Voluntary + involuntary context switches of all threads of PID."""
+def ctxt_switches(pid, voluntary_only=False):
+    """Voluntary + involuntary context switches of all threads of PID
+    (VOLUNTARY_ONLY: the voluntary ones, i.e. the threads' wakeups from
+    sleep)."""
+    kinds = (('voluntary_ctxt_switches',) if voluntary_only else
+             ('voluntary_ctxt_switches', 'nonvoluntary_ctxt_switches'))
     total = 0
     for status in glob.glob('/proc/%d/task/*/status' % pid):
         try:
             with open(status) as f:
                 for line in f:
-                    if line.startswith(('voluntary_ctxt_switches',
-                                        'nonvoluntary_ctxt_switches')):
+                    if line.startswith(kinds):
                         total += int(line.split()[1])
         except OSError:
             pass
@@ -52,16 +55,18 @@ def cpu_seconds(pid):
 
 
 def proc_counters(pid):
-    """(context switches of all threads, utime+stime ticks) of PID."""
+    """(context switches of all threads, utime+stime ticks, voluntary
+    context switches of all threads) of PID."""
     if not pid:
         return None
     cs = ctxt_switches(pid)
+    vcs = ctxt_switches(pid, voluntary_only=True)
     stat = read('/proc/%d/stat' % pid)
     if stat is None:
         return None
     fields = stat.rsplit(')', 1)[1].split()
     # fields[0] is field 3 (state); utime and stime are fields 14, 15
-    return cs, int(fields[11]) + int(fields[12])
+    return cs, int(fields[11]) + int(fields[12]), vcs
 
 
 def system_counters():

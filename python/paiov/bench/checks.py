@@ -10,8 +10,9 @@ from paiov.bench import scenarios_of
 from paiov.bench.report import CSV_FIELDS
 
 
-def check_md(path, scens):
-    text = open(path).read()
+def check_tables(text):
+    """Number of markdown tables in TEXT; AssertionError unless each has
+    a header, a separator and rows of equal column counts."""
     lines = text.splitlines()
     tables = 0
     i = 0
@@ -30,6 +31,13 @@ def check_md(path, scens):
                     raise AssertionError('ragged table row %r' % r)
             tables += 1
         i += 1
+    return tables
+
+
+def check_md(path, scens):
+    text = open(path).read()
+    lines = text.splitlines()
+    tables = check_tables(text)
     if tables < 3:
         raise AssertionError('%d tables, expected at least 3' % tables)
     hdr = '| metric | unit | ' + ' | '.join(scens) + ' |'
@@ -58,9 +66,13 @@ def check_csv(path, scens):
             raise AssertionError('bad CSV row %r' % r)
         seen.add((r[1], r[2]))
     for s in scens:
-        need = ['system.cs_per_s', 'pulseaudio.cs_per_s', 'sink.after']
+        need = ['system.cs_per_s', 'pulseaudio.cs_per_s', 'sink.after',
+                'pulseaudio.wakeups_per_s', 'pulseaudio.cpu_pct']
         if s != 'Native':
-            need += ['qemu.cs_per_s', 'qemu.cpu_pct']
+            need += ['qemu.cs_per_s', 'qemu.cpu_pct', 'qemu.wakeups_per_s']
+        if s.endswith('-active'):
+            # issue 14: the playback rate while the guest plays
+            need.append('active.playback_rate')
         for k in need:
             if (s, k) not in seen:
                 raise AssertionError('CSV lacks %s for %s' % (k, s))

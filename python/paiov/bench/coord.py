@@ -1,15 +1,29 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """paiov-bench-coord: host wakeups of N VMs, coordination off vs on.
 
-N = 1, 2, 4 TCG VMs (SeaBIOS, no disk: the guest idles in the firmware),
-each with an es1370-paiov whose DAC2 the benchmark turns on through the
-monitor (HMP "o", at the BAR the firmware assigned), so that the audio
-timer of each VM runs (audiodev none, timer-period 10 ms, passive idle
-off: the card stays active).  Modes, interleaved per repetition:
+N = 1, 2, 4, 8 TCG VMs (--vms), two workloads (--workloads):
 
-  off     no daemon: each VM's audio timer at its own phase
-  on      every VM joins a private paiovd (paiov-pma paiovd=) that gives
-          each PMA the same grid (align-period-us, default 10000 us)
+  dac     SeaBIOS, no disk: the guest idles in the firmware; each VM has
+          an es1370-paiov whose DAC2 the benchmark turns on through the
+          monitor (HMP "o", at the BAR the firmware assigned), so that
+          the audio timer of each VM runs (audiodev none, timer-period
+          10 ms, passive idle off: the card stays active).  Cheap: a new
+          set of VMs per mode.
+  play    the test guest (tests/guest: Linux + busybox, --play-mem MiB)
+          really playing a tone in a loop on es1370-paiov (aplay;
+          audiodev none, 10 ms timer): the guest's own interrupts and
+          timers run as well.  N guests boot once per repetition and N,
+          all joined to one private paiovd; the modes are switched in
+          that boot by qom-set on every PMA (align-period-us 0 for off,
+          the daemon's grid back for on, sla for mixed), one after the
+          other.  Boots are what it costs: --play-vms to run fewer N.
+
+Modes (--modes), interleaved (their order rotates each repetition):
+
+  off     no grid: each VM's audio timer at its own phase (dac: no
+          daemon at all)
+  on      every VM on the same grid of a private paiovd (paiov-pma
+          paiovd=; align-period-us, default 10000 us)
   mixed   as on, the first VM sla=strict (never delayed), the others
           relaxed (piggyback on the grid)
 
@@ -23,12 +37,14 @@ Measured over --window seconds after --settle seconds:
   cpu %              utime + stime of the QEMUs (/proc/PID/stat), in % of
                      one CPU
 
-min/median/max over the repetitions, markdown table and JSON
-(--out DIR/results.json).  Needs root (perf on every CPU).  A benchmark:
+min/median/max over the repetitions, with the load average; markdown
+table on stdout and in --out DIR/results.md, all runs in
+DIR/results.json.  Needs root (perf on every CPU).  A benchmark:
 nothing is asserted; not part of make check.
 
   tools/paiov-bench-coord [--qemu build/qemu-system-x86_64]
-      [--paiovd build/paiovd/paiovd] [-r 3] [--window 10] [--vms 1,2,4]
+      [--paiovd build/paiovd/paiovd] [--guest build/guest] [-r 3]
+      [--window 10] [--vms 1,2,4,8] [--workloads dac,play]
 """
 
 import argparse
@@ -44,8 +60,9 @@ import tempfile
 import time
 
 from paiov import TOP
-from paiov.guest import FIRMWARE_DIRS
-from paiov.qmp import QMP
+from paiov.guest import FIRMWARE_DIRS, Guest, GuestError
+from paiov.qmp import QMP, QMPError
+from paiov.sampling import read
 
 CTRL_DAC2_EN = 0x20
 CTRL_PCLKDIV_44100 = 30 << 16
@@ -187,14 +204,7 @@ def run_one(args, workdir, n, mode):
                 else:
                     raise RuntimeError('a VM did not get the grid')
         time.sleep(args.settle)
-        pids = [p.pid for p, _ in vms]
-        c0, t0, w0 = ctxsw(pids), cpu_ticks(pids), time.monotonic()
-        inst, wk = wakeup_instants(workdir, args.window, tids(pids))
-        el = time.monotonic() - w0
-        hz = os.sysconf('SC_CLK_TCK')
-        return {'instants': inst, 'wakeups': wk,
-                'ctxsw': (ctxsw(pids) - c0) / el,
-                'cpu': (cpu_ticks(pids) - t0) * 100.0 / hz / el}
+        return measure(args, workdir, [p.pid for p, _ in vms])
     finally:
         for proc, qmp in vms:
             try:
@@ -212,6 +222,115 @@ def run_one(args, workdir, n, mode):
             daemon.wait(10)
 
 
+def qom_set(qmp, prop, value):
+    qmp.cmd('qom-set', path='/objects/pma0', property=prop, value=value)
+
+
+def coordination(qmp):
+    return qmp.cmd('query-paiov-pma')[0]['coordination']
+
+
+def wait_active(g, timeout):
+    """Until the guest's es1370-paiov is active (the guest plays)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(d['state'] == 'active' for d in g.qmp.cmd('query-paiov')):
+            return
+        time.sleep(0.3)
+    raise RuntimeError('the guest did not start playing in %d s' % timeout)
+
+
+def measure(args, workdir, pids):
+    c0, t0, w0 = ctxsw(pids), cpu_ticks(pids), time.monotonic()
+    inst, wk = wakeup_instants(workdir, args.window, tids(pids))
+    el = time.monotonic() - w0
+    hz = os.sysconf('SC_CLK_TCK')
+    return {'instants': inst, 'wakeups': wk,
+            'ctxsw': (ctxsw(pids) - c0) / el,
+            'cpu': (cpu_ticks(pids) - t0) * 100.0 / hz / el}
+
+
+def run_play(args, workdir, n, modes, rep):
+    """Workload play: N test guests (Linux, busybox) really playing a tone
+    on es1370-paiov (audiodev none, 10 ms timer), all joined to one
+    private paiovd.  The modes are measured in the same boot, one after
+    the other in the order given: on (the grid the daemon gave), off
+    (align-period-us 0 set on every PMA: each VM at its own phase), mixed
+    (the daemon's grid again, the first VM sla=strict, the others
+    relaxed).  Returns {mode: result}."""
+    sock = os.path.join(workdir, 'paiovd.sock')
+    conf = os.path.join(workdir, 'paiovd.conf')
+    with open(conf, 'w') as f:
+        f.write('[paiovd]\nstate-dir=%s\nthermal-interval-s=0\n'
+                'align-period-us=%d\n'
+                % (os.path.join(workdir, 'state'), args.period_us))
+    os.chmod(conf, 0o600)
+    daemon = subprocess.Popen([args.paiovd, '--foreground', '--socket',
+                               sock, '--config', conf],
+                              stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    guests = []
+    out = {}
+    try:
+        for _ in range(100):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.05)
+        for i in range(n):
+            g = Guest(guest_dir=args.guest, accel='tcg',
+                      memory=args.play_mem)
+            g.start(args.qemu, [
+                '-name', 'bench%d' % i, '-vga', 'none', '-nic', 'none',
+                '-object', 'paiov-pma,id=pma0,paiovd=' + sock,
+                '-audiodev', 'none,id=a0,timer-period=10000',
+                '-device', 'es1370-paiov,audiodev=a0,id=snd0,pma=pma0'],
+                workdir=os.path.join(workdir, 'vm%d' % i))
+            guests.append(g)
+        t0 = time.monotonic()
+        for g in guests:
+            g.wait_ready(args.boot_timeout)
+        print('rep %d N=%d play: %d guests booted in %.0f s'
+              % (rep + 1, n, n, time.monotonic() - t0), file=sys.stderr)
+        for g in guests:
+            g.send('while :; do tail -c +45 /sound.wav; done | aplay -q '
+                   '-t raw -f S16_LE -r 44100 -c 2')
+        for g in guests:
+            wait_active(g, 60)
+        grid = None
+        for g in guests:
+            for _ in range(100):
+                c = coordination(g.qmp)
+                if c['align-period-us'] == args.period_us:
+                    grid = (c['align-period-us'], c['align-phase-us'])
+                    break
+                time.sleep(0.05)
+            else:
+                raise RuntimeError('a VM did not get the grid')
+        pids = [g.proc.pid for g in guests]
+        for mode in modes:
+            if mode == 'mixed' and n == 1:
+                continue
+            for i, g in enumerate(guests):
+                qom_set(g.qmp, 'align-period-us',
+                        0 if mode == 'off' else grid[0])
+                if mode != 'off':
+                    qom_set(g.qmp, 'align-phase-us', grid[1])
+                qom_set(g.qmp, 'sla', 'strict' if mode == 'mixed' and i == 0
+                        else 'relaxed')
+            time.sleep(args.settle)
+            out[mode] = measure(args, workdir, pids)
+            # the guests still playing (es1370-paiov active) at its end
+            out[mode]['playing'] = sum(
+                any(d['state'] == 'active' for d in g.qmp.cmd('query-paiov'))
+                for g in guests)
+        return out
+    finally:
+        for g in guests:
+            g.shutdown()
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(10)
+
+
 def fmt(values, digits=1):
     return '%.*f / %.*f / %.*f' % (digits, min(values), digits,
                                    statistics.median(values), digits,
@@ -224,11 +343,25 @@ def main(argv=None):
         TOP, 'build/qemu-system-x86_64'))
     ap.add_argument('--paiovd', default=os.path.join(
         TOP, 'build/paiovd/paiovd'))
+    ap.add_argument('--guest', default=os.environ.get('PAIOV_GUEST_DIR') or
+                    os.path.join(TOP, 'build', 'guest'),
+                    help='the test guest of workload play')
     ap.add_argument('-r', '--reps', type=int, default=3)
     ap.add_argument('--window', type=float, default=10)
     ap.add_argument('--settle', type=float, default=2)
-    ap.add_argument('--vms', default='1,2,4')
+    ap.add_argument('--vms', default='1,2,4,8',
+                    help='numbers of VMs (default 1,2,4,8)')
+    ap.add_argument('--play-vms',
+                    help='numbers of VMs of workload play (default --vms)')
     ap.add_argument('--modes', default='off,on,mixed')
+    ap.add_argument('--workloads', default='dac,play',
+                    help='dac: firmware-idle VMs whose DAC the benchmark '
+                    'turns on; play: test guests playing a tone '
+                    '(default both)')
+    ap.add_argument('--play-mem', type=int, default=128,
+                    help='MiB per guest of workload play (default 128)')
+    ap.add_argument('--boot-timeout', type=float, default=900,
+                    help='s for all guests of workload play to boot')
     ap.add_argument('--period-us', type=int, default=10000)
     ap.add_argument('--out', default=os.path.join(TOP, 'build/bench-coord'))
     args = ap.parse_args(argv)
@@ -236,42 +369,89 @@ def main(argv=None):
         print('paiov-bench-coord: perf is needed', file=sys.stderr)
         return 1
     ns = [int(x) for x in args.vms.split(',')]
+    play_ns = [int(x) for x in (args.play_vms or args.vms).split(',')]
     modes = args.modes.split(',')
+    workloads = args.workloads.split(',')
+    if 'play' in workloads and not os.path.exists(
+            os.path.join(args.guest, 'initrd.img')):
+        print('paiov-bench-coord: no test guest in %s (make guest)'
+              % args.guest, file=sys.stderr)
+        return 1
     os.makedirs(args.out, exist_ok=True)
+    load0 = read('/proc/loadavg')
     results = {}
+
+    failures = []
+
+    def got(rep, wl, n, mode, r):
+        r['load'] = float(read('/proc/loadavg').split()[0])
+        results.setdefault('%s/%d/%s' % (wl, n, mode), []).append(r)
+        print('rep %d %s N=%d %-5s instants/s %.1f wakeups/s %.1f '
+              'ctxsw/s %.1f cpu %.1f%% load %.1f%s'
+              % (rep + 1, wl, n, mode, r['instants'], r['wakeups'],
+                 r['ctxsw'], r['cpu'], r['load'],
+                 ' playing %d' % r['playing'] if 'playing' in r else ''),
+              file=sys.stderr)
+        if r.get('playing', n) != n:
+            failures.append('rep %d play N=%d %s: only %d guests were '
+                            'still playing at the end of the window'
+                            % (rep + 1, n, mode, r['playing']))
     for rep in range(args.reps):
-        for n in ns:
-            for mode in modes:
-                if mode == 'mixed' and n == 1:
-                    continue
+        # rotate the modes' order each repetition: none always first
+        k = rep % len(modes)
+        order = modes[k:] + modes[:k]
+        for n in sorted(set(ns) | set(play_ns)):
+            if 'dac' in workloads and n in ns:
+                for mode in order:
+                    if mode == 'mixed' and n == 1:
+                        continue
+                    workdir = tempfile.mkdtemp(prefix='paiov-bench-coord-')
+                    try:
+                        got(rep, 'dac', n, mode,
+                            run_one(args, workdir, n, mode))
+                    finally:
+                        shutil.rmtree(workdir, ignore_errors=True)
+            if 'play' in workloads and n in play_ns:
                 workdir = tempfile.mkdtemp(prefix='paiov-bench-coord-')
                 try:
-                    r = run_one(args, workdir, n, mode)
+                    for mode, r in run_play(args, workdir, n, order,
+                                            rep).items():
+                        got(rep, 'play', n, mode, r)
+                except (GuestError, QMPError, RuntimeError, OSError,
+                        TimeoutError) as e:
+                    msg = 'rep %d play N=%d failed: %s' % (
+                        rep + 1, n, str(e).splitlines()[0])
+                    failures.append(msg)
+                    print('paiov-bench-coord: ' + msg, file=sys.stderr)
                 finally:
                     shutil.rmtree(workdir, ignore_errors=True)
-                results.setdefault('%d/%s' % (n, mode), []).append(r)
-                print('rep %d N=%d %-5s instants/s %.1f wakeups/s %.1f '
-                      'ctxsw/s %.1f cpu %.1f%%'
-                      % (rep + 1, n, mode, r['instants'], r['wakeups'],
-                         r['ctxsw'], r['cpu']), file=sys.stderr)
+    load1 = read('/proc/loadavg')
     with open(os.path.join(args.out, 'results.json'), 'w') as f:
         json.dump(results, f, indent=1)
-    print('| VMs | coordination | wakeup instants/s | QEMU wakeups/s | '
-          'QEMU ctxsw/s | QEMU CPU % |')
-    print('|---|---|---|---|---|---|')
-    for n in ns:
-        for mode in modes:
-            rs = results.get('%d/%s' % (n, mode))
-            if not rs:
-                continue
-            print('| %d | %s | %s | %s | %s | %s |' % (
-                n, mode, fmt([r['instants'] for r in rs]),
-                fmt([r['wakeups'] for r in rs]),
-                fmt([r['ctxsw'] for r in rs]),
-                fmt([r['cpu'] for r in rs])))
-    print('\nmin / median / max over %d repetitions, %g s windows, grid '
-          '%d us' % (args.reps, args.window, args.period_us))
-    return 0
+    lines = ['| workload | VMs | coordination | wakeup instants/s | '
+             'QEMU wakeups/s | QEMU ctxsw/s | QEMU CPU % | load (1 min) |',
+             '|---|---|---|---|---|---|---|---|']
+    for wl in workloads:
+        for n in sorted(set(ns) | set(play_ns)):
+            for mode in modes:
+                rs = results.get('%s/%d/%s' % (wl, n, mode))
+                if not rs:
+                    continue
+                lines.append('| %s | %d | %s | %s | %s | %s | %s | %s |' % (
+                    wl, n, mode, fmt([r['instants'] for r in rs]),
+                    fmt([r['wakeups'] for r in rs]),
+                    fmt([r['ctxsw'] for r in rs]),
+                    fmt([r['cpu'] for r in rs]),
+                    fmt([r['load'] for r in rs])))
+    lines += ['', 'min / median / max over %d repetitions, %g s windows, '
+              'grid %d us; load average %s at the start, %s at the end'
+              % (args.reps, args.window, args.period_us,
+                 ' '.join(load0.split()[:3]), ' '.join(load1.split()[:3]))]
+    lines += ['FAILED: ' + f for f in failures]
+    with open(os.path.join(args.out, 'results.md'), 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    print('\n'.join(lines))
+    return 1 if failures else 0
 
 
 if __name__ == '__main__':

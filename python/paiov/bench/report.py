@@ -130,11 +130,16 @@ def host_info(bench):
         ('UI', {'sdl': 'QEMU SDL window on Xvfb',
                 'vnc': 'QEMU VNC server, gvncviewer on Xvfb',
                 'none': 'none (-display none), Xvfb idle'}[a.ui]),
+        ('sound card', 'ich9-intel-hda + hda-duplex (PAIOV: '
+         'ich9-intel-hda-paiov + hda-duplex-paiov)'
+         if getattr(a, 'sound', 'es1370') == 'hda' else
+         'ES1370 (PAIOV: es1370-paiov)'),
         ('guest', 'tests/guest: Linux %s + busybox, %s' % (
             read(os.path.join(a.guest, 'kernel-version'), '?'),
             'TCG' if a.accel == 'tcg' else a.accel.upper())),
         ('paiov devices in the binary', ', '.join(
-            d for d in ('es1370-paiov', 'vga-paiov', 'e1000-paiov')
+            d for d in ('es1370-paiov', 'ich9-intel-hda-paiov',
+                        'hda-duplex-paiov', 'vga-paiov', 'e1000-paiov')
             if d in bench.caps.devices) or 'none'),
         ('window x repetitions', '%g s x %d' % (a.window, a.reps)),
         ('total time', '%d:%02d' % (bench.elapsed // 60, bench.elapsed % 60)),
@@ -149,10 +154,13 @@ def write_md(bench, path, plot_name):
     nums, strs = collect(bench.rows)
     L = ['# paiov-bench results', '',
          'Idle battery-life benchmark after figure 4 of the PAIOV paper: '
-         'Native (no VM), Base (stock ES1370, VGA, e1000), PAIOV (paiov '
+         'Native (no VM), Base (stock %s, VGA, e1000), PAIOV (paiov '
          'devices), and both VMs while the guest plays and receives a '
          'stream (-active).  Cells: min / median / max over %d runs of '
-         '%g s.  See docs/benchmark.md for the method.' % (a.reps, a.window),
+         '%g s.  See docs/benchmark.md for the method.' % (
+             'ich9-intel-hda + hda-duplex'
+             if getattr(a, 'sound', 'es1370') == 'hda' else 'ES1370',
+             a.reps, a.window),
          '']
     notes = sorted(bench.notes)
     if bench.failures:

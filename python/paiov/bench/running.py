@@ -23,6 +23,25 @@ from paiov.sampling import read
 BLANK = '/sys/class/graphics/fb0/blank'
 
 
+def play_tone_cmd(seconds):
+    """Guest shell command: play SECONDS of /sound.wav's tone in a loop
+    (one aplay, no gap), then print PLAYED <start> <end> from the guest's
+    /proc/uptime (see playback_rate())."""
+    return ('s=$(cut -d" " -f1 /proc/uptime); '
+            '(while tail -c +45 /sound.wav; do :; done | aplay -q -t raw '
+            '-f S16_LE -r 44100 -c 2 -d %d); '
+            'echo PLAYED $s $(cut -d" " -f1 /proc/uptime)' % seconds)
+
+
+def playback_rate(out, seconds):
+    """Seconds of sound per second of wall time (guest clock, which
+    follows the host's) from play_tone_cmd()'s output; None if absent."""
+    m = re.search(r'^PLAYED ([0-9.]+) ([0-9.]+)\s*$', out, re.M)
+    if not m or float(m.group(2)) <= float(m.group(1)):
+        return None
+    return seconds / (float(m.group(2)) - float(m.group(1)))
+
+
 class BenchUserPulse(UserPulse):
     """--pulse user: the demo's UserPulse, and pid() finds
     pipewire-pulse too."""
@@ -200,10 +219,8 @@ class Bench:
             scen = kind + '-active'
             server = StreamServer(self.args.net_rate * 1024)
             dur = int(math.ceil(self.args.window + self.args.warmup + 3))
-            g.send('(while tail -c +45 /sound.wav; do :; done | aplay -q '
-                   '-t raw -f S16_LE -r 44100 -c 2 -d %d) & '
-                   'timeout %d nc 10.0.2.2 %d | wc -c; wait'
-                   % (dur, dur, server.port))
+            g.send('(%s) & timeout %d nc 10.0.2.2 %d | wc -c; wait'
+                   % (play_tone_cmd(dur), dur, server.port))
             self.say(rep, scen, 'guest plays a %d s tone and receives '
                      '%d KiB/s' % (dur, self.args.net_rate))
             time.sleep(self.args.warmup)
@@ -217,6 +234,9 @@ class Bench:
             m['sink.after'] = pulse.sink_state()
             m.update(paiov_metrics(q0, q1))
             rc, out = g.wait_done(dur + 60)
+            rate = playback_rate(out, dur)
+            if rate:
+                m['active.playback_rate'] = rate
             nums_out = [x for x in out.split() if x.isdigit()]
             got = nums_out[-1] if nums_out else '?'
             if rc != 0 or not got.isdigit() or int(got) == 0:

@@ -14,6 +14,10 @@ from paiov.sampling import (CLK_TCK, Battery, Rapl, proc_counters, read,
 # metric key -> (label, unit); keys not listed (pma.*) are labelled
 # from the key itself
 METRICS = [
+    ('qemu.wakeups_per_s', 'QEMU wakeups (voluntary context switches)',
+     '1/s'),
+    ('pulseaudio.wakeups_per_s', 'sound server wakeups (voluntary context '
+     'switches)', '1/s'),
     ('qemu.cs_per_s', 'QEMU context switches', '1/s'),
     ('pulseaudio.cs_per_s', 'PulseAudio context switches', '1/s'),
     ('xvfb.cs_per_s', 'display server (Xvfb) context switches', '1/s'),
@@ -32,6 +36,8 @@ METRICS = [
     ('battery.power_w', 'battery power (power_now)', 'W'),
     ('battery.energy_w', 'battery power (energy_now delta)', 'W'),
     ('active.net_kib_per_s', 'stream sent to the guest', 'KiB/s'),
+    ('active.playback_rate', 'playback rate (s of sound per s of wall '
+     'time, whole tone)', 'x realtime'),
     ('window_s', 'measurement window', 's'),
 ]
 LABELS = {k: (label, unit) for k, label, unit in METRICS}
@@ -92,6 +98,7 @@ def measure(window, pids, src, battery_interval, extra=None):
         cs = (b[0] - a[0]) / dt
         cpu = (b[1] - a[1]) / CLK_TCK / dt * 100
         m[n + '.cs_per_s'] = cs
+        m[n + '.wakeups_per_s'] = (b[2] - a[2]) / dt
         m[n + '.cpu_pct'] = cpu
         tot_cs += cs
         tot_cpu += cpu
