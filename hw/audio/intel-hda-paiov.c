@@ -721,6 +721,11 @@ static void hda_paiov_codec_class_init(ObjectClass *klass, void *data)
     ck->exit = hda_paiov_codec_exit;
     ck->command = hda_paiov_command;
     ak->stream_may_run = hda_paiov_stream_may_run;
+    /*
+     * The host stream may take nothing for a while after it is uncorked:
+     * wait for it instead of dropping the 46 ms the codec holds
+     */
+    ak->keep_on_overrun = true;
     device_class_set_legacy_reset(dc, hda_paiov_codec_reset);
     dc->desc = data;
     dc->vmsd = &vmstate_hda_paiov_codec;
