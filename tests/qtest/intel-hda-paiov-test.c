@@ -15,6 +15,9 @@
 #include "qemu/osdep.h"
 #include "hw/pci/pci_regs.h"
 #include "qemu/bswap.h"
+#ifdef CONFIG_LINUX
+#include <sys/prctl.h>
+#endif
 #include "qemu/timer.h"
 #include "paiov-qtest.h"
 
@@ -444,6 +447,206 @@ static void test_output_whole(void)
     g_array_free(stock, true);
 }
 
+/*
+ * A private PulseAudio daemon (a null sink, a unix socket in its own
+ * directory), as the end-to-end tests start one; NULL if there is no
+ * pulseaudio to run.
+ */
+typedef struct PrivatePulse {
+    char *dir;
+    char *server;
+    GPid pid;
+} PrivatePulse;
+
+static gchar **pulse_env(PrivatePulse *pa)
+{
+    gchar **env = g_get_environ();
+    const char *vars[] = {
+        "HOME", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "PULSE_RUNTIME_PATH",
+        "PULSE_STATE_PATH",
+    };
+    int i;
+
+    for (i = 0; i < ARRAY_SIZE(vars); i++) {
+        env = g_environ_setenv(env, vars[i], pa->dir, true);
+    }
+    return env;
+}
+
+static char *pulse_pactl(PrivatePulse *pa, const char *what)
+{
+    g_auto(GStrv) env = pulse_env(pa);
+    const char *argv[] = { "pactl", "-s", pa->server, "list", what, NULL };
+    char *out = NULL;
+    int status;
+
+    if (!g_spawn_sync(NULL, (char **)argv, env, G_SPAWN_SEARCH_PATH |
+                      G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &out, NULL,
+                      &status, NULL) ||
+        !WIFEXITED(status) || WEXITSTATUS(status)) {
+        g_free(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* The daemon goes when the test does, even when an assertion aborts it */
+static void pulse_child_setup(gpointer opaque)
+{
+#ifdef CONFIG_LINUX
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+#endif
+}
+
+static PrivatePulse *pulse_start(void)
+{
+    PrivatePulse *pa = g_new0(PrivatePulse, 1);
+    g_autofree char *conf = NULL, *text = NULL, *daemon = NULL;
+    g_auto(GStrv) env = NULL;
+    int i;
+
+    daemon = g_find_program_in_path("pulseaudio");
+    if (!daemon || !g_find_program_in_path("pactl")) {
+        g_free(pa);
+        return NULL;
+    }
+    pa->dir = g_dir_make_tmp("hda-paiov-pulse-XXXXXX", NULL);
+    g_assert_nonnull(pa->dir);
+    pa->server = g_strdup_printf("unix:%s/native", pa->dir);
+    conf = g_build_filename(pa->dir, "default.pa", NULL);
+    text = g_strdup_printf("load-module module-null-sink sink_name=null\n"
+                           "load-module module-native-protocol-unix "
+                           "socket=%s/native auth-anonymous=1\n", pa->dir);
+    g_assert_true(g_file_set_contents(conf, text, -1, NULL));
+    env = pulse_env(pa);
+    {
+        const char *argv[] = {
+            daemon, "-n", "-F", conf, "--daemonize=no",
+            "--exit-idle-time=-1", "--use-pid-file=no", "--disallow-exit",
+            "--log-target=stderr", NULL
+        };
+
+        g_assert_true(g_spawn_async(NULL, (char **)argv, env,
+                                    G_SPAWN_DO_NOT_REAP_CHILD |
+                                    G_SPAWN_STDOUT_TO_DEV_NULL |
+                                    G_SPAWN_STDERR_TO_DEV_NULL,
+                                    pulse_child_setup, NULL, &pa->pid,
+                                    NULL));
+    }
+    for (i = 0; i < 200; i++) {
+        g_autofree char *out = pulse_pactl(pa, "sinks");
+
+        if (out) {
+            return pa;
+        }
+        g_usleep(100 * 1000);
+    }
+    g_assert_not_reached();
+}
+
+static void pulse_stop(PrivatePulse *pa)
+{
+    g_autofree char *rm = g_strdup_printf("rm -rf %s", pa->dir);
+
+    kill(pa->pid, SIGTERM);
+    waitpid(pa->pid, NULL, 0);
+    g_spawn_close_pid(pa->pid);
+    g_assert_cmpint(system(rm), ==, 0);
+    g_free(pa->dir);
+    g_free(pa->server);
+    g_free(pa);
+}
+
+/* The daemon's playback streams, and how many of them are corked */
+static void pulse_sink_inputs(PrivatePulse *pa, int *inputs, int *corked)
+{
+    g_autofree char *out = pulse_pactl(pa, "sink-inputs");
+    g_auto(GStrv) lines = g_strsplit(out ?: "", "\n", -1);
+    int i;
+
+    *inputs = *corked = 0;
+    for (i = 0; lines[i]; i++) {
+        const char *l = g_strstrip(lines[i]);
+
+        *inputs += g_str_has_prefix(l, "Sink Input #");
+        *corked += !strcmp(l, "Corked: yes");
+    }
+}
+
+/*
+ * Wait (in real time: the daemon answers in its own time) until the
+ * daemon has @inputs playback streams with @corked of them corked, or
+ * give up after 20 s; returns how many are corked
+ */
+static int pulse_wait_corked(PrivatePulse *pa, int inputs, int corked)
+{
+    int n = -1, c = -1, i;
+
+    for (i = 0; i < 200; i++) {
+        pulse_sink_inputs(pa, &n, &c);
+        if (n == inputs && c == corked) {
+            break;
+        }
+        g_usleep(100 * 1000);
+    }
+    g_assert_cmpint(n, ==, inputs);
+    return c;
+}
+
+/*
+ * Guards host power for every paiov codec on the link: with an
+ * hda-duplex-paiov and an hda-output-paiov on one controller (each with
+ * its audiodev, so each has its own PulseAudio stream), only the
+ * first codec's sound card was the controller's, so the second codec's
+ * PulseAudio stream was never corked while the controller was idle (its
+ * sink could not suspend).  Both are corked now, and both run again when
+ * the second codec plays.
+ */
+static void test_two_codecs(void)
+{
+    PrivatePulse *pa = pulse_start();
+    Fixture f;
+
+    if (!pa) {
+        g_test_skip("pulseaudio or pactl not found");
+        return;
+    }
+    f.qts = qtest_initf("-M pc -audiodev pa,id=snd0,server=%s "
+                        "-audiodev pa,id=snd1,server=%s "
+                        "-device ich9-intel-hda-paiov,id=hda,addr=04.0 "
+                        "-device hda-duplex-paiov,audiodev=snd0,bus=hda.0,"
+                        "cad=0 "
+                        "-device hda-output-paiov,audiodev=snd1,bus=hda.0,"
+                        "cad=1", pa->server, pa->server);
+    paiov_fixture_attach(&f, PAIOV_DEVFN, 0);
+    qpci_io_writel(f.dev, f.bar, REG_GCTL, 1);
+
+    /* idle from the start: both codecs' playback streams corked */
+    assert_state(f.qts, "idle");
+    qtest_clock_step(f.qts, 1000 * SCALE_MS);
+    g_assert_cmpint(pulse_wait_corked(pa, 2, 2), ==, 2);
+
+    /* the second codec plays: active, both resumed */
+    /* codec 1's DAC takes stream 1 (the codec address in ICW 31:28) */
+    qpci_io_writel(f.dev, f.bar, REG_ICW,
+                   1 << 28 | NID_DAC << 20 | VERB_SET_STREAMID << 8 | 0x10);
+    qpci_io_writew(f.dev, f.bar, REG_ICS, ICS_BUSY);
+    g_assert_cmphex(qpci_io_readw(f.dev, f.bar, REG_ICS) & 3, ==, ICS_VALID);
+    qpci_io_writew(f.dev, f.bar, REG_ICS, ICS_VALID);
+    stream_run(&f, true);
+    assert_state(f.qts, "active");
+    g_assert_cmpint(pulse_wait_corked(pa, 2, 0), ==, 0);
+
+    /* idle again: after the PMA's debounce, both corked */
+    stream_run(&f, false);
+    assert_state(f.qts, "idle");
+    qtest_clock_step(f.qts, 1000 * SCALE_MS);
+    g_assert_cmpint(pulse_wait_corked(pa, 2, 2), ==, 2);
+
+    fixture_stop(&f);
+    pulse_stop(pa);
+}
+
 enum {
     MIG_IDLE,
     MIG_ACTIVE,
@@ -604,6 +807,7 @@ int main(int argc, char **argv)
     qtest_add_func("/intel-hda-paiov/d3hot", test_d3hot);
     qtest_add_func("/intel-hda-paiov/passive-idle", test_passive_idle);
     qtest_add_func("/intel-hda-paiov/output-whole", test_output_whole);
+    qtest_add_func("/intel-hda-paiov/two-codecs", test_two_codecs);
     qtest_add_func("/intel-hda-paiov/migrate/idle", test_migrate_idle);
     qtest_add_func("/intel-hda-paiov/migrate/active", test_migrate_active);
     qtest_add_func("/intel-hda-paiov/migrate/afg-d3", test_migrate_afg_d3);
