@@ -24,8 +24,10 @@
  * - passive-idle: active, but the output streams carry only silence;
  * - idle: D0, no stream runs or every codec's function group sleeps;
  * - d3hot: the guest wrote D3hot to PMCSR.
- * The proxy PMA corks (idle) or releases (d3hot) the host streams of the
- * first paiov codec on the link (its sound card).
+ * The proxy PMA corks (idle) or releases (d3hot) the host streams of
+ * every paiov codec on the link: the first one's sound card is the
+ * controller's (paiov_host_set_card()), the others' follow it
+ * (AUD_set_card_leader()).
  *
  * Copyright (c) 2026 The qemu-paiov authors
  *
@@ -583,10 +585,43 @@ static void hda_paiov_codec_init(HDACodecDevice *hda, Error **errp)
     if (ps && !ps->card_codec) {
         ps->card_codec = c;
         paiov_host_set_card(&ps->host, &c->parent_obj.card);
+    } else if (ps) {
+        /* the other codecs' cards follow the controller's host power */
+        AUD_set_card_leader(&c->parent_obj.card,
+                            &ps->card_codec->parent_obj.card);
     }
     if (ps) {
         intel_hda_paiov_update(ps);
     }
+}
+
+/*
+ * The codec whose card is the controller's goes: another paiov codec's
+ * card takes its place, the rest follow that one
+ */
+static void hda_paiov_codec_pass_card(IntelHDAPaiovState *ps,
+                                      HDAPaiovCodec *gone)
+{
+    HDAPaiovCodec *next = NULL;
+    BusChild *kid;
+
+    QTAILQ_FOREACH(kid, &ps->parent_obj.codecs.qbus.children, sibling) {
+        HDAPaiovCodec *c = hda_paiov_codec_cast(kid->child);
+
+        if (c && c != gone) {
+            AUD_set_card_leader(&c->parent_obj.card, NULL);
+            next = next ?: c;
+        }
+    }
+    QTAILQ_FOREACH(kid, &ps->parent_obj.codecs.qbus.children, sibling) {
+        HDAPaiovCodec *c = hda_paiov_codec_cast(kid->child);
+
+        if (c && c != gone && c != next) {
+            AUD_set_card_leader(&c->parent_obj.card, &next->parent_obj.card);
+        }
+    }
+    ps->card_codec = next;
+    paiov_host_set_card(&ps->host, next ? &next->parent_obj.card : NULL);
 }
 
 static void hda_paiov_codec_exit(HDACodecDevice *hda)
@@ -597,8 +632,7 @@ static void hda_paiov_codec_exit(HDACodecDevice *hda)
     IntelHDAPaiovState *ps = hda_paiov_controller(hda);
 
     if (ps && ps->card_codec == c) {
-        ps->card_codec = NULL;
-        paiov_host_set_card(&ps->host, NULL);
+        hda_paiov_codec_pass_card(ps, c);
     }
     if (ps && hda->cad < INTEL_HDA_PAIOV_CODECS) {
         ps->codecs_off &= ~(1 << hda->cad);
@@ -721,6 +755,11 @@ static void hda_paiov_codec_class_init(ObjectClass *klass, void *data)
     ck->exit = hda_paiov_codec_exit;
     ck->command = hda_paiov_command;
     ak->stream_may_run = hda_paiov_stream_may_run;
+    /*
+     * The host stream may take nothing for a while after it is uncorked:
+     * wait for it instead of dropping the 46 ms the codec holds
+     */
+    ak->keep_on_overrun = true;
     device_class_set_legacy_reset(dc, hda_paiov_codec_reset);
     dc->desc = data;
     dc->vmsd = &vmstate_hda_paiov_codec;

@@ -14,6 +14,10 @@
 
 #include "qemu/osdep.h"
 #include "hw/pci/pci_regs.h"
+#include "qemu/bswap.h"
+#ifdef CONFIG_LINUX
+#include <sys/prctl.h>
+#endif
 #include "qemu/timer.h"
 #include "paiov-qtest.h"
 
@@ -39,6 +43,7 @@
 #define VERB_GET_POWER 0xf05
 #define VERB_SET_POWER 0x705
 #define VERB_SET_STREAMID 0x706
+#define VERB_SET_FORMAT_HI 0x200       /* 0x2 and the format's high byte */
 
 #define ARGS "-M pc -audiodev none,id=snd0 " \
     "-device ich9-intel-hda-paiov,id=hda,addr=04.0 " \
@@ -325,6 +330,317 @@ static void test_passive_idle(void)
     fixture_stop(&f);
 }
 
+/*
+ * Play a counter through codec 0's DAC into a wav audiodev whose timer
+ * (@timer_period_us) lets the codec's output buffer fill up between two
+ * of its ticks, as a host stream that takes nothing for a while does
+ * (PulseAudio after an uncork, a host that is late).  Every frame of the
+ * guest's ring buffer holds its index in both channels; returns the
+ * frames that reached the wav file.
+ */
+#define WHOLE_FRAMES 16384          /* 64 KiB ring: indexes 0 to 16383 */
+/* 44.1 kHz (the audiodev's), 16 bits, 2 channels: nothing is resampled */
+#define HDA_FMT 0x4011
+
+static GArray *play_counter(const char *codec, int timer_period_us,
+                            int play_ms)
+{
+    g_autofree char *wav = NULL;
+    g_autofree char *data = NULL;
+    uint64_t bdl = 0x100000, buf = 0x200000;
+    uint16_t *ring = g_new(uint16_t, WHOLE_FRAMES * 2);
+    GArray *frames = g_array_new(false, false, sizeof(uint16_t));
+    Fixture f;
+    gsize len;
+    size_t i;
+    int fd;
+
+    fd = g_file_open_tmp("hda-paiov-whole-XXXXXX.wav", &wav, NULL);
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+    f.qts = qtest_initf("-M pc -audiodev wav,id=snd0,path=%s,"
+                        "timer-period=%d "
+                        "-device ich9-intel-hda-paiov,id=hda,addr=04.0 "
+                        "-device %s,audiodev=snd0,bus=hda.0,mixer=off",
+                        wav, timer_period_us, codec);
+    paiov_fixture_attach(&f, PAIOV_DEVFN, 0);
+    qpci_io_writel(f.dev, f.bar, REG_GCTL, 1);
+
+    for (i = 0; i < WHOLE_FRAMES; i++) {
+        ring[2 * i] = ring[2 * i + 1] = cpu_to_le16(i);
+    }
+    qtest_memwrite(f.qts, buf, ring, WHOLE_FRAMES * 4);
+    g_free(ring);
+    /* one BDL entry: the whole ring */
+    qtest_writeq(f.qts, bdl, buf);
+    qtest_writel(f.qts, bdl + 8, WHOLE_FRAMES * 4);
+    qtest_writel(f.qts, bdl + 12, 0);
+    qpci_io_writel(f.dev, f.bar, REG_OSD0_CTL + 0x08, WHOLE_FRAMES * 4);
+    qpci_io_writew(f.dev, f.bar, REG_OSD0_CTL + 0x0c, 0);       /* LVI */
+    qpci_io_writew(f.dev, f.bar, REG_OSD0_CTL + 0x12, HDA_FMT);  /* FMT */
+    qpci_io_writel(f.dev, f.bar, REG_OSD0_CTL + 0x18, bdl);     /* BDPL */
+    qpci_io_writel(f.dev, f.bar, REG_OSD0_CTL + 0x1c, 0);       /* BDPU */
+    verb(&f, NID_DAC, VERB_SET_FORMAT_HI | HDA_FMT >> 8, HDA_FMT & 0xff);
+    verb(&f, NID_DAC, VERB_SET_STREAMID, 0x10);
+    stream_run(&f, true);
+    for (i = 0; i < play_ms / 10; i++) {
+        qtest_clock_step(f.qts, 10 * SCALE_MS);
+    }
+    stream_run(&f, false);
+    /* the wav backend writes its header when the voice is closed */
+    fixture_stop(&f);
+
+    g_assert_true(g_file_get_contents(wav, &data, &len, NULL));
+    unlink(wav);
+    g_assert_cmpuint(len, >=, 44);
+    for (i = 44; i + 4 <= len; i += 4) {
+        uint16_t l = lduw_le_p(data + i), r = lduw_le_p(data + i + 2);
+
+        g_assert_cmpuint(l, ==, r);
+        g_array_append_val(frames, l);
+    }
+    return frames;
+}
+
+/* Frames of @frames that do not follow the frame before them */
+static unsigned counter_gaps(GArray *frames)
+{
+    unsigned gaps = 0;
+    size_t i;
+
+    for (i = 1; i < frames->len; i++) {
+        uint16_t prev = g_array_index(frames, uint16_t, i - 1);
+        uint16_t cur = g_array_index(frames, uint16_t, i);
+
+        gaps += cur != (prev + 1) % WHOLE_FRAMES;
+    }
+    return gaps;
+}
+
+/*
+ * Guards the guest-to-host path against the codec's overrun: a host
+ * stream that takes nothing for longer than the codec's output buffer
+ * (8 KiB, 46 ms) lasts made stock hda-codec drop the buffer
+ * whole (trace hda_audio_overrun), which cut ~46 ms out of the sound
+ * after PulseAudio resumed a corked stream.  A paiov codec keeps it: what
+ * the guest plays reaches the host in order, with nothing missing, while
+ * the guest's DMA waits for the host.  The audio timer ticks every 60 ms
+ * here; the stock codec beside it shows that the test can tell.
+ */
+static void test_output_whole(void)
+{
+    GArray *paiov = play_counter("hda-duplex-paiov", 60000, 1000);
+    GArray *stock = play_counter("hda-duplex", 60000, 1000);
+
+    g_assert_cmpuint(paiov->len, >, 0);
+    g_assert_cmpuint(g_array_index(paiov, uint16_t, 0), ==, 0);
+    g_assert_cmpuint(counter_gaps(paiov), ==, 0);
+    /* stock drops its full buffer at every tick: nothing, or with gaps */
+    g_assert_true(stock->len == 0 || counter_gaps(stock) > 0);
+    g_array_free(paiov, true);
+    g_array_free(stock, true);
+}
+
+/*
+ * A private PulseAudio daemon (a null sink, a unix socket in its own
+ * directory), as the end-to-end tests start one; NULL if there is no
+ * pulseaudio to run.
+ */
+typedef struct PrivatePulse {
+    char *dir;
+    char *server;
+    GPid pid;
+} PrivatePulse;
+
+static gchar **pulse_env(PrivatePulse *pa)
+{
+    gchar **env = g_get_environ();
+    const char *vars[] = {
+        "HOME", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "PULSE_RUNTIME_PATH",
+        "PULSE_STATE_PATH",
+    };
+    int i;
+
+    for (i = 0; i < ARRAY_SIZE(vars); i++) {
+        env = g_environ_setenv(env, vars[i], pa->dir, true);
+    }
+    return env;
+}
+
+static char *pulse_pactl(PrivatePulse *pa, const char *what)
+{
+    g_auto(GStrv) env = pulse_env(pa);
+    const char *argv[] = { "pactl", "-s", pa->server, "list", what, NULL };
+    char *out = NULL;
+    int status;
+
+    if (!g_spawn_sync(NULL, (char **)argv, env, G_SPAWN_SEARCH_PATH |
+                      G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &out, NULL,
+                      &status, NULL) ||
+        !WIFEXITED(status) || WEXITSTATUS(status)) {
+        g_free(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* The daemon goes when the test does, even when an assertion aborts it */
+static void pulse_child_setup(gpointer opaque)
+{
+#ifdef CONFIG_LINUX
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+#endif
+}
+
+static PrivatePulse *pulse_start(void)
+{
+    PrivatePulse *pa = g_new0(PrivatePulse, 1);
+    g_autofree char *conf = NULL, *text = NULL, *daemon = NULL;
+    g_auto(GStrv) env = NULL;
+    int i;
+
+    daemon = g_find_program_in_path("pulseaudio");
+    if (!daemon || !g_find_program_in_path("pactl")) {
+        g_free(pa);
+        return NULL;
+    }
+    pa->dir = g_dir_make_tmp("hda-paiov-pulse-XXXXXX", NULL);
+    g_assert_nonnull(pa->dir);
+    pa->server = g_strdup_printf("unix:%s/native", pa->dir);
+    conf = g_build_filename(pa->dir, "default.pa", NULL);
+    text = g_strdup_printf("load-module module-null-sink sink_name=null\n"
+                           "load-module module-native-protocol-unix "
+                           "socket=%s/native auth-anonymous=1\n", pa->dir);
+    g_assert_true(g_file_set_contents(conf, text, -1, NULL));
+    env = pulse_env(pa);
+    {
+        const char *argv[] = {
+            daemon, "-n", "-F", conf, "--daemonize=no",
+            "--exit-idle-time=-1", "--use-pid-file=no", "--disallow-exit",
+            "--log-target=stderr", NULL
+        };
+
+        g_assert_true(g_spawn_async(NULL, (char **)argv, env,
+                                    G_SPAWN_DO_NOT_REAP_CHILD |
+                                    G_SPAWN_STDOUT_TO_DEV_NULL |
+                                    G_SPAWN_STDERR_TO_DEV_NULL,
+                                    pulse_child_setup, NULL, &pa->pid,
+                                    NULL));
+    }
+    for (i = 0; i < 200; i++) {
+        g_autofree char *out = pulse_pactl(pa, "sinks");
+
+        if (out) {
+            return pa;
+        }
+        g_usleep(100 * 1000);
+    }
+    g_assert_not_reached();
+}
+
+static void pulse_stop(PrivatePulse *pa)
+{
+    g_autofree char *rm = g_strdup_printf("rm -rf %s", pa->dir);
+
+    kill(pa->pid, SIGTERM);
+    waitpid(pa->pid, NULL, 0);
+    g_spawn_close_pid(pa->pid);
+    g_assert_cmpint(system(rm), ==, 0);
+    g_free(pa->dir);
+    g_free(pa->server);
+    g_free(pa);
+}
+
+/* The daemon's playback streams, and how many of them are corked */
+static void pulse_sink_inputs(PrivatePulse *pa, int *inputs, int *corked)
+{
+    g_autofree char *out = pulse_pactl(pa, "sink-inputs");
+    g_auto(GStrv) lines = g_strsplit(out ?: "", "\n", -1);
+    int i;
+
+    *inputs = *corked = 0;
+    for (i = 0; lines[i]; i++) {
+        const char *l = g_strstrip(lines[i]);
+
+        *inputs += g_str_has_prefix(l, "Sink Input #");
+        *corked += !strcmp(l, "Corked: yes");
+    }
+}
+
+/*
+ * Wait (in real time: the daemon answers in its own time) until the
+ * daemon has @inputs playback streams with @corked of them corked, or
+ * give up after 20 s; returns how many are corked
+ */
+static int pulse_wait_corked(PrivatePulse *pa, int inputs, int corked)
+{
+    int n = -1, c = -1, i;
+
+    for (i = 0; i < 200; i++) {
+        pulse_sink_inputs(pa, &n, &c);
+        if (n == inputs && c == corked) {
+            break;
+        }
+        g_usleep(100 * 1000);
+    }
+    g_assert_cmpint(n, ==, inputs);
+    return c;
+}
+
+/*
+ * Guards host power for every paiov codec on the link: with an
+ * hda-duplex-paiov and an hda-output-paiov on one controller (each with
+ * its audiodev, so each has its own PulseAudio stream), only the
+ * first codec's sound card was the controller's, so the second codec's
+ * PulseAudio stream was never corked while the controller was idle (its
+ * sink could not suspend).  Both are corked now, and both run again when
+ * the second codec plays.
+ */
+static void test_two_codecs(void)
+{
+    PrivatePulse *pa = pulse_start();
+    Fixture f;
+
+    if (!pa) {
+        g_test_skip("pulseaudio or pactl not found");
+        return;
+    }
+    f.qts = qtest_initf("-M pc -audiodev pa,id=snd0,server=%s "
+                        "-audiodev pa,id=snd1,server=%s "
+                        "-device ich9-intel-hda-paiov,id=hda,addr=04.0 "
+                        "-device hda-duplex-paiov,audiodev=snd0,bus=hda.0,"
+                        "cad=0 "
+                        "-device hda-output-paiov,audiodev=snd1,bus=hda.0,"
+                        "cad=1", pa->server, pa->server);
+    paiov_fixture_attach(&f, PAIOV_DEVFN, 0);
+    qpci_io_writel(f.dev, f.bar, REG_GCTL, 1);
+
+    /* idle from the start: both codecs' playback streams corked */
+    assert_state(f.qts, "idle");
+    qtest_clock_step(f.qts, 1000 * SCALE_MS);
+    g_assert_cmpint(pulse_wait_corked(pa, 2, 2), ==, 2);
+
+    /* the second codec plays: active, both resumed */
+    /* codec 1's DAC takes stream 1 (the codec address in ICW 31:28) */
+    qpci_io_writel(f.dev, f.bar, REG_ICW,
+                   1 << 28 | NID_DAC << 20 | VERB_SET_STREAMID << 8 | 0x10);
+    qpci_io_writew(f.dev, f.bar, REG_ICS, ICS_BUSY);
+    g_assert_cmphex(qpci_io_readw(f.dev, f.bar, REG_ICS) & 3, ==, ICS_VALID);
+    qpci_io_writew(f.dev, f.bar, REG_ICS, ICS_VALID);
+    stream_run(&f, true);
+    assert_state(f.qts, "active");
+    g_assert_cmpint(pulse_wait_corked(pa, 2, 0), ==, 0);
+
+    /* idle again: after the PMA's debounce, both corked */
+    stream_run(&f, false);
+    assert_state(f.qts, "idle");
+    qtest_clock_step(f.qts, 1000 * SCALE_MS);
+    g_assert_cmpint(pulse_wait_corked(pa, 2, 2), ==, 2);
+
+    fixture_stop(&f);
+    pulse_stop(pa);
+}
+
 enum {
     MIG_IDLE,
     MIG_ACTIVE,
@@ -484,6 +800,8 @@ int main(int argc, char **argv)
     qtest_add_func("/intel-hda-paiov/run", test_run);
     qtest_add_func("/intel-hda-paiov/d3hot", test_d3hot);
     qtest_add_func("/intel-hda-paiov/passive-idle", test_passive_idle);
+    qtest_add_func("/intel-hda-paiov/output-whole", test_output_whole);
+    qtest_add_func("/intel-hda-paiov/two-codecs", test_two_codecs);
     qtest_add_func("/intel-hda-paiov/migrate/idle", test_migrate_idle);
     qtest_add_func("/intel-hda-paiov/migrate/active", test_migrate_active);
     qtest_add_func("/intel-hda-paiov/migrate/afg-d3", test_migrate_afg_d3);
