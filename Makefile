@@ -253,7 +253,8 @@ check-asan: asan guest paiovd-asan
 # ASAN+UBSan; seeds from tests/fuzz/make-seeds.py, crash inputs kept in
 # tests/fuzz/crashes/ replayed as regression tests.
 FUZZ_BIN    = $(FUZZ_OBJ)/qemu-fuzz-x86_64
-FUZZ_TARGETS = es1370-paiov e1000-paiov vga-paiov paiov-powersave
+FUZZ_TARGETS = es1370-paiov e1000-paiov vga-paiov paiov-powersave \
+	intel-hda-paiov virtio-sound-pci-paiov
 FUZZ_SMOKE_TIME ?= 30
 FUZZ_TIME   ?= 600
 FUZZ_MIGRATION_SMOKE ?= 25
