@@ -60,6 +60,10 @@ def dma(data, index=0, stride=0):
     return bytes([OP_ADD_DMA_PATTERN, index, stride]) + data
 
 
+def dma_clear():
+    return bytes([OP_CLEAR_DMA_PATTERNS])
+
+
 def step(n=1):
     return [bytes([OP_CLOCK_STEP])] * n
 
@@ -280,10 +284,18 @@ def vsnd_seeds():
           write(Q, S_COMMON, S_QUSED, 0x102000),
           write(W, S_COMMON, S_QENABLE, 1),
           write(B, S_COMMON, S_STATUS, 0xf)]
-    # VIRTIO_SND_R_PCM_PREPARE (0x102), START (0x104), stream 0
+    # VIRTIO_SND_R_PCM_SET_PARAMS (0x101: 4096-byte buffer, 1024-byte
+    # periods, stereo S16 at 48 kHz), PREPARE (0x102), START (0x104),
+    # stream 0
+    params = dma(struct.pack('<IIIIIBBBx', 0x0101, 0, 4096, 1024, 0, 2, 5,
+                             7), 0, 0)
+    prepare = dma(struct.pack('<II', 0x0102, 0), 0, 0)
     req = dma(struct.pack('<II', 0x0104, 0), 0, 0)
     kick = write(W, S_NOTIFY, 0, 0)
     return {
+        'set-params-prepare-start': seed(params, up, kick, step(),
+                                         dma_clear(), prepare, kick, step(),
+                                         dma_clear(), req, kick, step(3)),
         'd3hot-and-back': seed(pm(S_PM, 3), step(2), pci_read(W, S_PM + 4),
                                pm(S_PM, 0), step(2)),
         'driver-ok-kick': seed(req, up, kick, step(3), kick, step(2)),
