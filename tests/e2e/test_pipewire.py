@@ -13,11 +13,13 @@ daemons run in real time.
 Both ways QEMU reaches a PipeWire desktop are covered: -audiodev
 pipewire (audio/pwaudio.c) and -audiodev pa through pipewire-pulse.
 
-A sound card model is one entry of CARDS: its paiov and stock type
-names and how to play, stop and read the DMA position through its
-registers.  test_guest_plays boots the test guest (tests/guest) instead
-and lets its own driver play: there a card is one entry of GUEST_CARDS,
-its QEMU arguments.
+A sound card model is one entry of CARDS (ES1370; ich9-intel-hda with
+an hda-duplex codec): its paiov and stock type names, its QEMU devices
+and how to play, stop and read the DMA position through its registers.
+test_guest_plays boots the test guest (tests/guest) instead and lets
+its own driver play (es1370, and snd-hda-intel with power_save=1
+playing at driver load and after a quiet spell): there a card is one
+entry of GUEST_CARDS, its QEMU arguments and kernel command line.
 
 Usage: test_pipewire.py QEMU_BINARY
 """
