@@ -238,13 +238,22 @@ ASAN_E2E   ?= tests/e2e/test_audio_hostile.py
 ASAN_E2E_ONLY ?= test_reset_during_drain,test_adc_off_on_back_to_back,$\
 test_dac_off_on_within_drain,test_server_stops_answering,$\
 test_server_takes_nothing,test_no_server_every_device
+# The PipeWire paths (audio/pwaudio.c and the pa backend through
+# pipewire-pulse) with es1370-paiov and intel-hda-paiov under qtest:
+# cork, passive idle, release in D3hot, the daemon killed mid-play and
+# absent at start.  ASAN_PW_ONLY= (empty) runs all of test_pipewire.py,
+# the guest boots of test_guest_plays included.
+ASAN_PW_E2E ?= tests/e2e/test_pipewire.py
+ASAN_PW_ONLY ?= test_sink_suspends,test_release_in_d3hot,$\
+test_daemon_killed,test_daemon_absent_at_start
+# $(call asan-e2e,TEST,ONLY): an e2e test file with the ASAN QEMU
+asan-e2e = -- $(SAN_RUN) --logs $(SAN_LOGS)/$(basename $(notdir $(1))) \
+	$(if $(2),--env PAIOV_E2E_ONLY=$(2)) $(1) $(ASAN_OBJ)/qemu-system-x86_64
 ASAN_CHECKS = \
 	$(foreach t,$(UNIT_TESTS) $(QTESTS),-- $(SAN_RUN) \
 		--logs $(SAN_LOGS)/$(notdir $(t)) $(ASAN_OBJ)/$(t) --tap) \
-	$(foreach t,$(ASAN_E2E),-- $(SAN_RUN) \
-		--logs $(SAN_LOGS)/$(basename $(notdir $(t))) \
-		$(if $(ASAN_E2E_ONLY),--env PAIOV_E2E_ONLY=$(ASAN_E2E_ONLY)) \
-		$(t) $(ASAN_OBJ)/qemu-system-x86_64) \
+	$(foreach t,$(ASAN_E2E),$(call asan-e2e,$(t),$(ASAN_E2E_ONLY))) \
+	$(foreach t,$(ASAN_PW_E2E),$(call asan-e2e,$(t),$(ASAN_PW_ONLY))) \
 	-- $(SAN_RUN) --logs $(SAN_LOGS)/test-paiovd \
 		$(PAIOVD_ASAN_OBJ)/test-paiovd --tap \
 	-- $(SAN_RUN) --logs $(SAN_LOGS)/test_paiovd \
@@ -258,7 +267,8 @@ check-asan: asan guest paiovd-asan
 # ASAN+UBSan; seeds from tests/fuzz/make-seeds.py, crash inputs kept in
 # tests/fuzz/crashes/ replayed as regression tests.
 FUZZ_BIN    = $(FUZZ_OBJ)/qemu-fuzz-x86_64
-FUZZ_TARGETS = es1370-paiov e1000-paiov vga-paiov paiov-powersave
+FUZZ_TARGETS = es1370-paiov e1000-paiov vga-paiov paiov-powersave \
+	intel-hda-paiov virtio-sound-pci-paiov
 FUZZ_SMOKE_TIME ?= 30
 FUZZ_TIME   ?= 600
 FUZZ_MIGRATION_SMOKE ?= 25

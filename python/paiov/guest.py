@@ -62,6 +62,54 @@ def paiov_info(g):
     return devs[0]
 
 
+def boot(qemu, audiodev, devices, append='', guest_dir=None, env=None):
+    """The test guest started with -audiodev AUDIODEV (e.g.
+    'pa,id=snd0,server=unix:...') and DEVICES (more QEMU arguments),
+    once its agent answers (TCG boots in 10-40 s, allow 180)."""
+    g = Guest(guest_dir=guest_dir, append=append)
+    g.start(qemu, ['-audiodev', audiodev] + list(devices), env=env)
+    g.wait_ready(180)
+    return g
+
+
+def play_and_watch(g, server, cmd='aplay -q /sound.wav', timeout=120,
+                   what=''):
+    """CMD (aplay) in guest G; the states of SERVER's sink
+    (paiov.pulse.Pulse or paiov.pipewire.PipeWire) seen while it ran.
+    AssertionError when it fails, TimeoutError when it runs longer
+    than TIMEOUT seconds.  WHAT prefixes the failure's text."""
+    seen = set()
+    g.send(cmd)
+    deadline = time.monotonic() + timeout
+    while True:
+        seen.add(server.sink_state())
+        try:
+            rc, out = g.wait_done(0.3)
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+    if rc != 0:
+        raise AssertionError('%saplay failed (%d): %s'
+                             % (what and what + ': ', rc, out))
+    return seen
+
+
+def played_at_boot(g, timeout=120, what=''):
+    """Wait for the end of the aplay the guest's init started when its
+    sound driver loaded (paiov.play on the kernel command line);
+    AssertionError unless it played."""
+    deadline = time.monotonic() + timeout
+    out = ''
+    while time.monotonic() < deadline:
+        rc, out = g.run('cat /run/paiov-play.log', timeout=30)
+        if 'rc ' in out:
+            break
+        time.sleep(1)
+    if not out.strip().endswith('rc 0'):
+        raise AssertionError('%saplay at boot: %r'
+                             % (what and what + ': ', out))
+
 
 def listen_unix(path):
     """A unix socket listening at PATH (replacing a stale one), with a

@@ -14,35 +14,16 @@ build/guest)
 import sys
 import time
 
-from paiov.guest import Guest, paiov_info
+from paiov import guest
+from paiov.guest import paiov_info, play_and_watch
 from paiov.pulse import SETTLE, Pulse
 from paiov.tap import check, main
 
 
 def boot(qemu, pulse, device, extra=()):
-    g = Guest()
-    g.start(qemu, ['-audiodev', 'pa,id=snd0,server=' + pulse.server,
-                   '-device', device + ',audiodev=snd0,id=snd0'] +
-            list(extra))
-    g.wait_ready(180)
-    return g
-
-
-def play_and_watch(g, pulse):
-    """aplay in the guest; return the sink states seen while it played."""
-    seen = set()
-    g.send('aplay -q /sound.wav')
-    deadline = time.monotonic() + 120
-    while True:
-        seen.add(pulse.sink_state())
-        try:
-            rc, out = g.wait_done(0.3)
-            break
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-    check(rc == 0, 'aplay failed (%d): %s' % (rc, out))
-    return seen
+    return guest.boot(qemu, 'pa,id=snd0,server=' + pulse.server,
+                      ['-device', device + ',audiodev=snd0,id=snd0'] +
+                      list(extra))
 
 
 def test_paiov_sink_suspends(qemu):

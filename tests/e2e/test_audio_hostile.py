@@ -17,7 +17,7 @@ import signal
 import sys
 import time
 
-from paiov.guest import Guest
+from paiov.guest import Guest, played_at_boot
 from paiov.pulse import Pulse
 from paiov.qtestvm import QtestVM
 from paiov.tap import check, main
@@ -360,15 +360,7 @@ def test_play_at_boot(qemu):
             g = boot(qemu, pulse.server,
                      ['-device', device + ',audiodev=snd0'], play)
             try:
-                deadline = time.monotonic() + 120
-                out = ''
-                while time.monotonic() < deadline:
-                    rc, out = g.run('cat /run/paiov-play.log', timeout=30)
-                    if 'rc ' in out:
-                        break
-                    time.sleep(1)
-                check(out.strip().endswith('rc 0'),
-                      '%s, %s: aplay at boot: %r' % (device, play, out))
+                played_at_boot(g, what='%s, %s' % (device, play))
             finally:
                 g.shutdown()
 

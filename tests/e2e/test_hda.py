@@ -21,7 +21,8 @@ import subprocess
 import sys
 import time
 
-from paiov.guest import Guest, paiov_info
+from paiov import guest
+from paiov.guest import paiov_info, play_and_watch, played_at_boot
 from paiov.pulse import SETTLE, Pulse
 from paiov.tap import check, main
 
@@ -33,39 +34,8 @@ CODEC_SYSFS = '/sys/bus/hdaudio/devices/hdaudioC0D0'
 
 
 def boot(qemu, pulse, devices, append=''):
-    g = Guest(append=append)
-    g.start(qemu, ['-audiodev', 'pa,id=snd0,server=' + pulse.server] +
-            devices)
-    g.wait_ready(180)
-    return g
-
-
-def wait_play_at_boot(g):
-    deadline = time.monotonic() + 120
-    out = ''
-    while time.monotonic() < deadline:
-        rc, out = g.run('cat /run/paiov-play.log', timeout=30)
-        if 'rc ' in out:
-            break
-        time.sleep(1)
-    check(out.strip().endswith('rc 0'), 'aplay at boot: %r' % out)
-
-
-def play_and_watch(g, pulse):
-    """aplay in the guest; return the sink states seen while it played."""
-    seen = set()
-    g.send('aplay -q /sound.wav')
-    deadline = time.monotonic() + 120
-    while True:
-        seen.add(pulse.sink_state())
-        try:
-            rc, out = g.wait_done(0.3)
-            break
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-    check(rc == 0, 'aplay failed (%d): %s' % (rc, out))
-    return seen
+    return guest.boot(qemu, 'pa,id=snd0,server=' + pulse.server, devices,
+                      append)
 
 
 def function_group_power(g):
@@ -95,7 +65,7 @@ def test_paiov_power_save(qemu):
     with Pulse() as pulse:
         g = boot(qemu, pulse, PAIOV, 'paiov.play snd_hda_intel.power_save=1')
         try:
-            wait_play_at_boot(g)
+            played_at_boot(g)
             wait_codec_d3(g, 30)
             state = pulse.wait_sink_state('SUSPENDED', SETTLE)
             check(state == 'SUSPENDED', 'sink %s after the boot sound'

@@ -18,10 +18,10 @@ $PAIOV_GUEST612_DIR or build/guest-6.12)
 
 import os
 import sys
-import time
 
 from paiov import TOP
-from paiov.guest import Guest, paiov_info
+from paiov import guest
+from paiov.guest import paiov_info, played_at_boot
 from paiov.pulse import SETTLE, Pulse
 from paiov.tap import Skip, check, main
 
@@ -32,41 +32,15 @@ GUEST_DIR = (os.environ.get('PAIOV_GUEST612_DIR')
 def boot(qemu, pulse, device):
     if not os.path.exists(os.path.join(GUEST_DIR, 'initrd.img')):
         raise Skip('no 6.12 guest in %s (make guest-6.12)' % GUEST_DIR)
-    g = Guest(guest_dir=GUEST_DIR, append='paiov.play')
-    g.start(qemu, ['-audiodev', 'pa,id=snd0,server=' + pulse.server,
-                   '-device', device + ',audiodev=snd0,id=snd0'])
-    g.wait_ready(180)
-    return g
-
-
-def played_at_boot(g, device):
-    """The aplay init started when virtio_snd loaded: wait for its end."""
-    deadline = time.monotonic() + 60
-    out = ''
-    while time.monotonic() < deadline:
-        rc, out = g.run('cat /run/paiov-play.log', timeout=30)
-        if 'rc ' in out:
-            break
-        time.sleep(1)
-    check(out.strip().endswith('rc 0'), '%s: aplay at boot: %r'
-          % (device, out))
+    return guest.boot(qemu, 'pa,id=snd0,server=' + pulse.server,
+                      ['-device', device + ',audiodev=snd0,id=snd0'],
+                      'paiov.play', guest_dir=GUEST_DIR)
 
 
 def play_and_watch(g, pulse):
-    """aplay in the guest; return the sink states seen while it played."""
-    seen = set()
-    g.send('aplay -q -D hw:0,0 /sound.wav')
-    deadline = time.monotonic() + 60
-    while True:
-        seen.add(pulse.sink_state())
-        try:
-            rc, out = g.wait_done(0.3)
-            break
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-    check(rc == 0, 'aplay failed (%d): %s' % (rc, out))
-    return seen
+    """aplay on the card's PCM device; the sink states seen meanwhile."""
+    return guest.play_and_watch(g, pulse, 'aplay -q -D hw:0,0 /sound.wav',
+                                timeout=60)
 
 
 def test_paiov_sink_suspends(qemu):
@@ -77,7 +51,7 @@ def test_paiov_sink_suspends(qemu):
         try:
             rc, out = g.run('cat /proc/asound/cards', timeout=30)
             check('VirtIO SoundCard' in out, 'no virtio_snd card: %r' % out)
-            played_at_boot(g, 'virtio-sound-pci-paiov')
+            played_at_boot(g, 60, 'virtio-sound-pci-paiov')
             state = pulse.wait_sink_state('SUSPENDED', SETTLE)
             check(state == 'SUSPENDED', 'sink %s after the first sound'
                   % state)
@@ -103,7 +77,7 @@ def test_stock_sink_stays_running(qemu):
     with Pulse() as pulse:
         g = boot(qemu, pulse, 'virtio-sound-pci')
         try:
-            played_at_boot(g, 'virtio-sound-pci')
+            played_at_boot(g, 60, 'virtio-sound-pci')
             state = pulse.wait_sink_state('SUSPENDED', 10)
             check(state == 'RUNNING',
                   'stock virtio-sound-pci: sink %s after playback' % state)

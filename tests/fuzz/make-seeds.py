@@ -9,8 +9,9 @@ Each seed is an input in generic-fuzz's own byte format
 first byte an opcode, then the packed operand struct of that opcode.  The
 sequences are the ones the qtests (tests/qtest/*-paiov-test.c) drive:
 PMCSR to D3hot and back, the DAC / receive / transmit enabled with DMA
-set up, the screen blanked, interleaved with clock steps so the virtual
-PSA's timers (passive idle, the audio timer) run.
+set up, the screen blanked, the codec's power state verbs, a stream's
+RUN bit, a virtio-sound control queue, interleaved with clock steps so
+the virtual PSA's timers (passive idle, the audio timer) run.
 
 Region indices: generic-fuzz numbers the matched MemoryRegions of a space
 in address order.  es1370-paiov has one I/O BAR (PIO 0); e1000-paiov's
@@ -57,6 +58,10 @@ def read(size, base, off):
 
 def dma(data, index=0, stride=0):
     return bytes([OP_ADD_DMA_PATTERN, index, stride]) + data
+
+
+def dma_clear():
+    return bytes([OP_CLEAR_DMA_PATTERNS])
 
 
 def step(n=1):
@@ -200,12 +205,115 @@ def vga_seeds():
     }
 
 
+# ---- intel-hda-paiov (tests/qtest/intel-hda-paiov-test.c) ----
+# one MMIO region: the controller's registers (its alias at +0x2000 maps
+# the same region)
+H_PM = 0x50
+H_GCTL, H_ICW, H_ICS = 0x08, 0x60, 0x68
+H_SD = 0x100                    # output stream descriptor 0
+H_RUN, H_STREAM1 = 0x02, 1 << 20
+H_AFG, H_DAC = 1, 2
+
+
+def hda_verb(nid, verb, payload):
+    """A codec verb through the immediate command interface"""
+    return [write(L, 0, H_ICW, nid << 20 | verb << 8 | payload),
+            write(W, 0, H_ICS, 1), read(W, 0, H_ICS), write(W, 0, H_ICS, 2)]
+
+
+def hda_stream_setup():
+    return ([write(L, 0, H_GCTL, 1)] + hda_verb(H_DAC, 0x706, 0x10) +
+            hda_verb(H_DAC, 0x200, 0x11) +
+            [write(L, 0, H_SD + 0x08, 0x1000), write(W, 0, H_SD + 0x0c, 0),
+             write(W, 0, H_SD + 0x12, 0x11),
+             write(L, 0, H_SD + 0x18, 0x100000),
+             write(L, 0, H_SD + 0x1c, 0)])
+
+
+def hda_seeds():
+    bdl = dma(struct.pack('<QII', 0x200000, 0x1000, 0))
+    noise = dma(bytes(range(1, 256)), 1, 3)
+    silence = dma(bytes(64), 1)
+    run = write(L, 0, H_SD, H_STREAM1 | H_RUN)
+    stop = write(L, 0, H_SD, H_STREAM1)
+    return {
+        'd3hot-and-back': seed(pm(H_PM, 3), step(2), pci_read(W, H_PM + 4),
+                               pm(H_PM, 0), step(2)),
+        'afg-d3-d0': seed(write(L, 0, H_GCTL, 1), hda_verb(H_AFG, 0x705, 3),
+                          hda_verb(H_AFG, 0xf05, 0), step(2),
+                          hda_verb(H_AFG, 0x705, 0), step()),
+        'power-invalid': seed(write(L, 0, H_GCTL, 1),
+                              hda_verb(H_AFG, 0x705, 5),
+                              hda_verb(0x1f, 0x705, 3),
+                              hda_verb(H_DAC, 0x705, 0x13), step()),
+        'stream-run-stop': seed(bdl, noise, hda_stream_setup(), run,
+                                step(4), stop, step(3)),
+        'stream-run-afg-d3': seed(bdl, noise, hda_stream_setup(), run,
+                                  step(2), hda_verb(H_AFG, 0x705, 3),
+                                  step(2), hda_verb(H_AFG, 0x705, 0),
+                                  stop, step(2)),
+        'stream-d3hot-d0': seed(bdl, noise, hda_stream_setup(), run, step(2),
+                                pm(H_PM, 3), step(2), pm(H_PM, 0), step(2),
+                                stop),
+        'silence-passive-idle': seed(bdl, silence, hda_stream_setup(), run,
+                                     step(12), noise, step(3)),
+        'reset-while-running': seed(bdl, noise, hda_stream_setup(), run,
+                                    step(), write(L, 0, H_GCTL, 0),
+                                    write(L, 0, H_GCTL, 1), step(2)),
+    }
+
+
+# ---- virtio-sound-pci-paiov (tests/qtest/virtio-snd-paiov-test.c) ----
+# MMIO regions in address order (a guess the fuzzer corrects: generic-fuzz
+# maps the BARs itself): BAR1's MSI-X table and PBA, then BAR4's modern
+# virtio-pci regions common, isr, device, notify
+S_PM = 0xf8
+S_COMMON, S_NOTIFY = 2, 5
+S_STATUS, S_QSEL, S_QSIZE, S_QENABLE = 0x14, 0x16, 0x18, 0x1c
+S_QDESC, S_QAVAIL, S_QUSED = 0x20, 0x28, 0x30
+
+
+def vsnd_seeds():
+    # the control queue: a descriptor pointing at a PCM request
+    up = [write(B, S_COMMON, S_STATUS, 0), write(B, S_COMMON, S_STATUS, 1),
+          write(B, S_COMMON, S_STATUS, 3), write(L, S_COMMON, 0x08, 1),
+          write(L, S_COMMON, 0x0c, 1), write(B, S_COMMON, S_STATUS, 0xb),
+          write(W, S_COMMON, S_QSEL, 0), write(W, S_COMMON, S_QSIZE, 8),
+          write(Q, S_COMMON, S_QDESC, 0x100000),
+          write(Q, S_COMMON, S_QAVAIL, 0x101000),
+          write(Q, S_COMMON, S_QUSED, 0x102000),
+          write(W, S_COMMON, S_QENABLE, 1),
+          write(B, S_COMMON, S_STATUS, 0xf)]
+    # VIRTIO_SND_R_PCM_SET_PARAMS (0x101: 4096-byte buffer, 1024-byte
+    # periods, stereo S16 at 48 kHz), PREPARE (0x102), START (0x104),
+    # stream 0
+    params = dma(struct.pack('<IIIIIBBBx', 0x0101, 0, 4096, 1024, 0, 2, 5,
+                             7), 0, 0)
+    prepare = dma(struct.pack('<II', 0x0102, 0), 0, 0)
+    req = dma(struct.pack('<II', 0x0104, 0), 0, 0)
+    kick = write(W, S_NOTIFY, 0, 0)
+    return {
+        'set-params-prepare-start': seed(params, up, kick, step(),
+                                         dma_clear(), prepare, kick, step(),
+                                         dma_clear(), req, kick, step(3)),
+        'd3hot-and-back': seed(pm(S_PM, 3), step(2), pci_read(W, S_PM + 4),
+                               pm(S_PM, 0), step(2)),
+        'driver-ok-kick': seed(req, up, kick, step(3), kick, step(2)),
+        'started-d3hot-d0': seed(req, up, kick, step(2), pm(S_PM, 3),
+                                 step(2), pm(S_PM, 0), kick, step(2)),
+        'reset-while-started': seed(req, up, kick, step(),
+                                    write(B, S_COMMON, S_STATUS, 0),
+                                    step(12)),
+    }
+
+
 def main(argv):
     if len(argv) != 1:
         sys.exit(__doc__)
     es, e1, vga = es1370_seeds(), e1000_seeds(), vga_seeds()
     targets = {'es1370-paiov': es, 'e1000-paiov': e1, 'vga-paiov': vga,
-               'paiov-powersave': {}}
+               'paiov-powersave': {}, 'intel-hda-paiov': hda_seeds(),
+               'virtio-sound-pci-paiov': vsnd_seeds()}
     # all three devices in one machine: the same sequences, and all three
     # low-power at once (PCI ops name a device by index: 0, 1, 2)
     for name, s in list(es.items()) + list(e1.items()) + list(vga.items()):
