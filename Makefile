@@ -150,12 +150,13 @@ paiovd: $(PAIOVD_OBJ)/build.ninja
 paiovd-asan: $(PAIOVD_ASAN_OBJ)/build.ninja
 	ninja -C $(PAIOVD_ASAN_OBJ) -j $(JOBS)
 
-UNIT_TESTS = tests/unit/test-paiov-vpsa tests/unit/test-paiov-rpm
+UNIT_TESTS = tests/unit/test-paiov-vpsa tests/unit/test-paiov-rpm \
+	tests/unit/test-timer-notify
 PAIOVD_UNIT = $(PAIOVD_OBJ)/test-paiovd
 QTESTS = tests/qtest/es1370-paiov-test tests/qtest/e1000-paiov-test \
 	tests/qtest/vga-paiov-test tests/qtest/paiov-pma-test \
 	tests/qtest/hpet-paiov-test tests/qtest/virtio-snd-paiov-test \
-	tests/qtest/intel-hda-paiov-test
+	tests/qtest/intel-hda-paiov-test tests/qtest/timer-notify-test
 E2E_TESTS = tests/e2e/test_audio.py tests/e2e/test_audio_hostile.py tests/e2e/test_migration.py \
 	tests/e2e/test_runtime_pm.py tests/e2e/test_net.py tests/e2e/test_libvirt.py \
 	tests/e2e/test_display.py tests/e2e/test_paiovd.py tests/e2e/test_pipewire.py \
