@@ -11,7 +11,7 @@
 #   make bench-throughput   active path: stock vs paiov throughput
 #   make bench-toggle   host syscalls/IPIs per guest power toggle
 #   make bench-coord    host wakeups of N VMs, paiovd coordination off/on
-#   make bench-hpet   QEMU wakeups/s of an idle guest, HPET on and off
+#   make bench-hpet   QEMU wakeups/s of an idle guest, pc/q35, HPET on/off
 #   make checkpatch   scripts/checkpatch.pl on patches/ and the overlay
 #   make series   upstream-shaped git format-patch series in build/series
 #   make series-check   checkpatch + build after each patch of the series
@@ -349,9 +349,10 @@ bench-coord: qemu paiovd
 	tools/paiov-bench-coord --qemu $(QEMU) --paiovd $(PAIOVD) \
 		--out $(BUILD)/bench-coord $(COORD_ARGS)
 
-# The platform floor: QEMU wakeups/s of the idle test guest with
-# -machine hpet=on and hpet=off (issue 15, patches/0030); HPET_STOCK=<a
-# qemu-system-x86_64 without the patch> adds it, runs interleaved; e.g.
+# The platform floor: QEMU wakeups/s of the idle test guest, pc and q35,
+# -machine hpet=on and hpet=off, 10 boots each (issue 15, patches/0030-
+# 0032); HPET_STOCK=<a qemu-system-x86_64 without the patches> adds it,
+# runs interleaved; e.g.
 # make bench-hpet HPET_STOCK=/tmp/stock/qemu-system-x86_64 \
 #	HPET_BENCH_ARGS='--reps 5 --machine pc'
 HPET_STOCK ?=
