@@ -13,7 +13,7 @@
 #   make bench-throughput   active path: stock vs paiov throughput
 #   make bench-toggle   host syscalls/IPIs per guest power toggle
 #   make bench-coord    host wakeups of N VMs, paiovd coordination off/on
-#   make bench-hpet   QEMU wakeups/s of an idle guest, HPET on and off
+#   make bench-hpet   QEMU wakeups/s of an idle guest, pc/q35, HPET on/off
 #   make checkpatch   scripts/checkpatch.pl on patches/ and the overlay
 #   make series   upstream-shaped git format-patch series in build/series
 #   make series-check   checkpatch + build after each patch of the series
@@ -152,12 +152,13 @@ paiovd: $(PAIOVD_OBJ)/build.ninja
 paiovd-asan: $(PAIOVD_ASAN_OBJ)/build.ninja
 	ninja -C $(PAIOVD_ASAN_OBJ) -j $(JOBS)
 
-UNIT_TESTS = tests/unit/test-paiov-vpsa tests/unit/test-paiov-rpm
+UNIT_TESTS = tests/unit/test-paiov-vpsa tests/unit/test-paiov-rpm \
+	tests/unit/test-timer-notify
 PAIOVD_UNIT = $(PAIOVD_OBJ)/test-paiovd
 QTESTS = tests/qtest/es1370-paiov-test tests/qtest/e1000-paiov-test \
 	tests/qtest/vga-paiov-test tests/qtest/paiov-pma-test \
 	tests/qtest/hpet-paiov-test tests/qtest/virtio-snd-paiov-test \
-	tests/qtest/intel-hda-paiov-test
+	tests/qtest/intel-hda-paiov-test tests/qtest/timer-notify-test
 E2E_TESTS = tests/e2e/test_audio.py tests/e2e/test_audio_hostile.py tests/e2e/test_migration.py \
 	tests/e2e/test_runtime_pm.py tests/e2e/test_net.py tests/e2e/test_libvirt.py \
 	tests/e2e/test_display.py tests/e2e/test_paiovd.py tests/e2e/test_pipewire.py \
@@ -381,9 +382,10 @@ bench-coord: qemu paiovd guest
 	tools/paiov-bench-coord --qemu $(QEMU) --paiovd $(PAIOVD) \
 		--guest $(GUEST) --out $(BUILD)/bench-coord $(COORD_ARGS)
 
-# The platform floor: QEMU wakeups/s of the idle test guest with
-# -machine hpet=on and hpet=off (issue 15, patches/0030); HPET_STOCK=<a
-# qemu-system-x86_64 without the patch> adds it, runs interleaved; e.g.
+# The platform floor: QEMU wakeups/s of the idle test guest, pc and q35,
+# -machine hpet=on and hpet=off, 10 boots each (issue 15, patches/0030-
+# 0032); HPET_STOCK=<a qemu-system-x86_64 without the patches> adds it,
+# runs interleaved; e.g.
 # make bench-hpet HPET_STOCK=/tmp/stock/qemu-system-x86_64 \
 #	HPET_BENCH_ARGS='--reps 5 --machine pc'
 HPET_STOCK ?=
