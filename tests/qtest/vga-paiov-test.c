@@ -478,7 +478,11 @@ static void test_passive_idle(void)
 static bool display_still(QTestState *qts)
 {
     QDict *info = paiov_info(qts);
-    bool v = qdict_get_bool(qdict_get_qdict(info, "display"), "still");
+    QDict *display = qdict_get_qdict(info, "display");
+    bool v;
+
+    g_assert_true(qdict_haskey(display, "still"));
+    v = qdict_get_bool(display, "still");
 
     qobject_unref(info);
     return v;
