@@ -94,6 +94,7 @@ struct VGAPaiovState {
     VGAPaiovStill still;
     uint32_t still_count;       /* updates in a row that found nothing */
     bool low_parked;            /* console parked for idle or d3hot */
+    bool idle_rate;             /* the proxy PMA's display-idle-rate */
     bool trapped;               /* vram_trap is mapped */
     unsigned flush_pending;     /* TCG vCPUs yet to drop stale TLB entries */
     MemoryRegion vram_trap;     /* over the vram region while not drawing */
@@ -332,6 +333,11 @@ static void vga_paiov_gfx_update(void *opaque)
     VGACommonState *s = vga_paiov_vga(ps);
     int64_t t0 = get_clock();
 
+    if (ps->idle_rate != paiov_host_display_idle_rate(&ps->host)) {
+        /* paiovd's thermal throttle: refresh at the idle rate, or not */
+        ps->idle_rate = !ps->idle_rate;
+        vga_paiov_sync(ps);
+    }
     if (ps->still == VGA_PAIOV_STILL) {
         /* the console shows the last frame; any write wakes us first */
         ps->updates_avoided++;
@@ -381,6 +387,18 @@ static void vga_paiov_text_update(void *opaque, console_ch_t *chardata)
     s->hw_ops->text_update(s, chardata);
 }
 
+/*
+ * The periodic refresh of the console is deferrable work: on the proxy
+ * PMA's grid (pooling with the other QEMUs of the host), never earlier
+ * than due, at most max-delay-ms later, never moved under sla=strict
+ */
+static int64_t vga_paiov_refresh_align(void *opaque, int64_t deadline_ns)
+{
+    VGAPaiovState *ps = opaque;
+
+    return paiov_vpsa_align(&ps->vpsa, QEMU_CLOCK_REALTIME, deadline_ns);
+}
+
 static const GraphicHwOps vga_paiov_ops = {
     .invalidate  = vga_paiov_invalidate,
     .gfx_update  = vga_paiov_gfx_update,
@@ -413,7 +431,8 @@ static void vga_paiov_sync(VGAPaiovState *ps)
             s->hw_ops->invalidate(s);
         }
         qemu_console_park_refresh(s->con,
-                                  passive || ps->still == VGA_PAIOV_STILL);
+                                  passive || ps->still == VGA_PAIOV_STILL ||
+                                  ps->idle_rate);
         return;
     }
     ps->still = VGA_PAIOV_DRAWING;
@@ -530,6 +549,7 @@ static void vga_paiov_realize(PCIDevice *dev, Error **errp)
     memory_region_init_io(&ps->vram_trap, OBJECT(ps), &vga_paiov_trap_ops,
                           ps, "vga-paiov.vram-trap", s->vram_size);
     graphic_console_set_hwops(s->con, &vga_paiov_ops, ps);
+    qemu_console_set_refresh_align(s->con, vga_paiov_refresh_align, ps);
     paiov_vpsa_set_functions_enabled(&ps->vpsa, !vga_paiov_screen_off(s));
     paiov_vpsa_realize(&ps->vpsa);
 }

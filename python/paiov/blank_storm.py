@@ -144,7 +144,7 @@ def measure(args, qemu, vga_args, x):
     try:
         g.wait_ready(180)
         g.run('for v in /sys/class/vtconsole/vtcon*; do grep -q "frame '
-              'buffer" $v/name && echo 0 > $v/bind; done', timeout=60,
+              'buffer" $v/name && echo 0 > $v/bind; done; true', timeout=60,
               check=True)
         g.run('fbfill 0xff8000 0x0080ff', timeout=60, check=True)
         if args.ui == 'vnc':

@@ -13,6 +13,8 @@
 #include "qemu/osdep.h"
 #include "hw/pci/pci_regs.h"
 #include "qemu/timer.h"
+#include "qemu/bswap.h"
+#include <sys/un.h>
 #include "paiov-qtest.h"
 
 #define DEVFN QPCI_DEVFN(5, 0)
@@ -752,6 +754,121 @@ static void test_still_migrate(void)
     unlink(uri + strlen("file:"));
 }
 
+static ssize_t recv_all(int fd, void *buf, size_t len)
+{
+    size_t got = 0;
+    ssize_t n;
+
+    while (got < len) {
+        n = recv(fd, (char *)buf + got, len - got, 0);
+        if (n <= 0) {
+            return -1;
+        }
+        got += n;
+    }
+    return got;
+}
+
+/*
+ * A VNC client on a unix socket, through the RFB 3.8 handshake (no
+ * security, shared): a display listener whose refresh runs (every 30 ms,
+ * backing off to 3 s on a still screen) on the real-time clock.
+ */
+static int vnc_client(const char *path)
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    uint8_t buf[64];
+    uint32_t name_len;
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_strlcpy(addr.sun_path, path, sizeof(addr.sun_path));
+    g_assert_cmpint(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), ==,
+                    0);
+    g_assert_cmpint(recv_all(fd, buf, 12), ==, 12);   /* version */
+    g_assert_true(!memcmp(buf, "RFB 003.008\n", 12));
+    g_assert_cmpint(write(fd, "RFB 003.008\n", 12), ==, 12);
+    g_assert_cmpint(recv_all(fd, buf, 2), ==, 2);     /* 1 type */
+    g_assert_cmpint(buf[0], ==, 1);
+    g_assert_cmpint(buf[1], ==, 1);                        /* none */
+    g_assert_cmpint(write(fd, "\x01", 1), ==, 1);
+    g_assert_cmpint(recv_all(fd, buf, 4), ==, 4);     /* result ok */
+    g_assert_cmpint(ldl_be_p(buf), ==, 0);
+    g_assert_cmpint(write(fd, "\x01", 1), ==, 1);          /* shared */
+    g_assert_cmpint(recv_all(fd, buf, 24), ==, 24);   /* ServerInit */
+    name_len = ldl_be_p(buf + 20);
+    g_assert_cmpint(name_len, <, sizeof(buf));
+    g_assert_cmpint(recv_all(fd, buf, name_len), ==, name_len);
+    return fd;
+}
+
+static QDict *pma_coordination(QTestState *qts)
+{
+    QDict *info = paiov_pma_info(qts, "/objects/pma0");
+    QDict *c = qdict_get_qdict(info, "coordination");
+
+    qobject_ref(c);
+    qobject_unref(info);
+    return c;
+}
+
+/*
+ * Guards the display refresh on the proxy PMA's grid (pooling, issue
+ * 13): the refresh timer of a console shown by a VNC client is deferred
+ * work the PMA aligns (its "aligned" count grows, each move within
+ * max-delay-ms: never earlier than due, bounded); under sla=strict it
+ * is never moved.  Real time passes (the refresh runs on the real-time
+ * clock): what is checked are counts, until enough refreshes came.
+ */
+static void align_refresh(bool strict)
+{
+    g_autofree char *path = g_strdup_printf("%s/vga-paiov-vnc-%d.sock",
+                                            g_get_tmp_dir(), getpid());
+    QTestState *qts;
+    QDict *c;
+    int64_t moved = 0, kept = 0;
+    int fd, i;
+
+    qts = qtest_initf("-M pc -vga none -object paiov-pma,id=pma0,"
+                      "idle-timeout-ms=0,align-period-us=100000,"
+                      "max-delay-ms=150,sla=%s "
+                      "-device vga-paiov,id=vga0,addr=05.0,pma=pma0,"
+                      "still-refreshes=0 -vnc unix:%s",
+                      strict ? "strict" : "relaxed", path);
+    fd = vnc_client(path);
+    legacy_on(qts);
+    for (i = 0; i < 1000 && moved + kept < 5; i++) {
+        g_usleep(10 * 1000);
+        c = pma_coordination(qts);
+        moved = qdict_get_int(c, "aligned");
+        kept = qdict_get_int(c, "not-aligned");
+        g_assert_cmpint(qdict_get_int(c, "max-observed-delay-ns"), <=,
+                        150 * SCALE_MS);
+        qobject_unref(c);
+    }
+    g_test_message("refresh deadlines: %" PRId64 " aligned, %" PRId64
+                   " not", moved, kept);
+    if (strict) {
+        g_assert_cmpint(moved, ==, 0);
+        g_assert_cmpint(kept, >=, 5);
+    } else {
+        g_assert_cmpint(moved, >=, 5);
+    }
+    close(fd);
+    qtest_quit(qts);
+    unlink(path);
+}
+
+static void test_align_refresh(void)
+{
+    align_refresh(false);
+}
+
+static void test_align_refresh_strict(void)
+{
+    align_refresh(true);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -774,5 +891,8 @@ int main(int argc, char **argv)
                    test_still_off_and_d3hot);
     qtest_add_func("/vga-paiov/still/passive-idle", test_still_passive_idle);
     qtest_add_func("/vga-paiov/still/migrate", test_still_migrate);
+    qtest_add_func("/vga-paiov/align/refresh", test_align_refresh);
+    qtest_add_func("/vga-paiov/align/refresh-strict",
+                   test_align_refresh_strict);
     return g_test_run();
 }
