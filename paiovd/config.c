@@ -33,6 +33,7 @@
  */
 
 #include "paiovd.h"
+#include "paiov/paiov-sysfs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -252,19 +253,20 @@ void paiovd_config_free(PaiovdConfig *cfg)
 static bool knob_resolve(Parse *p, PaiovdConfig *cfg, PaiovdKnob *k,
                          const char *group)
 {
-    g_autofree char *full = g_path_is_absolute(k->path) ?
-        g_strdup(k->path) : g_build_filename(cfg->sysfs_root, k->path, NULL);
-    g_autofree char *real = realpath(full, NULL);
-    g_autofree char *prefix = g_strconcat(cfg->sysfs_root,
-        g_str_has_suffix(cfg->sysfs_root, "/") ? "" : "/", NULL);
+    g_autofree char *real = NULL;
     struct stat st;
+    int ret = paiov_sysfs_resolve(cfg->sysfs_root, k->path, &real);
 
     if (!real) {
+        g_autofree char *full = g_path_is_absolute(k->path) ?
+            g_strdup(k->path) :
+            g_build_filename(cfg->sysfs_root, k->path, NULL);
+
         config_error(p->errp, p->file, p->data, group, "path",
-                     "'%s': %s", full, g_strerror(errno));
+                     "'%s': %s", full, g_strerror(-ret));
         return false;
     }
-    if (!g_str_has_prefix(real, prefix)) {
+    if (ret == -EXDEV) {
         config_error(p->errp, p->file, p->data, group, "path",
                      "'%s' resolves to '%s', outside sysfs-root '%s'",
                      k->path, real, cfg->sysfs_root);

@@ -24,6 +24,7 @@
  */
 
 #include "paiovd.h"
+#include "paiov/paiov-sysfs.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -33,93 +34,30 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define OPEN_FLAGS (O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
 #define JOURNAL_PREFIX "knob."
-
-/* Open @name in @dirfd without following links; a regular file or -errno */
-static int safe_openat(int dirfd, const char *name, int flags)
-{
-    struct stat st;
-    int fd = openat(dirfd, name, flags | OPEN_FLAGS, 0600);
-
-    if (fd < 0) {
-        return -errno;
-    }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return -EINVAL;
-    }
-    return fd;
-}
-
-static int power_dir(const PaiovdKnob *k)
-{
-    int dfd = open(k->device_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int pfd;
-
-    if (dfd < 0) {
-        return -errno;
-    }
-    pfd = openat(dfd, "power", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-                 O_CLOEXEC);
-    if (pfd < 0) {
-        pfd = -errno;
-    }
-    close(dfd);
-    return pfd;
-}
-
-/* Read at most @len - 1 bytes of @fd, without the trailing whitespace */
-static int bounded_read(int fd, char *buf, size_t len)
-{
-    ssize_t n = pread(fd, buf, len - 1, 0);
-
-    if (n < 0) {
-        return -errno;
-    }
-    buf[n] = '\0';
-    g_strchomp(buf);
-    return 0;
-}
 
 int paiovd_knob_read(const PaiovdKnob *k, const char *attr, char *buf,
                      size_t len)
 {
-    int pfd = power_dir(k);
-    int fd, ret;
+    int pfd = paiov_sysfs_power_dir(k->device_dir);
+    int ret;
 
     if (pfd < 0) {
         return pfd;
     }
-    fd = safe_openat(pfd, attr, O_RDONLY);
+    ret = paiov_sysfs_read(pfd, attr, buf, len);
     close(pfd);
-    if (fd < 0) {
-        return fd;
-    }
-    ret = bounded_read(fd, buf, len);
-    close(fd);
     return ret;
 }
 
 static int knob_write(PaiovdKnob *k, const char *attr, const char *value)
 {
-    int pfd = power_dir(k);
-    int fd, ret = 0;
-    size_t len = strlen(value);
-    ssize_t n;
+    int pfd = paiov_sysfs_power_dir(k->device_dir);
+    int ret = pfd;
 
-    if (pfd < 0) {
-        ret = pfd;
-    } else {
-        fd = safe_openat(pfd, attr, O_WRONLY | O_TRUNC);
+    if (pfd >= 0) {
+        ret = paiov_sysfs_write(pfd, attr, value);
         close(pfd);
-        if (fd < 0) {
-            ret = fd;
-        } else {
-            n = write(fd, value, len);
-            ret = n < 0 ? -errno : (size_t)n != len ? -EIO : 0;
-            close(fd);
-        }
     }
     k->writes++;
     if (ret < 0) {
@@ -145,7 +83,7 @@ static char *journal_name(const PaiovdKnob *k)
 
 /*
  * Open (creating it 0700) the state directory and check that it is not a
- * link and that only root or the daemon's user can write to it.
+ * link, is owned by the daemon's user and writable by nobody else.
  */
 int paiovd_state_open(const char *dir, GError **errp)
 {
@@ -157,23 +95,21 @@ int paiovd_state_open(const char *dir, GError **errp)
                     "state-dir '%s': %s", dir, g_strerror(errno));
         return -1;
     }
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-        g_set_error(errp, G_FILE_ERROR, g_file_error_from_errno(errno),
-                    "state-dir '%s': %s", dir,
-                    errno == ELOOP || errno == ENOTDIR ?
-                    "a symbolic link or not a directory" :
-                    g_strerror(errno));
-        return -1;
-    }
-    if (fstat(fd, &st) < 0 || (st.st_uid != 0 && st.st_uid != geteuid()) ||
-        (st.st_mode & (S_IWGRP | S_IWOTH))) {
+    fd = paiov_sysfs_open_private_dir(AT_FDCWD, dir, &st);
+    if (fd == -EPERM || fd == -EACCES) {
         g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_PERM,
-                    "state-dir '%s' must be owned by root or the daemon's "
-                    "user and writable by nobody else (uid %u, mode 0%o)",
+                    "state-dir '%s' must be owned by the daemon's user "
+                    "and writable by nobody else (uid %u, mode 0%o)",
                     dir, (unsigned)st.st_uid,
                     (unsigned)(st.st_mode & 07777));
-        close(fd);
+        return -1;
+    }
+    if (fd < 0) {
+        g_set_error(errp, G_FILE_ERROR, g_file_error_from_errno(-fd),
+                    "state-dir '%s': %s", dir,
+                    fd == -ELOOP || fd == -ENOTDIR ?
+                    "a symbolic link or not a directory" :
+                    g_strerror(-fd));
         return -1;
     }
     return fd;
@@ -192,8 +128,8 @@ static int journal_write(PaiovdKnob *k, int state_fd)
         return -ENAMETOOLONG;
     }
     unlinkat(state_fd, tmp, 0);     /* left by a crash */
-    fd = openat(state_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | OPEN_FLAGS,
-                0600);
+    fd = openat(state_fd, tmp, O_WRONLY | O_CREAT | O_EXCL |
+                PAIOV_SYSFS_OPEN_FLAGS, 0600);
     if (fd < 0) {
         return -errno;
     }
@@ -324,7 +260,7 @@ static void journal_recover_one(PaiovdConfig *cfg, int state_fd,
 {
     char buf[PAIOVD_JOURNAL_MAX];
     g_auto(GStrv) lines = NULL;
-    int fd = safe_openat(state_fd, name, O_RDONLY);
+    int fd = paiov_sysfs_openat(state_fd, name, O_RDONLY, 0);
     unsigned i;
     int ret;
 
@@ -334,7 +270,7 @@ static void journal_recover_one(PaiovdConfig *cfg, int state_fd,
                    g_strerror(-fd));
         return;
     }
-    ret = bounded_read(fd, buf, sizeof(buf));
+    ret = paiov_sysfs_pread(fd, buf, sizeof(buf));
     close(fd);
     if (ret < 0) {
         paiovd_log("journal: %s: %s", name, g_strerror(-ret));

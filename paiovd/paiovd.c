@@ -103,6 +103,7 @@ typedef struct Peer {
     GString *out;
     PeerState state;
     pid_t pid;
+    guint64 start_time;     /* of that pid, read at accept; 0: unknown */
     uid_t uid;
     gid_t gid;
     char *name;             /* NULL: not (yet) known, "" : none */
@@ -460,112 +461,36 @@ static bool vm_del_filter(Peer *p, const char *id)
 }
 
 /*
- * The policies a throttle replaced, journaled per VM in the state dir
- * (throttle.<hex of the VM's UUID, or name>: lines "PMA-path TAB
- * policy"), so that a daemon killed while throttling does not leave the
- * VMs at powersave: the next daemon sets them back when they rejoin.
+ * Which QEMU process the VM is, for its throttle journal
+ * (throttle-journal.c): never what it says it is
  */
-static char *throttle_journal_name(Peer *p)
+static PaiovdVmId vm_id(Peer *p)
 {
-    const char *key = p->uuid && *p->uuid &&
-                      strcmp(p->uuid, "00000000-0000-0000-0000-000000000000")
-                      ? p->uuid : p->name;
-    GString *name;
-    const char *c;
-
-    if (!key || !*key) {
-        return NULL;                /* cannot be told apart: no journal */
-    }
-    name = g_string_new("throttle.");
-    for (c = key; *c; c++) {
-        g_string_append_printf(name, "%02x", (unsigned char)*c);
-    }
-    return g_string_free(name, FALSE);
+    return (PaiovdVmId){ .pid = p->pid, .start_time = p->start_time,
+                         .name = p->name, .uuid = p->uuid };
 }
 
 static void throttle_journal_write(Peer *p)
 {
-    g_autofree char *name = throttle_journal_name(p);
-    g_autofree char *tmp = NULL;
-    g_autoptr(GString) text = g_string_new("");
-    GHashTableIter it;
-    gpointer key, value;
-    int fd;
-    bool ok;
+    PaiovdVmId id = vm_id(p);
 
-    if (!name || strlen(name) + 4 > NAME_MAX) {
-        return;
-    }
-    g_hash_table_iter_init(&it, p->saved_policy);
-    while (g_hash_table_iter_next(&it, &key, &value)) {
-        g_string_append_printf(text, "%s\t%s\n", (char *)key, (char *)value);
-    }
-    tmp = g_strconcat(name, ".tmp", NULL);
-    unlinkat(state_fd, tmp, 0);
-    fd = openat(state_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-                O_CLOEXEC, 0600);
-    if (fd < 0) {
-        paiovd_log("%s: cannot journal the policies: %s", peer_label(p),
-                   g_strerror(errno));
-        return;
-    }
-    ok = write(fd, text->str, text->len) == (ssize_t)text->len &&
-         !fsync(fd);
-    close(fd);
-    if (!ok || renameat(state_fd, tmp, state_fd, name) < 0) {
-        paiovd_log("%s: cannot journal the policies", peer_label(p));
-        unlinkat(state_fd, tmp, 0);
-        return;
-    }
-    fsync(state_fd);
+    paiovd_throttle_journal_write(state_fd, &id, p->saved_policy,
+                                  peer_label(p));
 }
 
 static void throttle_journal_remove(Peer *p)
 {
-    g_autofree char *name = throttle_journal_name(p);
+    PaiovdVmId id = vm_id(p);
 
-    if (name && !unlinkat(state_fd, name, 0)) {
-        fsync(state_fd);
-    }
+    paiovd_throttle_journal_remove(state_fd, &id);
 }
 
 /* A previous daemon's journal of this VM into p->saved_policy */
 static void throttle_journal_load(Peer *p)
 {
-    g_autofree char *name = throttle_journal_name(p);
-    char buf[PAIOVD_JOURNAL_MAX];
-    g_auto(GStrv) lines = NULL;
-    struct stat st;
-    ssize_t n;
-    int fd, i;
+    PaiovdVmId id = vm_id(p);
 
-    if (!name) {
-        return;
-    }
-    fd = openat(state_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-                O_CLOEXEC);
-    if (fd < 0) {
-        return;
-    }
-    n = fstat(fd, &st) || !S_ISREG(st.st_mode) ? -1
-        : read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n < 0) {
-        return;
-    }
-    buf[n] = '\0';
-    lines = g_strsplit(buf, "\n", -1);
-    for (i = 0; lines[i]; i++) {
-        g_auto(GStrv) f = g_strsplit(lines[i], "\t", 2);
-
-        if (f[0] && f[1] && printable(f[0]) &&
-            (!strcmp(f[1], "performance") || !strcmp(f[1], "balanced") ||
-             !strcmp(f[1], "powersave")) &&
-            !g_hash_table_contains(p->saved_policy, f[0])) {
-            g_hash_table_insert(p->saved_policy, g_strdup(f[0]),
-                                g_strdup(f[1]));
-        }
-    }
+    paiovd_throttle_journal_load(state_fd, &id, p->saved_policy);
 }
 
 /*
@@ -916,17 +841,7 @@ static bool vm_joined(Peer *p)
  */
 static bool printable(const char *s)
 {
-    size_t i;
-
-    if (!s) {
-        return false;
-    }
-    for (i = 0; s[i]; i++) {
-        if (i >= 255 || s[i] < 0x20 || s[i] > 0x7e) {
-            return false;
-        }
-    }
-    return true;
+    return paiovd_printable(s);
 }
 
 static bool valid_state(const char *s)
@@ -935,78 +850,116 @@ static bool valid_state(const char *s)
                  !strcmp(s, "d3hot") || !strcmp(s, "passive-idle"));
 }
 
-/* A query-paiov answer; false (and @why) if it is not what QEMU sends */
-static bool take_devices(Peer *p, JsonNode *ret, const char **why)
+/* One element of a query-paiov answer: a device as QEMU sends it */
+static bool device_ok(JsonObject *o)
 {
-    JsonArray *a;
-    unsigned i;
+    return o && printable(obj_str(o, "qom-path")) &&
+           (!obj_str(o, "type") || printable(obj_str(o, "type"))) &&
+           (!obj_str(o, "pma") || printable(obj_str(o, "pma"))) &&
+           valid_state(obj_str(o, "state"));
+}
 
-    if (!ret || !JSON_NODE_HOLDS_ARRAY(ret)) {
-        *why = "query-paiov: not an array";
-        return false;
-    }
-    a = json_node_get_array(ret);
-    if (json_array_get_length(a) > MAX_DEVICES) {
-        *why = "query-paiov: too many devices";
-        return false;
-    }
-    for (i = 0; i < json_array_get_length(a); i++) {
-        JsonNode *n = json_array_get_element(a, i);
-        JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n)
-                                                 : NULL;
-
-        if (!o || !printable(obj_str(o, "qom-path")) ||
-            (obj_str(o, "type") && !printable(obj_str(o, "type"))) ||
-            (obj_str(o, "pma") && !printable(obj_str(o, "pma"))) ||
-            !valid_state(obj_str(o, "state"))) {
-            *why = "query-paiov: malformed device";
-            return false;
-        }
-    }
+/* The whole answer checked: it becomes the VM's device list */
+static void devices_take(Peer *p, JsonArray *a)
+{
     if (p->devices) {
         json_array_unref(p->devices);
     }
     p->devices = json_array_ref(a);
+}
+
+/* One element of a query-paiov-pma answer: a PMA and its policy */
+static bool pma_ok(JsonObject *o)
+{
+    return printable(obj_str(o, "qom-path")) &&
+           printable(obj_str(o, "policy"));
+}
+
+/* Take one checked PMA at once; false when the peer was dropped */
+static bool pma_take(Peer *p, JsonObject *o)
+{
+    const char *path = obj_str(o, "qom-path");
+    Pma *pma = g_hash_table_lookup(p->pmas, path);
+
+    if (!pma) {
+        pma = g_new0(Pma, 1);
+        pma->delay_ms = PAIOVD_DEFAULT_DELAY_MS;
+        g_hash_table_insert(p->pmas, g_strdup(path), pma);
+        if (!vm_get_delay(p, path)) {
+            return false;
+        }
+    }
+    g_free(pma->policy);
+    pma->policy = g_strdup(obj_str(o, "policy"));
     return true;
 }
 
-static bool take_pmas(Peer *p, JsonNode *ret, const char **why)
+/* What the walker over a query-paiov* answer does for one command */
+typedef struct ReplyKind {
+    unsigned max;
+    const char *not_array;
+    const char *too_many;
+    const char *malformed;
+    bool (*element_ok)(JsonObject *o);      /* o is NULL for a non-object */
+    bool (*take_element)(Peer *p, JsonObject *o);   /* optional */
+    void (*take_all)(Peer *p, JsonArray *a);        /* optional */
+} ReplyKind;
+
+static const ReplyKind reply_paiov = {
+    .max = MAX_DEVICES,
+    .not_array = "query-paiov: not an array",
+    .too_many = "query-paiov: too many devices",
+    .malformed = "query-paiov: malformed device",
+    .element_ok = device_ok,
+    .take_all = devices_take,
+};
+
+static const ReplyKind reply_pma = {
+    .max = MAX_PMAS,
+    .not_array = "query-paiov-pma: not an array",
+    .too_many = "query-paiov-pma: too many PMAs",
+    .malformed = "query-paiov-pma: malformed PMA",
+    .element_ok = pma_ok,
+    .take_element = pma_take,
+};
+
+/*
+ * A query-paiov or query-paiov-pma answer: an array of at most
+ * @kind->max objects, each checked (and taken, when the kind takes them
+ * one by one) in order, then the whole array taken.  False with @why
+ * when it is not what QEMU sends; false with @why NULL when the peer
+ * was dropped while taking it.
+ */
+static bool take_reply(Peer *p, const ReplyKind *kind, JsonNode *ret,
+                       const char **why)
 {
     JsonArray *a;
     unsigned i;
 
     if (!ret || !JSON_NODE_HOLDS_ARRAY(ret)) {
-        *why = "query-paiov-pma: not an array";
+        *why = kind->not_array;
         return false;
     }
     a = json_node_get_array(ret);
-    if (json_array_get_length(a) > MAX_PMAS) {
-        *why = "query-paiov-pma: too many PMAs";
+    if (json_array_get_length(a) > kind->max) {
+        *why = kind->too_many;
         return false;
     }
     for (i = 0; i < json_array_get_length(a); i++) {
         JsonNode *n = json_array_get_element(a, i);
         JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n)
                                                  : NULL;
-        const char *path = obj_str(o, "qom-path");
-        const char *policy = obj_str(o, "policy");
-        Pma *pma;
 
-        if (!printable(path) || !printable(policy)) {
-            *why = "query-paiov-pma: malformed PMA";
+        if (!kind->element_ok(o)) {
+            *why = kind->malformed;
             return false;
         }
-        pma = g_hash_table_lookup(p->pmas, path);
-        if (!pma) {
-            pma = g_new0(Pma, 1);
-            pma->delay_ms = PAIOVD_DEFAULT_DELAY_MS;
-            g_hash_table_insert(p->pmas, g_strdup(path), pma);
-            if (!vm_get_delay(p, path)) {
-                return false;
-            }
+        if (kind->take_element && !kind->take_element(p, o)) {
+            return false;
         }
-        g_free(pma->policy);
-        pma->policy = g_strdup(policy);
+    }
+    if (kind->take_all) {
+        kind->take_all(p, a);
     }
     return true;
 }
@@ -1078,8 +1031,9 @@ static bool vm_reply(Peer *p, JsonObject *msg)
     case P_PAIOV:
     case P_PMA:
         /* a QEMU without paiov answers CommandNotFound: no devices */
-        if (!err && !(pd->kind == P_PAIOV ? take_devices(p, ret, &why)
-                                          : take_pmas(p, ret, &why))) {
+        if (!err && !take_reply(p, pd->kind == P_PAIOV ? &reply_paiov
+                                                       : &reply_pma,
+                                ret, &why)) {
             if (!why) {
                 pending_free(pd);
                 return false;   /* dropped while asking for a delay */
@@ -1744,6 +1698,9 @@ static gboolean listener_readable(int fd, GIOCondition cond, gpointer opaque)
     p->id = next_peer_id++;
     p->fd = cfd;
     p->pid = cred.pid;
+    if (!paiovd_proc_start_time(cred.pid, &p->start_time)) {
+        p->start_time = 0;          /* no throttle journal for it */
+    }
     p->uid = cred.uid;
     p->gid = cred.gid;
     p->in = g_string_new("");
@@ -2067,6 +2024,7 @@ int main(int argc, char **argv)
     }
     /* a previous run killed with SIGKILL left knobs changed */
     paiovd_journal_recover(cfg, state_fd);
+    paiovd_throttle_journal_sweep(state_fd);
 
     signal(SIGPIPE, SIG_IGN);
     if (!foreground && !socket_path) {

@@ -114,6 +114,34 @@ GPtrArray *paiovd_thermal_scan(const char *sysfs_root);
 bool paiovd_thermal_hot(GPtrArray *zones, bool throttled,
                         unsigned hysteresis_mc);
 
+/*
+ * throttle-journal.c: the policies a throttle replaced, per VM, in the
+ * state dir
+ */
+typedef struct PaiovdVmId {
+    pid_t pid;              /* SO_PEERCRED: checked by the kernel */
+    guint64 start_time;     /* of that process (/proc/PID/stat), 0: unknown */
+    const char *name;       /* query-name, query-uuid: claimed by QEMU, */
+    const char *uuid;       /* only written into the entry, never a key */
+} PaiovdVmId;
+
+/* The start time of process @pid in clock ticks since boot */
+bool paiovd_proc_start_time(pid_t pid, guint64 *start_time);
+
+/* Printable ASCII, at most 255 bytes */
+bool paiovd_printable(const char *s);
+/* The VM's entry in the state dir; NULL: the VM has none */
+char *paiovd_throttle_journal_name(const PaiovdVmId *vm);
+/* @saved: PMA path -> policy; failures are logged with @label */
+void paiovd_throttle_journal_write(int state_fd, const PaiovdVmId *vm,
+                                   GHashTable *saved, const char *label);
+void paiovd_throttle_journal_remove(int state_fd, const PaiovdVmId *vm);
+/* Add the VM's journaled policies to @saved (those not there yet) */
+void paiovd_throttle_journal_load(int state_fd, const PaiovdVmId *vm,
+                                  GHashTable *saved);
+/* Remove the entries of QEMU processes that are gone */
+void paiovd_throttle_journal_sweep(int state_fd);
+
 /* log.c-like helpers in main.c */
 void paiovd_log(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 

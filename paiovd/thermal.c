@@ -15,6 +15,7 @@
 
 #define _GNU_SOURCE
 #include "paiovd.h"
+#include "paiov/paiov-sysfs.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -31,16 +32,10 @@
 
 static bool read_small(int dirfd, const char *name, char *buf, size_t len)
 {
-    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-                    O_CLOEXEC);
-    struct stat st;
+    int fd = paiov_sysfs_openat(dirfd, name, O_RDONLY, 0);
     ssize_t n;
 
     if (fd < 0) {
-        return false;
-    }
-    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-        close(fd);
         return false;
     }
     n = read(fd, buf, len - 1);

@@ -25,6 +25,7 @@
 #include "qapi/error.h"
 #include "qemu/cutils.h"
 #include "paiov/paiov-rpm.h"
+#include "paiov/paiov-sysfs.h"
 #include "trace.h"
 
 #include <sys/file.h>
@@ -43,8 +44,6 @@
 
 /* A vote is one fixed-size record, rewritten in place: "low 2000", "on" */
 #define PAIOV_RPM_VOTE_LEN      16
-
-#define PAIOV_RPM_OPEN_FLAGS    (O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
 
 struct PaiovRpmKnob {
     char *device;           /* resolved device directory */
@@ -65,71 +64,16 @@ typedef struct RpmOrig {
 
 static int knob_counter;
 
-/*
- * Open @name in @dirfd without following links and without blocking,
- * and check that it is a regular file.  Returns the fd or -errno
- * (-EINVAL: not a regular file).
- */
-static int rpm_openat(int dirfd, const char *name, int flags, mode_t mode)
-{
-    struct stat st;
-    int fd = openat(dirfd, name, flags | PAIOV_RPM_OPEN_FLAGS, mode);
-
-    if (fd < 0) {
-        return -errno;
-    }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return -EINVAL;
-    }
-    return fd;
-}
-
-/* Read at most @len - 1 bytes of @fd from offset 0, without the newline */
-static int rpm_pread(int fd, char *buf, size_t len)
-{
-    ssize_t n = pread(fd, buf, len - 1, 0);
-
-    if (n < 0) {
-        return -errno;
-    }
-    buf[n] = '\0';
-    g_strchomp(buf);
-    return 0;
-}
-
 /* Read a small attribute below power/, without its trailing newline */
 static int rpm_read(PaiovRpmKnob *k, const char *attr, char *buf, size_t len)
 {
-    int fd = rpm_openat(k->power_fd, attr, O_RDONLY, 0);
-    int ret;
-
-    if (fd < 0) {
-        return fd;
-    }
-    ret = rpm_pread(fd, buf, len);
-    close(fd);
-    return ret;
+    return paiov_sysfs_read(k->power_fd, attr, buf, len);
 }
 
 static int rpm_write(PaiovRpmKnob *k, const char *attr, const char *value)
 {
-    int fd = rpm_openat(k->power_fd, attr, O_WRONLY | O_TRUNC, 0);
-    size_t len = strlen(value);
-    ssize_t n;
-    int ret = 0;
+    int ret = paiov_sysfs_write(k->power_fd, attr, value);
 
-    if (fd < 0) {
-        ret = fd;
-    } else {
-        n = write(fd, value, len);
-        if (n < 0) {
-            ret = -errno;
-        } else if ((size_t)n != len) {
-            ret = -EIO;
-        }
-        close(fd);
-    }
     trace_paiov_rpm_write(k->device, attr, value, ret);
     return ret;
 }
@@ -211,7 +155,7 @@ static int rpm_orig_read(PaiovRpmKnob *k, RpmOrig *orig, Error **errp)
     char buf[PAIOV_RPM_BUF];
     char *nl;
     int64_t delay;
-    int fd = rpm_openat(k->state_fd, "orig", O_RDONLY, 0);
+    int fd = paiov_sysfs_openat(k->state_fd, "orig", O_RDONLY, 0);
     int ret;
 
     if (fd == -ENOENT) {
@@ -221,7 +165,7 @@ static int rpm_orig_read(PaiovRpmKnob *k, RpmOrig *orig, Error **errp)
         rpm_state_error(k, "orig", fd, errp);
         return fd;
     }
-    ret = rpm_pread(fd, buf, sizeof(buf));
+    ret = paiov_sysfs_pread(fd, buf, sizeof(buf));
     close(fd);
     if (ret < 0) {
         rpm_state_error(k, "orig", ret, errp);
@@ -252,7 +196,7 @@ static int rpm_orig_write(PaiovRpmKnob *k, const RpmOrig *orig, Error **errp)
 
     unlinkat(k->state_fd, "orig.tmp", 0);   /* left by a crash */
     fd = openat(k->state_fd, "orig.tmp", O_WRONLY | O_CREAT | O_EXCL |
-                PAIOV_RPM_OPEN_FLAGS, 0600);
+                PAIOV_SYSFS_OPEN_FLAGS, 0600);
     if (fd < 0) {
         ret = -errno;
     } else {
@@ -304,7 +248,7 @@ static int rpm_scan_vote(PaiovRpmKnob *k, const char *name, bool *low,
             rpm_state_error(k, name, ret, errp);
             return ret;
         }
-        fd = rpm_openat(k->state_fd, name, O_RDONLY, 0);
+        fd = paiov_sysfs_openat(k->state_fd, name, O_RDONLY, 0);
         if (fd == -ENOENT) {
             return 0;
         }
@@ -320,7 +264,7 @@ static int rpm_scan_vote(PaiovRpmKnob *k, const char *name, bool *low,
             return 0;
         }
     }
-    ret = rpm_pread(fd, vote, sizeof(vote));
+    ret = paiov_sysfs_pread(fd, vote, sizeof(vote));
     if (fd != k->vote_fd) {
         close(fd);
     }
@@ -473,32 +417,21 @@ static int rpm_open_dir(int dirfd, const char *name, const char *path,
                          path);
         return -1;
     }
-    fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-                O_CLOEXEC);
-    if (fd < 0) {
-        if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-            S_ISLNK(st.st_mode)) {
-            error_setg(errp, "runtime-dir: '%s' is a symbolic link", path);
-        } else {
-            error_setg_errno(errp, errno, "runtime-dir: '%s'", path);
-        }
-        return -1;
-    }
-    if (fstat(fd, &st) < 0) {
-        error_setg_errno(errp, errno, "runtime-dir: '%s'", path);
-    } else if (st.st_uid != geteuid()) {
+    fd = paiov_sysfs_open_private_dir(dirfd, name, &st);
+    if (fd == -ELOOP) {
+        error_setg(errp, "runtime-dir: '%s' is a symbolic link", path);
+    } else if (fd == -EPERM) {
         error_setg(errp, "runtime-dir: '%s' is owned by uid %u, not by "
                    "QEMU's user (uid %u)", path, (unsigned)st.st_uid,
                    (unsigned)geteuid());
-    } else if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+    } else if (fd == -EACCES) {
         error_setg(errp, "runtime-dir: '%s' is writable by group or others "
                    "(mode 0%o); it must be writable by QEMU's user only",
                    path, (unsigned)(st.st_mode & 07777));
-    } else {
-        return fd;
+    } else if (fd < 0) {
+        error_setg_errno(errp, -fd, "runtime-dir: '%s'", path);
     }
-    close(fd);
-    return -1;
+    return fd < 0 ? -1 : fd;
 }
 
 /* Open and check RUNDIR and RUNDIR/KNOB; the state dir's fd or -1 */
@@ -554,11 +487,9 @@ PaiovRpmKnob *paiov_rpm_open(const char *root, const char *path,
 {
     PaiovRpmKnob *k = g_new0(PaiovRpmKnob, 1);
     g_autofree char *root_real = realpath(root, NULL);
-    g_autofree char *full = NULL;
-    g_autofree char *prefix = NULL;
     g_autofree char *name = NULL;
     struct stat st;
-    int dev_fd;
+    int ret;
 
     k->power_fd = -1;
     k->state_fd = -1;
@@ -568,25 +499,17 @@ PaiovRpmKnob *paiov_rpm_open(const char *root, const char *path,
         error_setg_errno(errp, errno, "sysfs-root '%s'", root);
         return rpm_fail(k);
     }
-    full = path[0] == '/' ? g_strdup(path)
-                          : g_build_filename(root_real, path, NULL);
-    k->device = realpath(full, NULL);
-    if (!k->device) {
-        error_setg_errno(errp, errno, "%s '%s'", prop, path);
-        return rpm_fail(k);
-    }
-    prefix = g_strconcat(root_real, strcmp(root_real, "/") ? "/" : "", NULL);
-    if (!g_str_has_prefix(k->device, prefix)) {
+    ret = paiov_sysfs_resolve(root_real, path, &k->device);
+    if (ret == -EXDEV) {
         error_setg(errp, "%s '%s' resolves to '%s', outside sysfs-root '%s'",
                    prop, path, k->device, root_real);
         return rpm_fail(k);
     }
-    dev_fd = open(k->device, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dev_fd >= 0) {
-        k->power_fd = openat(dev_fd, "power",
-                             O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        close(dev_fd);
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "%s '%s'", prop, path);
+        return rpm_fail(k);
     }
+    k->power_fd = paiov_sysfs_power_dir(k->device);
     if (k->power_fd < 0 ||
         fstatat(k->power_fd, "control", &st, AT_SYMLINK_NOFOLLOW) < 0 ||
         !S_ISREG(st.st_mode)) {
@@ -602,7 +525,7 @@ PaiovRpmKnob *paiov_rpm_open(const char *root, const char *path,
     if (k->state_fd < 0) {
         return rpm_fail(k);
     }
-    k->lock_fd = rpm_openat(k->state_fd, "lock", O_RDWR | O_CREAT, 0600);
+    k->lock_fd = paiov_sysfs_openat(k->state_fd, "lock", O_RDWR | O_CREAT, 0600);
     if (k->lock_fd < 0) {
         rpm_state_error(k, "lock", k->lock_fd, errp);
         return rpm_fail(k);
@@ -621,7 +544,7 @@ static int rpm_vote_create(PaiovRpmKnob *k, Error **errp)
         g_free(k->vote_name);
         k->vote_name = g_strdup_printf("vote.%d.%d", (int)getpid(),
                                        knob_counter++);
-        fd = rpm_openat(k->state_fd, k->vote_name,
+        fd = paiov_sysfs_openat(k->state_fd, k->vote_name,
                         O_RDWR | O_CREAT | O_EXCL, 0600);
     }
     if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0) {

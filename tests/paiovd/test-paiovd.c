@@ -10,9 +10,12 @@
  */
 
 #include "paiovd.h"
+#include "paiov/paiov-sysfs.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -378,6 +381,244 @@ static void test_state_dir(void)
     tree_free(&t);
 }
 
+/*
+ * Guards the sysfs access QEMU's runtime-PM backend and the daemon share
+ * (hw/paiov/paiov-sysfs.c): each hostile case once, against the shared
+ * functions themselves.  A planted link or FIFO is refused without being
+ * followed or blocking; reads are bounded; a path resolving outside the
+ * root is refused; a private directory that is a link or writable by
+ * others (or, as root, owned by another user) is refused.
+ */
+static void test_sysfs_shared(void)
+{
+    Tree t;
+    g_autofree char *power = NULL;
+    g_autofree char *victim = NULL;
+    g_autofree char *text = NULL;
+    g_autofree char *dir = NULL;
+    g_autofree char *real = NULL;
+    g_autofree char *long_text = g_strnfill(200, 'x');
+    char buf[PAIOVD_SMALL_MAX];
+    struct stat st;
+    int pfd, fd;
+
+    tree_init(&t);
+    power = g_build_filename(t.sys, DEV, "power", NULL);
+    victim = g_build_filename(t.top, "victim", NULL);
+    put(victim, "on\n");
+
+    /* the device directory is reached through its bus link, power/ not */
+    dir = g_build_filename(t.sys, "bus/pci/devices/0000:00:1b.0", NULL);
+    pfd = paiov_sysfs_power_dir(dir);
+    g_assert_cmpint(pfd, >=, 0);
+    g_assert_cmpint(paiov_sysfs_read(pfd, "control", buf, sizeof(buf)), ==,
+                    0);
+    g_assert_cmpstr(buf, ==, "on");
+    g_assert_cmpint(paiov_sysfs_write(pfd, "control", "auto"), ==, 0);
+    g_assert_cmpstr(get(&t, DEV, "control"), ==, "auto");
+
+    /* a link: refused, the file it points to neither read nor written */
+    g_assert_cmpint(symlinkat(victim, pfd, "link"), ==, 0);
+    g_assert_cmpint(paiov_sysfs_read(pfd, "link", buf, sizeof(buf)), ==,
+                    -ELOOP);
+    g_assert_cmpint(paiov_sysfs_write(pfd, "link", "auto"), ==, -ELOOP);
+    g_assert_true(g_file_get_contents(victim, &text, NULL, NULL));
+    g_assert_cmpstr(text, ==, "on\n");
+
+    /* a FIFO without a writer: refused at once, not waited on */
+    g_assert_cmpint(mkfifoat(pfd, "fifo", 0600), ==, 0);
+    g_assert_cmpint(paiov_sysfs_read(pfd, "fifo", buf, sizeof(buf)), ==,
+                    -EINVAL);
+    g_assert_cmpint(paiov_sysfs_openat(pfd, "fifo", O_RDONLY, 0), ==,
+                    -EINVAL);
+    /* a directory is no attribute either */
+    g_assert_cmpint(mkdirat(pfd, "sub", 0700), ==, 0);
+    g_assert_cmpint(paiov_sysfs_read(pfd, "sub", buf, sizeof(buf)), ==,
+                    -EINVAL);
+
+    /* a long attribute: at most len - 1 bytes, NUL terminated */
+    {
+        g_autofree char *big = g_build_filename(power, "big", NULL);
+
+        put(big, long_text);
+        g_assert_cmpint(paiov_sysfs_read(pfd, "big", buf, 8), ==, 0);
+        g_assert_cmpstr(buf, ==, "xxxxxxx");
+    }
+    close(pfd);
+
+    /* power/ itself a link: refused */
+    {
+        g_autofree char *moved = g_build_filename(t.top, "moved", NULL);
+
+        g_assert_cmpint(rename(power, moved), ==, 0);
+        g_assert_cmpint(symlink(moved, power), ==, 0);
+        g_assert_cmpint(paiov_sysfs_power_dir(dir), <, 0);
+        g_assert_cmpint(unlink(power), ==, 0);
+        g_assert_cmpint(rename(moved, power), ==, 0);
+    }
+
+    /* root confinement, after every link */
+    g_assert_cmpint(paiov_sysfs_resolve(t.sys, "bus/pci/devices/0000:00:1b.0",
+                                        &real), ==, 0);
+    g_assert_true(g_str_has_suffix(real, DEV));
+    g_clear_pointer(&real, g_free);
+    g_assert_cmpint(paiov_sysfs_resolve(t.sys, "..", &real), ==, -EXDEV);
+    g_assert_cmpstr(real, ==, t.top);
+    g_clear_pointer(&real, g_free);
+    g_assert_cmpint(paiov_sysfs_resolve(t.sys, "/etc", &real), ==, -EXDEV);
+    g_clear_pointer(&real, g_free);
+    g_assert_cmpint(paiov_sysfs_resolve(t.sys, "nonexistent", &real), ==,
+                    -ENOENT);
+    g_assert_null(real);
+    {
+        /* a sibling whose name starts like the root is outside it */
+        g_autofree char *sibling = g_strconcat(t.sys, "x", NULL);
+
+        g_assert_cmpint(mkdir(sibling, 0700), ==, 0);
+        g_assert_cmpint(paiov_sysfs_resolve(t.sys, sibling, &real), ==,
+                        -EXDEV);
+        g_clear_pointer(&real, g_free);
+    }
+
+    /* private directories */
+    g_assert_cmpint(mkdir(t.state, 0700), ==, 0);
+    fd = paiov_sysfs_open_private_dir(AT_FDCWD, t.state, &st);
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+    g_assert_cmpint(chmod(t.state, 0770), ==, 0);
+    g_assert_cmpint(paiov_sysfs_open_private_dir(AT_FDCWD, t.state, &st), ==,
+                    -EACCES);
+    g_assert_cmpint(st.st_mode & 07777, ==, 0770);
+    g_assert_cmpint(chmod(t.state, 0700), ==, 0);
+    {
+        g_autofree char *link = g_build_filename(t.top, "state-link", NULL);
+
+        g_assert_cmpint(symlink(t.state, link), ==, 0);
+        g_assert_cmpint(paiov_sysfs_open_private_dir(AT_FDCWD, link, NULL),
+                        ==, -ELOOP);
+    }
+    if (geteuid() == 0) {
+        g_assert_cmpint(chown(t.state, 65534, 65534), ==, 0);
+        g_assert_cmpint(paiov_sysfs_open_private_dir(AT_FDCWD, t.state, &st),
+                        ==, -EPERM);
+        g_assert_cmpint(st.st_uid, ==, 65534);
+    } else {
+        g_test_message("not root: a directory of another user skipped");
+    }
+    tree_free(&t);
+}
+
+static GHashTable *policies(const char *first, ...)
+{
+    GHashTable *h = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                          g_free);
+    va_list ap;
+    const char *k;
+
+    va_start(ap, first);
+    for (k = first; k; k = va_arg(ap, const char *)) {
+        g_hash_table_insert(h, g_strdup(k),
+                            g_strdup(va_arg(ap, const char *)));
+    }
+    va_end(ap);
+    return h;
+}
+
+static unsigned journal_entries(const char *dir)
+{
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    const char *n;
+    unsigned count = 0;
+
+    g_assert_nonnull(d);
+    while ((n = g_dir_read_name(d))) {
+        count += g_str_has_prefix(n, "throttle.");
+    }
+    return count;
+}
+
+/*
+ * Guards the throttle journal's key (issue 13): it was what QEMU claims
+ * (query-uuid, query-name), so a QEMU claiming another VM's name took
+ * that VM's journaled policies after a killed daemon (and the VM's own
+ * restore was skipped: the entry was gone), or overwrote them with its
+ * own, or removed them.  Now the entry belongs to the QEMU process (pid
+ * and start time, as the kernel reports them): another process, or the
+ * same pid reused by a new process, finds nothing, whatever it claims.
+ */
+static void test_throttle_journal(void)
+{
+    Tree t;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GHashTable) vm_saved = policies("/objects/pma0", "balanced",
+                                              NULL);
+    g_autoptr(GHashTable) evil_saved = policies("/objects/pma0",
+                                                "performance", NULL);
+    g_autoptr(GHashTable) got = NULL;
+#define WEB1 .name = "web1", .uuid = "5a1c4e2e-4b8b-4d59-9a47-2f1c3b6c9d10"
+    PaiovdVmId vm = { .pid = getpid(), WEB1 };
+    PaiovdVmId evil = { .pid = getppid(), WEB1 };
+    PaiovdVmId reused = { .pid = getpid(), WEB1 };
+    PaiovdVmId unknown = { .pid = getpid(), WEB1 };
+#undef WEB1
+    guint64 st2;
+    int sfd;
+
+    tree_init(&t);
+    sfd = paiovd_state_open(t.state, &err);
+    g_assert_no_error(err);
+    g_assert_true(paiovd_proc_start_time(vm.pid, &vm.start_time));
+    g_assert_true(paiovd_proc_start_time(vm.pid, &st2));
+    g_assert_cmpuint(st2, ==, vm.start_time);
+    g_assert_true(paiovd_proc_start_time(evil.pid, &evil.start_time));
+    reused.start_time = vm.start_time + 1;
+    g_assert_false(paiovd_proc_start_time(0, &st2));
+    g_assert_false(paiovd_proc_start_time(-1, &st2));
+
+    /* the VM throttled, the daemon killed: its entry is there */
+    paiovd_throttle_journal_write(sfd, &vm, vm_saved, "vm");
+    g_assert_cmpuint(journal_entries(t.state), ==, 1);
+
+    /* a hostile QEMU claiming the VM's name and UUID: nothing for it */
+    got = policies(NULL);
+    paiovd_throttle_journal_load(sfd, &evil, got);
+    g_assert_cmpuint(g_hash_table_size(got), ==, 0);
+    /* a new process with the same pid: nothing either */
+    paiovd_throttle_journal_load(sfd, &reused, got);
+    g_assert_cmpuint(g_hash_table_size(got), ==, 0);
+    /* a process whose start time is unknown has no journal */
+    paiovd_throttle_journal_load(sfd, &unknown, got);
+    g_assert_cmpuint(g_hash_table_size(got), ==, 0);
+    g_assert_null(paiovd_throttle_journal_name(&unknown));
+
+    /* it throttled, lifted: the VM's entry neither overwritten nor gone */
+    paiovd_throttle_journal_write(sfd, &evil, evil_saved, "evil");
+    paiovd_throttle_journal_remove(sfd, &evil);
+    paiovd_throttle_journal_remove(sfd, &reused);
+    g_assert_cmpuint(journal_entries(t.state), ==, 1);
+
+    /* the VM rejoins: its own policy back, the entry removed when lifted */
+    paiovd_throttle_journal_load(sfd, &vm, got);
+    g_assert_cmpuint(g_hash_table_size(got), ==, 1);
+    g_assert_cmpstr(g_hash_table_lookup(got, "/objects/pma0"), ==,
+                    "balanced");
+    paiovd_throttle_journal_remove(sfd, &vm);
+    g_assert_cmpuint(journal_entries(t.state), ==, 0);
+
+    /* the next start removes the entries of processes that are gone */
+    paiovd_throttle_journal_write(sfd, &vm, vm_saved, "vm");
+    paiovd_throttle_journal_write(sfd, &reused, evil_saved, "reused");
+    g_assert_cmpuint(journal_entries(t.state), ==, 2);
+    paiovd_throttle_journal_sweep(sfd);
+    g_assert_cmpuint(journal_entries(t.state), ==, 1);
+    g_hash_table_remove_all(got);
+    paiovd_throttle_journal_load(sfd, &vm, got);
+    g_assert_cmpstr(g_hash_table_lookup(got, "/objects/pma0"), ==,
+                    "balanced");
+    close(sfd);
+    tree_free(&t);
+}
+
 static void zone(Tree *t, const char *name, const char *temp,
                  const char *const *trips)
 {
@@ -464,6 +705,8 @@ int main(int argc, char **argv)
     g_test_add_func("/paiovd/knob/journal", test_knob_journal);
     g_test_add_func("/paiovd/knob/planted", test_knob_planted);
     g_test_add_func("/paiovd/state-dir", test_state_dir);
+    g_test_add_func("/paiovd/sysfs-shared", test_sysfs_shared);
+    g_test_add_func("/paiovd/throttle-journal", test_throttle_journal);
     g_test_add_func("/paiovd/thermal", test_thermal);
     return g_test_run();
 }

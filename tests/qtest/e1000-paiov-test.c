@@ -153,7 +153,7 @@ static void test_d3hot(void)
  */
 static void test_migrate_d3hot(void)
 {
-    Fixture f, d;
+    Fixture f, d = { 0 };
     g_autofree char *uri = NULL;
 
     fixture_start(&f);
@@ -294,7 +294,7 @@ static void test_migrate_link_mismatch(void)
  */
 static void test_migrate_idle_timers(void)
 {
-    Fixture f, d;
+    Fixture f, d = { 0 };
     g_autofree char *uri = NULL;
 
     fixture_start(&f);

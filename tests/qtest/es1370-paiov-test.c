@@ -34,10 +34,13 @@
 
 typedef PaiovFixture Fixture;
 
+static const PaiovFixtureOpts opts = {
+    .args = ARGS, .name = "es1370-paiov", .devfn = PAIOV_DEVFN, .barno = 0,
+};
+
 static void fixture_start(Fixture *f, const char *extra)
 {
-    f->qts = qtest_initf(ARGS "%s", extra ?: "");
-    paiov_fixture_attach(f, PAIOV_DEVFN, 0);
+    paiov_fixture_start(f, &opts, extra, false);
 }
 
 #define fixture_stop paiov_fixture_stop
@@ -220,15 +223,8 @@ static void test_invalid_pmcsr(void)
 {
     Fixture f;
     g_autofree char *log = NULL;
-    g_autofree char *logpath = NULL;
-    g_autofree char *extra = NULL;
-    int fd;
 
-    fd = g_file_open_tmp("es1370-paiov-log-XXXXXX", &logpath, NULL);
-    g_assert_cmpint(fd, >=, 0);
-    close(fd);
-    extra = g_strdup_printf("-d guest_errors -D %s", logpath);
-    fixture_start(&f, extra);
+    paiov_fixture_start(&f, &opts, NULL, true);
 
     pmcsr_write(&f, 1);
     assert_state(f.qts, "idle");
@@ -245,13 +241,11 @@ static void test_invalid_pmcsr(void)
     assert_state(f.qts, "d3hot");
     pmcsr_write(&f, 0);
     assert_state(f.qts, "idle");
-    fixture_stop(&f);
+    log = fixture_stop(&f);
 
-    g_assert_true(g_file_get_contents(logpath, &log, NULL, NULL));
     g_assert_nonnull(strstr(log, "unsupported power state D1"));
     g_assert_nonnull(strstr(log, "unsupported power state D2"));
     g_assert_nonnull(strstr(log, "reserved PMCSR bits 0xf0"));
-    unlink(logpath);
 }
 
 /*

@@ -10,34 +10,117 @@
 #define TESTS_QTEST_PAIOV_QTEST_H
 
 #include "libqtest.h"
+#include "libqos/libqos-pc.h"
 #include "libqos/pci-pc.h"
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
 #include "qobject/qjson.h"
 
+/*
+ * A started QEMU with its paiov device: set up by paiov_fixture_start()
+ * or paiov_fixture_attach(), or zero-initialised and filled by hand,
+ * and ended by paiov_fixture_stop()
+ */
 typedef struct PaiovFixture {
+    QOSState *qs;           /* booted through libqos (a guest allocator) */
     QTestState *qts;
     QPCIBus *bus;
-    QPCIDevice *dev;
+    QPCIDevice *dev;        /* NULL: not looked up here (virtio) */
     QPCIBar bar;
+    char *logpath;          /* QEMU's guest error log, or NULL */
 } PaiovFixture;
 
-/* Find the paiov device of a started QEMU and map BAR @barno */
-static inline void paiov_fixture_attach(PaiovFixture *f, int devfn,
-                                        int barno)
+/* How a device's qtests start QEMU (paiov_fixture_start()) */
+typedef struct PaiovFixtureOpts {
+    const char *args;       /* the machine and devices, before the extras */
+    const char *name;       /* the guest error log: NAME-log-XXXXXX */
+    int devfn;              /* the paiov device; -1: none looked up */
+    int barno;              /* its BAR mapped into f->bar; -1: none */
+    bool qos;               /* boot through libqos: f->qs, its allocator */
+} PaiovFixtureOpts;
+
+/* Find the device at @devfn on f->bus, enable it, map BAR @barno */
+static inline void paiov_fixture_find(PaiovFixture *f, int devfn, int barno)
 {
-    f->bus = qpci_new_pc(f->qts, NULL);
+    f->dev = NULL;
+    if (devfn < 0) {
+        return;
+    }
     f->dev = qpci_device_find(f->bus, devfn);
     g_assert_nonnull(f->dev);
     qpci_device_enable(f->dev);
-    f->bar = qpci_iomap(f->dev, barno, NULL);
+    if (barno >= 0) {
+        f->bar = qpci_iomap(f->dev, barno, NULL);
+    }
 }
 
-static inline void paiov_fixture_stop(PaiovFixture *f)
+/*
+ * Find the paiov device of a QEMU the test started itself (f->qts, the
+ * rest of @f unset) and map BAR @barno
+ */
+static inline void paiov_fixture_attach(PaiovFixture *f, int devfn,
+                                        int barno)
 {
+    f->qs = NULL;
+    f->logpath = NULL;
+    f->bus = qpci_new_pc(f->qts, NULL);
+    paiov_fixture_find(f, devfn, barno);
+}
+
+/*
+ * Start QEMU with @o->args and @extra (may be NULL) and attach to the
+ * paiov device as @o says; with @log, QEMU logs guest errors to a new
+ * temporary file, whose text paiov_fixture_stop() returns.
+ */
+static inline void paiov_fixture_start(PaiovFixture *f,
+                                       const PaiovFixtureOpts *o,
+                                       const char *extra, bool log)
+{
+    g_autofree char *logopt = NULL;
+    g_autofree char *cmd = NULL;
+
+    memset(f, 0, sizeof(*f));
+    if (log) {
+        g_autofree char *tmpl = g_strdup_printf("%s-log-XXXXXX", o->name);
+        int fd = g_file_open_tmp(tmpl, &f->logpath, NULL);
+
+        g_assert_cmpint(fd, >=, 0);
+        close(fd);
+        logopt = g_strdup_printf("-d guest_errors -D %s ", f->logpath);
+    }
+    cmd = g_strdup_printf("%s%s%s", o->args, logopt ?: "", extra ?: "");
+    if (o->qos) {
+        f->qs = qtest_pc_boot("%s", cmd);
+        f->qts = f->qs->qts;
+        f->bus = f->qs->pcibus;
+    } else {
+        f->qts = qtest_init(cmd);
+        f->bus = qpci_new_pc(f->qts, NULL);
+    }
+    paiov_fixture_find(f, o->devfn, o->barno);
+}
+
+/*
+ * Quit QEMU and free the fixture; returns what QEMU logged as guest
+ * errors when started with a log (the caller frees it), else NULL
+ */
+static inline char *paiov_fixture_stop(PaiovFixture *f)
+{
+    char *log = NULL;
+
     g_free(f->dev);
-    qpci_free_pc(f->bus);
-    qtest_quit(f->qts);
+    if (f->qs) {
+        qtest_shutdown(f->qs);
+    } else {
+        qpci_free_pc(f->bus);
+        qtest_quit(f->qts);
+    }
+    if (f->logpath) {
+        g_assert_true(g_file_get_contents(f->logpath, &log, NULL, NULL));
+        unlink(f->logpath);
+        g_free(f->logpath);
+    }
+    return log;
 }
 
 /* The query-paiov entry of the one paiov device; the caller unrefs it */

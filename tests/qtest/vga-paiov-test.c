@@ -331,7 +331,7 @@ static void test_blank_storm(void)
 /* Guards migration while blanked: parked and dark on the destination */
 static void test_migrate_idle(void)
 {
-    Fixture f, d;
+    Fixture f, d = { 0 };
     g_autofree char *uri = NULL;
 
     fixture_start(&f);

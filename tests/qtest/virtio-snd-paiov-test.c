@@ -36,26 +36,28 @@
     "-device virtio-sound-pci-paiov,audiodev=snd0,id=snd,addr=04.0 "
 
 typedef struct Fixture {
-    QOSState *qs;
+    PaiovFixture paiov;     /* QEMU through libqos, its guest error log */
+    QOSState *qs;           /* paiov's, for short */
     QTestState *qts;
     QVirtioPCIDevice *dev;
     QVirtQueue *ctrl;
-    char *logpath;
 } Fixture;
+
+/* libqos finds the device itself (virtio_pci_new()) and maps its BARs */
+static const PaiovFixtureOpts opts = {
+    .args = ARGS, .name = "virtio-snd-paiov", .devfn = -1, .barno = -1,
+    .qos = true,
+};
 
 static void fixture_start(Fixture *f, const char *extra)
 {
     QPCIAddress addr = { .devfn = PAIOV_DEVFN };
     uint64_t features;
-    int fd;
 
-    fd = g_file_open_tmp("virtio-snd-paiov-log-XXXXXX", &f->logpath, NULL);
-    g_assert_cmpint(fd, >=, 0);
-    close(fd);
-    f->qs = qtest_pc_boot(ARGS "-d guest_errors -D %s %s", f->logpath,
-                          extra ?: "");
-    f->qts = f->qs->qts;
-    f->dev = virtio_pci_new(f->qs->pcibus, &addr);
+    paiov_fixture_start(&f->paiov, &opts, extra, true);
+    f->qs = f->paiov.qs;
+    f->qts = f->paiov.qts;
+    f->dev = virtio_pci_new(f->paiov.bus, &addr);
     g_assert_nonnull(f->dev);
     g_assert_cmpint(f->dev->vdev.device_type, ==, VIRTIO_ID_SOUND);
     qvirtio_pci_device_enable(f->dev);
@@ -71,17 +73,11 @@ static void fixture_start(Fixture *f, const char *extra)
 /* Stop QEMU; returns what it logged as guest errors */
 static char *fixture_stop(Fixture *f)
 {
-    char *log = NULL;
-
     qvirtqueue_cleanup(f->dev->vdev.bus, f->ctrl, &f->qs->alloc);
     /* disables the device and frees the QPCIDevice virtio_pci_new() found */
     qvirtio_pci_destructor(&f->dev->obj);
     g_free(f->dev);
-    qtest_shutdown(f->qs);
-    g_assert_true(g_file_get_contents(f->logpath, &log, NULL, NULL));
-    unlink(f->logpath);
-    g_free(f->logpath);
-    return log;
+    return paiov_fixture_stop(&f->paiov);
 }
 
 /* One control request as a driver sends it; returns the status */
