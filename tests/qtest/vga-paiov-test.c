@@ -859,6 +859,50 @@ static void align_refresh(bool strict)
     unlink(path);
 }
 
+/*
+ * Guards paiovd's thermal throttle on the display (issue 13): while the
+ * proxy PMA's display-idle-rate is set, the console a VNC client shows
+ * is refreshed at the idle rate (3 s), video memory still scanned at
+ * each; cleared, the UI's rate is back.  The refresh runs on the real
+ * time clock: the test waits for the next ones (at most 3 s each).
+ */
+static void test_throttle_idle_rate(void)
+{
+    g_autofree char *path = g_strdup_printf("%s/vga-paiov-vnc-%d.sock",
+                                            g_get_tmp_dir(), getpid());
+    QTestState *qts;
+    int fd, i;
+
+    qts = qtest_initf("-M pc -vga none -object paiov-pma,id=pma0,"
+                      "idle-timeout-ms=0 -device vga-paiov,id=vga0,"
+                      "addr=05.0,pma=pma0,still-refreshes=0 "
+                      "-vnc unix:%s", path);
+    fd = vnc_client(path);
+    legacy_on(qts);
+    assert_state(qts, "active");
+    g_assert_false(display_parked(qts));
+    qtest_qmp_assert_success(qts, "{ 'execute': 'qom-set', 'arguments': {"
+                             " 'path': '/objects/pma0', 'property':"
+                             " 'display-idle-rate', 'value': true } }");
+    for (i = 0; i < 500 && !display_parked(qts); i++) {
+        g_usleep(10 * 1000);
+    }
+    g_assert_true(display_parked(qts));
+    g_assert_cmpint(display_counter(qts, "refresh-interval-ms"), ==, 3000);
+    assert_state(qts, "active");
+    qtest_qmp_assert_success(qts, "{ 'execute': 'qom-set', 'arguments': {"
+                             " 'path': '/objects/pma0', 'property':"
+                             " 'display-idle-rate', 'value': false } }");
+    for (i = 0; i < 1000 && display_parked(qts); i++) {
+        g_usleep(10 * 1000);
+    }
+    g_assert_false(display_parked(qts));
+    g_assert_cmpint(display_counter(qts, "refresh-interval-ms"), <, 3000);
+    close(fd);
+    qtest_quit(qts);
+    unlink(path);
+}
+
 static void test_align_refresh(void)
 {
     align_refresh(false);
@@ -894,5 +938,6 @@ int main(int argc, char **argv)
     qtest_add_func("/vga-paiov/align/refresh", test_align_refresh);
     qtest_add_func("/vga-paiov/align/refresh-strict",
                    test_align_refresh_strict);
+    qtest_add_func("/vga-paiov/throttle/idle-rate", test_throttle_idle_rate);
     return g_test_run();
 }
