@@ -135,7 +135,7 @@ def ui_args(ui, vnc_n):
     return ['-display', 'none']
 
 
-def measure(args, qemu, vga_args, x):
+def measure(args, qemu, vga_args):
     """One boot: (wakeups/s, CPU %, still parks, still wakes) of QEMU."""
     n = free_vnc_display()
     g = Guest()
@@ -188,7 +188,7 @@ def drawing(args):
         for rep in range(args.reps):
             order = variants if rep % 2 == 0 else variants[::-1]
             for label, qemu, vga in order:
-                wps, cpu, parks, wakes = measure(args, qemu, vga, x)
+                wps, cpu, parks, wakes = measure(args, qemu, vga)
                 res[label][0].append(wps)
                 res[label][1].append(cpu)
                 print('[%d %s] %.0f wakeups/s, %.1f %% CPU, still parks %s '

@@ -349,7 +349,7 @@ def wait_still(g, what):
         time.sleep(0.2)
 
 
-def still_spell_and_draw(g, what, workdir, capture):
+def still_spell_and_draw(g, what, capture):
     """A long still spell, then a new picture: woken, refreshed at once,
     shown."""
     wait_still(g, what)
@@ -410,7 +410,7 @@ def test_still(qemu):
                                   stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL)
         still_spell_and_draw(
-            sdl, 'SDL', workdir,
+            sdl, 'SDL',
             lambda: screendump(sdl, os.path.join(workdir, 'sdl.png')))
 
         def vnc_capture():
@@ -421,7 +421,7 @@ def test_still(qemu):
             subprocess.run(['gvnccapture', '-q', '127.0.0.1:%d' % n, path],
                            check=True, timeout=60, stdin=subprocess.DEVNULL)
             return png.read(path, max_rows=vnc.fb[1])
-        still_spell_and_draw(vnc, 'VNC', workdir, vnc_capture)
+        still_spell_and_draw(vnc, 'VNC', vnc_capture)
     finally:
         if viewer:
             viewer.terminate()
