@@ -70,6 +70,13 @@ OBJECT_DECLARE_SIMPLE_TYPE(VGAPaiovState, VGA_PAIOV)
 
 /* Display updates with nothing new before the refresh parks: 120 ms */
 #define VGA_PAIOV_STILL_REFRESHES_DEFAULT 4
+/*
+ * A still spell shorter than this makes the next one wait twice as many
+ * updates (up to VGA_PAIOV_STILL_BACKOFF_MAX times), so that a guest
+ * that draws and pauses in a loop does not pay a trap per pause
+ */
+#define VGA_PAIOV_STILL_SHORT_MS 1000
+#define VGA_PAIOV_STILL_BACKOFF_MAX 16
 
 /* Where a still screen is (see the top of the file) */
 typedef enum VGAPaiovStill {
@@ -93,6 +100,8 @@ struct VGAPaiovState {
     uint32_t still_refreshes;   /* property: updates before parking, 0 no */
     VGAPaiovStill still;
     uint32_t still_count;       /* updates in a row that found nothing */
+    uint32_t still_backoff;     /* times still_refreshes, 1 to MAX */
+    int64_t still_since_ms;     /* QEMU_CLOCK_VIRTUAL, when it parked */
     bool low_parked;            /* console parked for idle or d3hot */
     bool idle_rate;             /* the proxy PMA's display-idle-rate */
     bool trapped;               /* vram_trap is mapped */
@@ -199,6 +208,11 @@ static void vga_paiov_still_wake(VGAPaiovState *ps)
     ps->still = VGA_PAIOV_DRAWING;
     vga_paiov_trap(ps, false);
     if (was == VGA_PAIOV_STILL) {
+        bool brief = qemu_clock_get_ms(QEMU_CLOCK_VIRTUAL) -
+                     ps->still_since_ms < VGA_PAIOV_STILL_SHORT_MS;
+
+        ps->still_backoff = brief ?
+            MIN(ps->still_backoff * 2, VGA_PAIOV_STILL_BACKOFF_MAX) : 1;
         ps->still_wakes++;
         vga_paiov_sync(ps);
     }
@@ -213,7 +227,8 @@ static void vga_paiov_still_check(VGAPaiovState *ps, bool changed)
     }
     switch (ps->still) {
     case VGA_PAIOV_DRAWING:
-        if (++ps->still_count >= ps->still_refreshes) {
+        if (++ps->still_count >=
+            ps->still_refreshes * MAX(ps->still_backoff, 1)) {
             vga_paiov_still_arm(ps);
         }
         break;
@@ -221,6 +236,7 @@ static void vga_paiov_still_check(VGAPaiovState *ps, bool changed)
         if (!qatomic_read(&ps->flush_pending)) {
             ps->still = VGA_PAIOV_STILL;
             ps->still_parks++;
+            ps->still_since_ms = qemu_clock_get_ms(QEMU_CLOCK_VIRTUAL);
             vga_paiov_sync(ps);
         }
         break;

@@ -512,6 +512,7 @@ static void still_park_exact(QTestState *qts, uint32_t xrgb)
     g_assert_true(display_still(qts));
     g_assert_true(display_parked(qts));
     assert_state(qts, "active");
+    qtest_clock_step(qts, 1100 * SCALE_MS);    /* a long still spell */
 }
 
 /* Draw after a mode set: its first two updates redraw (see passive-idle) */
@@ -534,6 +535,8 @@ static void still_park(QTestState *qts, uint32_t xrgb)
     g_assert_true(display_still(qts));
     g_assert_true(display_parked(qts));
     assert_state(qts, "active");
+    /* a long still spell: the next one waits the usual number again */
+    qtest_clock_step(qts, 1100 * SCALE_MS);
 }
 
 /* While still, updates do not scan video memory and the frame stays */
@@ -623,6 +626,48 @@ static void test_still_legacy_window(void)
     qtest_writeb(f.qts, 0xa0000 + (4 * WIDTH + 3) * 4 + 1, 0xab);
     still_woken(f.qts, 2);
     g_assert_cmphex(screendump_pixel(f.qts, 3, 4), ==, 0x12ab56);
+    fixture_stop(&f);
+}
+
+/* Updates that find nothing new until the screen is still */
+static int updates_to_still(QTestState *qts, uint32_t xrgb)
+{
+    int n = 0;
+
+    while (!display_still(qts)) {
+        g_assert_cmphex(screendump_pixel(qts, 3, 4), ==, xrgb);
+        g_assert_cmpint(++n, <=, 100);
+    }
+    return n;
+}
+
+/*
+ * Guards the bad input of a guest that draws and pauses in a loop: a
+ * still spell that ends within a second makes the next one wait twice
+ * as many updates (up to 16 times), so the trap and the memory map
+ * changes stay rare; a long spell brings the usual count back.
+ */
+static void test_still_toggle_backoff(void)
+{
+    Fixture f;
+    int i;
+
+    fixture_start(&f);
+    mode_set_and_fill(&f, 0x00ff0000);
+    still_park_exact(f.qts, 0xff0000);           /* a long spell after */
+    for (i = 1; i <= 6; i++) {
+        qtest_clock_step(f.qts, 100 * SCALE_MS);
+        fb_fill(&f, i & 1 ? 0x0000ff00 : 0x00ff0000);
+        g_assert_cmphex(screendump_pixel(f.qts, 3, 4), ==,
+                        i & 1 ? 0x00ff00 : 0xff0000);
+        g_assert_cmpint(updates_to_still(f.qts, i & 1 ? 0x00ff00 : 0xff0000),
+                        ==, STILL_REFRESHES * MIN(1 << (i - 1), 16) + 1);
+    }
+    qtest_clock_step(f.qts, 1100 * SCALE_MS);
+    fb_fill(&f, 0x000000ff);
+    g_assert_cmphex(screendump_pixel(f.qts, 3, 4), ==, 0x0000ff);
+    g_assert_cmpint(updates_to_still(f.qts, 0x0000ff), ==,
+                    STILL_REFRESHES + 1);
     fixture_stop(&f);
 }
 
@@ -931,6 +976,8 @@ int main(int argc, char **argv)
     qtest_add_func("/vga-paiov/still/legacy-window",
                    test_still_legacy_window);
     qtest_add_func("/vga-paiov/still/register", test_still_register);
+    qtest_add_func("/vga-paiov/still/toggle-backoff",
+                   test_still_toggle_backoff);
     qtest_add_func("/vga-paiov/still/off-and-d3hot",
                    test_still_off_and_d3hot);
     qtest_add_func("/vga-paiov/still/passive-idle", test_still_passive_idle);
