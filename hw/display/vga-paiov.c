@@ -28,6 +28,8 @@
  * guest's first write to video memory (done, then the trap removed) or
  * to a register unparks the console, which is refreshed at once from the
  * dirty log, so the new frame is on screen within one refresh interval.
+ * A still spell shorter than a second makes the next one wait twice as
+ * many updates (bad input: drawing and pausing in a loop).
  * In idle and d3hot the device shows one black frame and parks its console's
  * refresh (qemu_console_park_refresh): UI listeners showing it are
  * refreshed at most every 3 s, other consoles keep their rate, and a
