@@ -214,7 +214,8 @@ static void vga_paiov_still_wake(VGAPaiovState *ps)
                      ps->still_since_ms < VGA_PAIOV_STILL_SHORT_MS;
 
         ps->still_backoff = brief ?
-            MIN(ps->still_backoff * 2, VGA_PAIOV_STILL_BACKOFF_MAX) : 1;
+            MIN(MAX(ps->still_backoff, 1) * 2,
+                VGA_PAIOV_STILL_BACKOFF_MAX) : 1;
         ps->still_wakes++;
         vga_paiov_sync(ps);
     }

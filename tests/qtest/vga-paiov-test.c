@@ -654,6 +654,16 @@ static void test_still_toggle_backoff(void)
 
     fixture_start(&f);
     mode_set_and_fill(&f, 0x00ff0000);
+    /* the first still spell of the device is brief too */
+    g_assert_cmpint(updates_to_still(f.qts, 0xff0000), ==,
+                    STILL_REFRESHES + 1);
+    fb_fill(&f, 0x0000ff00);
+    g_assert_cmphex(screendump_pixel(f.qts, 3, 4), ==, 0x00ff00);
+    g_assert_cmpint(updates_to_still(f.qts, 0x00ff00), ==,
+                    2 * STILL_REFRESHES + 1);
+    qtest_clock_step(f.qts, 1100 * SCALE_MS);
+    fb_fill(&f, 0x00ff0000);
+    g_assert_cmphex(screendump_pixel(f.qts, 3, 4), ==, 0xff0000);
     still_park_exact(f.qts, 0xff0000);           /* a long spell after */
     for (i = 1; i <= 6; i++) {
         qtest_clock_step(f.qts, 100 * SCALE_MS);
