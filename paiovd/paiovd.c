@@ -417,6 +417,17 @@ static bool vm_qom_set_str(Peer *p, const char *path, const char *prop,
     return vm_coord_command(p, "qom-set", a, P_COORD, prop);
 }
 
+static bool vm_qom_set_bool(Peer *p, const char *path, const char *prop,
+                            bool value)
+{
+    JsonObject *a = json_object_new();
+
+    json_object_set_string_member(a, "path", path);
+    json_object_set_string_member(a, "property", prop);
+    json_object_set_boolean_member(a, "value", value);
+    return vm_coord_command(p, "qom-set", a, P_COORD, prop);
+}
+
 static bool vm_qom_set_int(Peer *p, const char *path, const char *prop,
                            gint64 value)
 {
@@ -495,7 +506,9 @@ static void throttle_journal_load(Peer *p)
 
 /*
  * Throttle a VM or lift it: its PMAs' policy to powersave (the previous
- * one saved), and every network device's netdev behind a filter-buffer
+ * one saved) and their displays at the idle rate (display-idle-rate,
+ * cleared with the policy's restore), and every network device's netdev
+ * behind a filter-buffer
  * (QEMU's own: packets released every throttle-interval-us), found by
  * asking each device for its "netdev" property.
  */
@@ -519,7 +532,8 @@ static bool vm_throttle(Peer *p, bool on)
                                     g_strdup(pma->policy ? pma->policy
                                                          : "balanced"));
             }
-            if (!vm_qom_set_str(p, key, "policy", "powersave")) {
+            if (!vm_qom_set_str(p, key, "policy", "powersave") ||
+                !vm_qom_set_bool(p, key, "display-idle-rate", true)) {
                 return false;
             }
         }
@@ -551,7 +565,8 @@ static bool vm_throttle(Peer *p, bool on)
     g_hash_table_iter_init(&it, p->saved_policy);
     while (g_hash_table_iter_next(&it, &key, &value)) {
         if (g_hash_table_contains(p->pmas, key) &&
-            !vm_qom_set_str(p, key, "policy", value)) {
+            (!vm_qom_set_str(p, key, "policy", value) ||
+             !vm_qom_set_bool(p, key, "display-idle-rate", false))) {
             return false;
         }
     }
@@ -1387,7 +1402,7 @@ static JsonNode *status_node(void)
 static const char *const settable[] = {
     "policy", "idle-timeout-ms", "host-debounce-ms", "audio-idle",
     "audio-d3hot", "timer-slack-ns", "autosuspend-delay-ms",
-    "pm-qos-latency-us", NULL
+    "pm-qos-latency-us", "display-idle-rate", NULL
 };
 
 static bool ctl_set(Peer *c, JsonNode *req_id, JsonObject *args)

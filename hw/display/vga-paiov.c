@@ -15,9 +15,21 @@
  * - d3hot: the guest wrote D3hot to PMCSR;
  * - passive-idle: active, but no register write and no change on screen
  *   for the proxy PMA's idle timeout.  The picture stays and the console
- *   is refreshed at most every 3 s; video memory writes are not trapped,
- *   so the first one after a quiet spell shows at the next of these
- *   refreshes (which ends passive idle), a register write at once.
+ *   is refreshed at most every 3 s; a write to video memory or to a
+ *   register ends it at once.
+ *
+ * A still screen (active or passive idle): when "still-refreshes"
+ * display updates in a row found nothing new in video memory, the device
+ * traps writes to video memory (a write-only-trapping overlay on the vram
+ * region: the linear framebuffer in BAR 0 and the chain 4 mapping at
+ * 0xa0000; the planar window by the VGA's mem_written hook) and, after
+ * one more update that checks nothing slipped in meanwhile, parks its
+ * console's refresh: no dirty-log sync, no video memory scan.  The
+ * guest's first write to video memory (done, then the trap removed) or
+ * to a register unparks the console, which is refreshed at once from the
+ * dirty log, so the new frame is on screen within one refresh interval.
+ * A still spell shorter than a second makes the next one wait twice as
+ * many updates (bad input: drawing and pausing in a loop).
  * In idle and d3hot the device shows one black frame and parks its console's
  * refresh (qemu_console_park_refresh): UI listeners showing it are
  * refreshed at most every 3 s, other consoles keep their rate, and a
@@ -32,6 +44,9 @@
 
 #include "qemu/osdep.h"
 #include "qemu/main-loop.h"
+#include "qemu/bswap.h"
+#include "hw/core/cpu.h"
+#include "system/tcg.h"
 #include "qapi/error.h"
 #include "hw/qdev-properties.h"
 #include "migration/vmstate.h"
@@ -55,6 +70,23 @@ OBJECT_DECLARE_SIMPLE_TYPE(VGAPaiovState, VGA_PAIOV)
 /* Below the capabilities the standard VGA has none of */
 #define VGA_PAIOV_PM_CAP 0x40
 
+/* Display updates with nothing new before the refresh parks: 120 ms */
+#define VGA_PAIOV_STILL_REFRESHES_DEFAULT 4
+/*
+ * A still spell shorter than this makes the next one wait twice as many
+ * updates (up to VGA_PAIOV_STILL_BACKOFF_MAX times), so that a guest
+ * that draws and pauses in a loop does not pay a trap per pause
+ */
+#define VGA_PAIOV_STILL_SHORT_MS 1000
+#define VGA_PAIOV_STILL_BACKOFF_MAX 16
+
+/* Where a still screen is (see the top of the file) */
+typedef enum VGAPaiovStill {
+    VGA_PAIOV_DRAWING,          /* refreshed at the UI's rate */
+    VGA_PAIOV_ARMING,           /* trap in place, one more update checks */
+    VGA_PAIOV_STILL,            /* refresh parked, writes trapped */
+} VGAPaiovStill;
+
 struct VGAPaiovState {
     PCIVGAState parent_obj;
 
@@ -65,6 +97,20 @@ struct VGAPaiovState {
     uint64_t updates;
     uint64_t updates_avoided;
     uint64_t shown_at_check;    /* console updates at the last check */
+
+    /* the still screen */
+    uint32_t still_refreshes;   /* property: updates before parking, 0 no */
+    VGAPaiovStill still;
+    uint32_t still_count;       /* updates in a row that found nothing */
+    uint32_t still_backoff;     /* times still_refreshes, 1 to MAX */
+    int64_t still_since_ms;     /* QEMU_CLOCK_VIRTUAL, when it parked */
+    bool low_parked;            /* console parked for idle or d3hot */
+    bool idle_rate;             /* the proxy PMA's display-idle-rate */
+    bool trapped;               /* vram_trap is mapped */
+    unsigned flush_pending;     /* TCG vCPUs yet to drop stale TLB entries */
+    MemoryRegion vram_trap;     /* over the vram region while not drawing */
+    uint64_t still_parks;
+    uint64_t still_wakes;
 };
 
 typedef struct VGAPaiovClass {
@@ -93,10 +139,162 @@ static bool vga_paiov_screen_off(VGACommonState *s)
            !(s->cr[VGA_CRTC_MODE] & VGA_CR17_H_V_SIGNALS_ENABLED);
 }
 
+static void vga_paiov_sync(VGAPaiovState *ps);
+
+/* Map or unmap the write trap over video memory */
+static void vga_paiov_trap(VGAPaiovState *ps, bool on)
+{
+    VGACommonState *s = vga_paiov_vga(ps);
+
+    if (ps->trapped == on) {
+        return;
+    }
+    ps->trapped = on;
+    memory_region_transaction_begin();
+    if (on) {
+        memory_region_add_subregion_overlap(&s->vram, 0, &ps->vram_trap, 1);
+    } else {
+        memory_region_del_subregion(&s->vram, &ps->vram_trap);
+    }
+    memory_region_transaction_commit();
+}
+
+/*
+ * Run on each TCG vCPU after the work the commit of a new memory map
+ * queued there (tcg_commit_cpu): from then on its TLB has no entry that
+ * writes video memory directly.
+ */
+static void vga_paiov_tlb_flushed(CPUState *cpu, run_on_cpu_data data)
+{
+    VGAPaiovState *ps = data.host_ptr;
+
+    qatomic_dec(&ps->flush_pending);
+}
+
+/*
+ * Nothing new for still_refreshes updates: trap writes to video memory.
+ * A vCPU may still write through a mapping from before the trap (TCG:
+ * until it has flushed its TLB; KVM: between the last update's dirty
+ * sync and now), so the console is parked only after one more update
+ * that finds nothing, once every TCG vCPU has flushed.
+ */
+static void vga_paiov_still_arm(VGAPaiovState *ps)
+{
+    CPUState *cpu;
+
+    vga_paiov_trap(ps, true);
+    ps->still = VGA_PAIOV_ARMING;
+    if (tcg_enabled()) {
+        CPU_FOREACH(cpu) {
+            qatomic_inc(&ps->flush_pending);
+            async_run_on_cpu(cpu, vga_paiov_tlb_flushed,
+                             RUN_ON_CPU_HOST_PTR(ps));
+        }
+    }
+}
+
+/*
+ * The guest wrote video memory or a register, or the UI wants a full
+ * redraw: refresh at the UI's rate again, at once if the console was
+ * parked for a still screen (its surface is the last frame shown; what
+ * was written since is in the dirty log).
+ */
+static void vga_paiov_still_wake(VGAPaiovState *ps)
+{
+    VGAPaiovStill was = ps->still;
+
+    ps->still_count = 0;
+    if (was == VGA_PAIOV_DRAWING) {
+        return;
+    }
+    ps->still = VGA_PAIOV_DRAWING;
+    vga_paiov_trap(ps, false);
+    if (was == VGA_PAIOV_STILL) {
+        bool brief = qemu_clock_get_ms(QEMU_CLOCK_VIRTUAL) -
+                     ps->still_since_ms < VGA_PAIOV_STILL_SHORT_MS;
+
+        ps->still_backoff = brief ?
+            MIN(MAX(ps->still_backoff, 1) * 2,
+                VGA_PAIOV_STILL_BACKOFF_MAX) : 1;
+        ps->still_wakes++;
+        vga_paiov_sync(ps);
+    }
+}
+
+/* After a display update that scanned video memory */
+static void vga_paiov_still_check(VGAPaiovState *ps, bool changed)
+{
+    if (changed || !ps->still_refreshes) {
+        vga_paiov_still_wake(ps);
+        return;
+    }
+    switch (ps->still) {
+    case VGA_PAIOV_DRAWING:
+        if (++ps->still_count >=
+            ps->still_refreshes * MAX(ps->still_backoff, 1)) {
+            vga_paiov_still_arm(ps);
+        }
+        break;
+    case VGA_PAIOV_ARMING:
+        if (!qatomic_read(&ps->flush_pending)) {
+            ps->still = VGA_PAIOV_STILL;
+            ps->still_parks++;
+            ps->still_since_ms = qemu_clock_get_ms(QEMU_CLOCK_VIRTUAL);
+            vga_paiov_sync(ps);
+        }
+        break;
+    case VGA_PAIOV_STILL:
+        break;
+    }
+}
+
+/*
+ * The write trap: reads see video memory, a write is done (dirty as the
+ * VGA's own accesses) and wakes the display.  A TCG vCPU may come here
+ * after the trap is gone, until it flushes its TLB: the write is done
+ * just the same.
+ */
+static uint64_t vga_paiov_trap_read(void *opaque, hwaddr addr, unsigned size)
+{
+    VGAPaiovState *ps = opaque;
+
+    return ldn_le_p(vga_paiov_vga(ps)->vram_ptr + addr, size);
+}
+
+static void vga_paiov_trap_write(void *opaque, hwaddr addr, uint64_t val,
+                                 unsigned size)
+{
+    VGAPaiovState *ps = opaque;
+    VGACommonState *s = vga_paiov_vga(ps);
+
+    stn_le_p(s->vram_ptr + addr, size, val);
+    memory_region_set_dirty(&s->vram, addr, size);
+    if (ps->still != VGA_PAIOV_DRAWING) {
+        paiov_vpsa_access(&ps->vpsa);
+        vga_paiov_still_wake(ps);
+    }
+}
+
+static const MemoryRegionOps vga_paiov_trap_ops = {
+    .read = vga_paiov_trap_read,
+    .write = vga_paiov_trap_write,
+    .endianness = DEVICE_LITTLE_ENDIAN,
+    .valid = {
+        .min_access_size = 1,
+        .max_access_size = 8,
+        .unaligned = true,
+    },
+    .impl = {
+        .min_access_size = 1,
+        .max_access_size = 8,
+        .unaligned = true,
+    },
+};
+
 /*
  * After each guest write to the VGA or VBE registers (the VGA model's
  * io_written hook): counted by the virtual PSA, the state follows the
- * screen
+ * screen, a still screen wakes
  */
 static void vga_paiov_io_written(VGACommonState *s)
 {
@@ -104,6 +302,18 @@ static void vga_paiov_io_written(VGACommonState *s)
 
     paiov_vpsa_access(&ps->vpsa);
     paiov_vpsa_set_functions_enabled(&ps->vpsa, !vga_paiov_screen_off(s));
+    vga_paiov_still_wake(ps);
+}
+
+/* After each guest write to the planar window at 0xa0000 */
+static void vga_paiov_mem_written(VGACommonState *s)
+{
+    VGAPaiovState *ps = container_of(s, VGAPaiovState, parent_obj.vga);
+
+    if (ps->still != VGA_PAIOV_DRAWING) {
+        paiov_vpsa_access(&ps->vpsa);
+        vga_paiov_still_wake(ps);
+    }
 }
 
 /*
@@ -142,20 +352,31 @@ static void vga_paiov_gfx_update(void *opaque)
     VGACommonState *s = vga_paiov_vga(ps);
     int64_t t0 = get_clock();
 
-    if (!paiov_vpsa_guest_low_power(&ps->vpsa)) {
+    if (ps->idle_rate != paiov_host_display_idle_rate(&ps->host)) {
+        /* paiovd's thermal throttle: refresh at the idle rate, or not */
+        ps->idle_rate = !ps->idle_rate;
+        vga_paiov_sync(ps);
+    }
+    if (ps->still == VGA_PAIOV_STILL) {
+        /* the console shows the last frame; any write wakes us first */
+        ps->updates_avoided++;
+    } else if (!paiov_vpsa_guest_low_power(&ps->vpsa)) {
         /*
-         * In passive idle this is a rare refresh: the VGA's own update
-         * finds what the guest wrote to video memory (its dirty log) and
-         * shows it; anything shown ends passive idle.
+         * In passive idle this is a rare refresh (the still screen not
+         * parked: no UI refreshes it): the VGA's own update finds what
+         * the guest wrote to video memory (its dirty log) and shows it;
+         * anything shown ends passive idle.
          */
         uint64_t shown = qemu_console_get_gfx_updates(s->con);
+        bool changed;
 
         ps->updates++;
         s->hw_ops->gfx_update(s);
-        if (ps->vpsa.state == PAIOV_POWER_STATE_PASSIVE_IDLE &&
-            qemu_console_get_gfx_updates(s->con) != shown) {
+        changed = qemu_console_get_gfx_updates(s->con) != shown;
+        if (ps->vpsa.state == PAIOV_POWER_STATE_PASSIVE_IDLE && changed) {
             paiov_vpsa_access(&ps->vpsa);
         }
+        vga_paiov_still_check(ps, changed);
     } else if (!ps->dark) {
         vga_paiov_show_dark(ps);
     } else {
@@ -172,6 +393,8 @@ static void vga_paiov_invalidate(void *opaque)
     s->hw_ops->invalidate(s);
     if (paiov_vpsa_guest_low_power(&ps->vpsa)) {
         ps->dark = false;       /* draw the black frame again */
+    } else {
+        vga_paiov_still_wake(ps);   /* the full redraw comes next */
     }
 }
 
@@ -183,6 +406,18 @@ static void vga_paiov_text_update(void *opaque, console_ch_t *chardata)
     s->hw_ops->text_update(s, chardata);
 }
 
+/*
+ * The periodic refresh of the console is deferrable work: on the proxy
+ * PMA's grid (pooling with the other QEMUs of the host), never earlier
+ * than due, at most max-delay-ms later, never moved under sla=strict
+ */
+static int64_t vga_paiov_refresh_align(void *opaque, int64_t deadline_ns)
+{
+    VGAPaiovState *ps = opaque;
+
+    return paiov_vpsa_align(&ps->vpsa, QEMU_CLOCK_REALTIME, deadline_ns);
+}
+
 static const GraphicHwOps vga_paiov_ops = {
     .invalidate  = vga_paiov_invalidate,
     .gfx_update  = vga_paiov_gfx_update,
@@ -191,13 +426,14 @@ static const GraphicHwOps vga_paiov_ops = {
 
 /*
  * Make the console and the frame on it follow the power state: active
- * refreshes at the UI's rate; passive idle keeps the picture and
- * refreshes rarely; idle and d3hot show black and refresh rarely.
+ * refreshes at the UI's rate unless the screen is still; passive idle
+ * keeps the picture and refreshes rarely; idle and d3hot show black and
+ * refresh rarely, and do not trap video memory (a write there in D3hot
+ * changes nothing the guest or the host sees).
  */
 static void vga_paiov_sync(VGAPaiovState *ps)
 {
     VGACommonState *s = vga_paiov_vga(ps);
-    bool active = ps->vpsa.state == PAIOV_POWER_STATE_ACTIVE;
     bool passive = ps->vpsa.state == PAIOV_POWER_STATE_PASSIVE_IDLE;
     bool parked;
 
@@ -205,17 +441,24 @@ static void vga_paiov_sync(VGAPaiovState *ps)
         return;
     }
     parked = qemu_console_refresh_parked(s->con);
-    if (active) {
-        if (parked) {
+    if (!paiov_vpsa_guest_low_power(&ps->vpsa)) {
+        if (ps->low_parked) {
             /* redraw everything from video memory, mode included */
+            ps->low_parked = false;
             ps->dark = false;
             s->graphic_mode = -1;
             s->hw_ops->invalidate(s);
-            qemu_console_park_refresh(s->con, false);
         }
-    } else if (passive) {
-        qemu_console_park_refresh(s->con, true);
-    } else if (!parked || !ps->dark) {
+        qemu_console_park_refresh(s->con,
+                                  passive || ps->still == VGA_PAIOV_STILL ||
+                                  ps->idle_rate);
+        return;
+    }
+    ps->still = VGA_PAIOV_DRAWING;
+    ps->still_count = 0;
+    vga_paiov_trap(ps, false);
+    if (!ps->low_parked || !parked || !ps->dark) {
+        ps->low_parked = true;
         qemu_console_park_refresh(s->con, true);
         /*
          * The black frame, from the main loop like any display update,
@@ -255,6 +498,9 @@ static void vga_paiov_query(PaiovVPSA *vpsa, PaiovDeviceInfo *info)
     d->refreshes_avoided = stats.avoided;
     d->updates = ps->updates;
     d->updates_avoided = ps->updates_avoided;
+    d->still = ps->still == VGA_PAIOV_STILL;
+    d->still_parks = ps->still_parks;
+    d->still_wakes = ps->still_wakes;
     info->display = d;
     /* its host wakeups are the UI refreshes of its console */
     info->wakeups = stats.refreshes;
@@ -319,7 +565,10 @@ static void vga_paiov_realize(PCIDevice *dev, Error **errp)
     }
     ps->blank_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
                                    vga_paiov_blank_timer, ps);
+    memory_region_init_io(&ps->vram_trap, OBJECT(ps), &vga_paiov_trap_ops,
+                          ps, "vga-paiov.vram-trap", s->vram_size);
     graphic_console_set_hwops(s->con, &vga_paiov_ops, ps);
+    qemu_console_set_refresh_align(s->con, vga_paiov_refresh_align, ps);
     paiov_vpsa_set_functions_enabled(&ps->vpsa, !vga_paiov_screen_off(s));
     paiov_vpsa_realize(&ps->vpsa);
 }
@@ -328,6 +577,7 @@ static void vga_paiov_unrealize(PCIDevice *dev)
 {
     VGAPaiovState *ps = VGA_PAIOV(dev);
 
+    vga_paiov_trap(ps, false);
     if (ps->blank_timer) {
         timer_free(ps->blank_timer);
         ps->blank_timer = NULL;
@@ -347,6 +597,7 @@ static void vga_paiov_reset_hold(Object *obj, ResetType type)
 
     paiov_pci_reset_hold(obj, type, &VGA_PAIOV_GET_CLASS(obj)->parent,
                          &ps->vpsa);
+    vga_paiov_still_wake(ps);
     vga_paiov_sync(ps);
 }
 
@@ -356,6 +607,7 @@ static void vga_paiov_instance_init(Object *obj)
 
     paiov_vpsa_init(&ps->vpsa, DEVICE(obj), &vga_paiov_vpsa_ops);
     vga_paiov_vga(ps)->io_written = vga_paiov_io_written;
+    vga_paiov_vga(ps)->mem_written = vga_paiov_mem_written;
 }
 
 static int vga_paiov_pre_load(void *opaque)
@@ -366,12 +618,17 @@ static int vga_paiov_pre_load(void *opaque)
     return 0;
 }
 
-/* After the registers and the vpsa subsection: check, derive, apply */
+/*
+ * After the registers and the vpsa subsection: check, derive, apply.  A
+ * still screen is not migrated: the destination draws the frame and
+ * parks again after still-refreshes updates with nothing new.
+ */
 static int vga_paiov_post_load(void *opaque, int version_id)
 {
     VGAPaiovState *ps = opaque;
     int ret = paiov_vpsa_post_load(&ps->vpsa);
 
+    vga_paiov_still_wake(ps);
     vga_paiov_sync(ps);
     return ret;
 }
@@ -400,6 +657,8 @@ static const VMStateDescription vmstate_vga_paiov = {
 
 static const Property vga_paiov_properties[] = {
     DEFINE_PAIOV_PROPERTIES(VGAPaiovState, host),
+    DEFINE_PROP_UINT32("still-refreshes", VGAPaiovState, still_refreshes,
+                       VGA_PAIOV_STILL_REFRESHES_DEFAULT),
 };
 
 static void vga_paiov_class_init(ObjectClass *klass, void *data)

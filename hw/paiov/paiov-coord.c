@@ -222,6 +222,22 @@ static void paiov_coord_set_u32(Object *obj, Visitor *v, const char *name,
     trace_paiov_coord_set(name, value);
 }
 
+bool paiov_host_display_idle_rate(const PaiovHost *host)
+{
+    return host->pma && host->pma->display_idle_rate;
+}
+
+static bool paiov_coord_get_idle_rate(Object *obj, Error **errp)
+{
+    return PAIOV_PMA(obj)->display_idle_rate;
+}
+
+static void paiov_coord_set_idle_rate(Object *obj, bool value, Error **errp)
+{
+    PAIOV_PMA(obj)->display_idle_rate = value;
+    trace_paiov_coord_set("display-idle-rate", value);
+}
+
 static void paiov_coord_class_init(ObjectClass *oc)
 {
     object_class_property_add_str(oc, "paiovd", paiov_coord_get_paiovd,
@@ -251,6 +267,12 @@ static void paiov_coord_class_init(ObjectClass *oc)
     object_class_property_set_description(oc, "max-delay-ms",
         "How long relaxed deferrable work may wait for a tick (default"
         " 50, max 60000)");
+    object_class_property_add_bool(oc, "display-idle-rate",
+                                   paiov_coord_get_idle_rate,
+                                   paiov_coord_set_idle_rate);
+    object_class_property_set_description(oc, "display-idle-rate",
+        "Refresh the displays of the devices at the idle rate (every"
+        " 3 s); set by paiovd while it throttles (default off)");
 }
 
 static void paiov_coord_instance_init(PaiovPMA *pma)

@@ -81,6 +81,7 @@ struct PaiovPMA {
     uint64_t align_kept;            /* deadlines left where they were */
     int64_t align_delay_ns;         /* sum of the moves */
     int64_t align_max_delay_ns;
+    bool display_idle_rate;         /* paiovd's thermal throttle */
 };
 
 /* What the proxy PMA's realized devices are doing, for VM-wide backends */

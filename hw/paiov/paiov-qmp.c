@@ -240,11 +240,12 @@ void hmp_info_paiov(Monitor *mon, const QDict *qdict)
             monitor_printf(mon, "  display: refresh %s, interval %" PRId64
                            " ms, %" PRId64 " refreshes (%" PRId64
                            " avoided), %" PRId64 " updates (%" PRId64
-                           " avoided)\n",
+                           " avoided)%s\n",
                            di->refresh_parked ? "parked" : "running",
                            di->refresh_interval_ms, di->refreshes,
                            di->refreshes_avoided, di->updates,
-                           di->updates_avoided);
+                           di->updates_avoided,
+                           di->still ? ", still" : "");
         }
     }
     hmp_info_paiov_pma(mon);

@@ -69,6 +69,13 @@ typedef struct PaiovHost {
     QTAILQ_ENTRY(PaiovHost) next;
 } PaiovHost;
 
+/*
+ * Whether the proxy PMA of @host asks its displays to refresh at the
+ * idle rate (property display-idle-rate: paiovd's thermal throttle).
+ * Display devices read it at each refresh.
+ */
+bool paiov_host_display_idle_rate(const PaiovHost *host);
+
 /**
  * paiov_host_attach: attach the host side of a device to its proxy PMA
  *

@@ -5,9 +5,10 @@
 through paiov-pma's paiovd= property alone (no -chardev/-mon); the
 daemon gives every PMA the host-wide grid; a thermal tree built under
 the daemon's sysfs root trips, stays throttled within the hysteresis and
-is released below it; throttling sets the powersave policy and puts each
-VM's netdev behind a filter-buffer object (object-add), both undone on
-release (the previous policy back); the throttle command forces it on
+is released below it; throttling sets the powersave policy, the
+displays' idle rate (display-idle-rate) and puts each VM's netdev behind
+a filter-buffer object (object-add), all undone on release (the previous
+policy back, the idle rate off); the throttle command forces it on
 and off; a VM joining while throttled is throttled; the daemon's SIGTERM
 lifts it; the filters a SIGKILLed daemon left are removed by the next,
 which also sets back the policies it journaled.
@@ -97,14 +98,20 @@ def filters(vm):
             if o['name'].startswith('paiovd-throttle-')}
 
 
+def idle_rate(vm):
+    return vm.qmp.cmd('qom-get', path='/objects/pma0',
+                      property='display-idle-rate')
+
+
 def throttled(vm, n):
     f = filters(vm)
-    return (policy(vm) == 'powersave' and
+    return (policy(vm) == 'powersave' and idle_rate(vm) and
             f == {'paiovd-throttle-n%d' % n: 'child<filter-buffer>'})
 
 
 def released(vm, want_policy):
-    return policy(vm) == want_policy and not filters(vm)
+    return (policy(vm) == want_policy and not idle_rate(vm) and
+            not filters(vm))
 
 
 def joined(d, n):

@@ -23,6 +23,15 @@ framebuffer (tests/guest/fbfill.c), blanks it
   static screen does not change, but keeps scanning video memory at
   each.)
 
+- Still screen: a vga-paiov guest that draws once and then nothing,
+  with an SDL window and with a VNC client.  After a few refreshes the
+  refresh parks (query-paiov: still) and stays parked (at most one
+  refresh per 3 s, no video memory scan); after a long still spell the
+  guest draws again: its first write to video memory wakes the display,
+  the UI's next refresh comes at once (the trace shows it well before
+  the 3 s a parked refresh waits) and a screendump or a VNC capture
+  shows the new picture.
+
 Refresh counts over a few seconds of real time are compared against
 bounds far from each other (33 per second against one per 3 s), not
 timed.
@@ -49,9 +58,15 @@ WINDOW = 6                       # seconds of refresh counting
 # vga-paiov without passive idle: this test is about blanking; a static
 # picture would otherwise be refreshed rarely after the idle timeout
 # (tests/qtest/vga-paiov-test.c covers passive idle)
+# and without the still screen (still-refreshes=0): test_still covers it,
+# here an unblanked static picture must keep the UI's rate
 PAIOV_VGA = ['-vga', 'none',
              '-object', 'paiov-pma,id=pma0,idle-timeout-ms=0',
-             '-device', 'vga-paiov,pma=pma0']
+             '-device', 'vga-paiov,pma=pma0,still-refreshes=0']
+# the default: a still screen parks after a few refreshes
+PAIOV_STILL_VGA = ['-vga', 'none',
+                   '-object', 'paiov-pma,id=pma0,idle-timeout-ms=0',
+                   '-device', 'vga-paiov,pma=pma0']
 
 
 class Xvfb:
@@ -91,15 +106,31 @@ class TraceLog:
         self.mark = 0
 
     def args(self):
-        return ['-D', self.path, '-trace', 'console_dpy_refresh']
+        return ['-D', self.path, '-msg', 'timestamp=on',
+                '-trace', 'console_dpy_refresh',
+                '-trace', 'console_park_refresh']
 
-    def _lines(self):
+    def _lines(self, event=b'console_dpy_refresh'):
         try:
             with open(self.path, 'rb') as f:
                 return [ln for ln in f.read().split(b'\n')
-                        if b'console_dpy_refresh' in ln]
+                        if b':' + event + b' ' in ln]
         except FileNotFoundError:
             return []
+
+    def wake_delay(self):
+        """Seconds from the last unpark of the console to the refresh
+        after it (None if none came yet)."""
+        def stamp(ln):
+            return float(ln.split(b'@', 1)[1].split(b':', 1)[0])
+
+        unparks = [ln for ln in self._lines(b'console_park_refresh')
+                   if ln.endswith(b'parked 0')]
+        if not unparks:
+            return None
+        t = stamp(unparks[-1])
+        after = [stamp(ln) for ln in self._lines() if stamp(ln) >= t]
+        return after[0] - t if after else None
 
     def start(self):
         self.mark = len(self._lines())
@@ -310,5 +341,96 @@ def test_vnc(qemu):
     shutil.rmtree(workdir, ignore_errors=True)
 
 
+def wait_still(g, what):
+    deadline = time.time() + 20
+    while not display(g)['display']['still']:
+        check(time.time() < deadline, '%s: the still screen never parked: %s'
+              % (what, display(g)['display']))
+        time.sleep(0.2)
+
+
+def still_spell_and_draw(g, what, capture):
+    """A long still spell, then a new picture: woken, refreshed at once,
+    shown."""
+    wait_still(g, what)
+    d0 = display(g)['display']
+    n_still, = count_refreshes([g])
+    d1 = display(g)['display']
+    print('# %s still, %d s: %d refreshes, %d display updates'
+          % (what, WINDOW, n_still, d1['updates'] - d0['updates']))
+    check(d1['still'] and d1['refresh-parked'],
+          '%s: not still after the spell: %s' % (what, d1))
+    check(n_still <= WINDOW // 3 + 1,
+          '%s: %d refreshes in %d s while still' % (what, n_still, WINDOW))
+    check(d1['updates'] == d0['updates'],
+          '%s: video memory scanned while still' % what)
+
+    draw(g, BLUE, ORANGE)
+    deadline = time.time() + 10
+    while display(g)['display']['still-wakes'] == d1['still-wakes']:
+        check(time.time() < deadline, '%s: the write did not wake the '
+              'still screen: %s' % (what, display(g)['display']))
+        time.sleep(0.05)
+    deadline = time.time() + 10
+    while g.trace.wake_delay() is None:
+        check(time.time() < deadline, '%s: no refresh after the wake' % what)
+        time.sleep(0.05)
+    delay = g.trace.wake_delay()
+    print('# %s: first refresh %.1f ms after the write woke the display'
+          % (what, delay * 1000))
+    # a parked refresh would come up to 3 s later; bound far from both
+    check(delay < 1.0, '%s: the refresh came %.3f s after the wake'
+          % (what, delay))
+    check(display(g)['display']['updates'] > d1['updates'],
+          '%s: no display update after the wake' % what)
+    check_picture(capture(), g, BLUE, ORANGE, '%s after the still spell'
+                  % what)
+
+
+def test_still(qemu):
+    """A still screen parks, a draw after a long still spell shows at
+    once: SDL and VNC."""
+    workdir = tempfile.mkdtemp(prefix='paiov-display-')
+    x = Xvfb().start()
+    n = free_vnc_display()
+    guests = []
+    viewer = None
+    try:
+        sdl = boot(qemu, workdir, 'still-sdl', PAIOV_STILL_VGA,
+                   ['-display', 'sdl'])
+        guests.append(sdl)
+        vnc = boot(qemu, workdir, 'still-vnc', PAIOV_STILL_VGA,
+                   ['-vnc', '127.0.0.1:%d' % n])
+        guests.append(vnc)
+        for g in guests:
+            prepare(g)
+            draw(g, ORANGE, BLUE)
+        viewer = subprocess.Popen(['gvncviewer', '127.0.0.1:%d' % n],
+                                  stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        still_spell_and_draw(
+            sdl, 'SDL',
+            lambda: screendump(sdl, os.path.join(workdir, 'sdl.png')))
+
+        def vnc_capture():
+            # the viewer saw the still spell and the wake (a capture
+            # client is not shared: it disconnects the viewer)
+            check(viewer.poll() is None, 'gvncviewer exited')
+            path = os.path.join(workdir, 'capture.png')
+            subprocess.run(['gvnccapture', '-q', '127.0.0.1:%d' % n, path],
+                           check=True, timeout=60, stdin=subprocess.DEVNULL)
+            return png.read(path, max_rows=vnc.fb[1])
+        still_spell_and_draw(vnc, 'VNC', vnc_capture)
+    finally:
+        if viewer:
+            viewer.terminate()
+            viewer.wait(10)
+        for g in guests:
+            g.shutdown()
+        x.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
 if __name__ == '__main__':
-    main([test_sdl, test_vnc], sys.argv[1])
+    main([test_sdl, test_vnc, test_still], sys.argv[1])

@@ -13,6 +13,8 @@
 #include "qemu/osdep.h"
 #include "hw/pci/pci_regs.h"
 #include "qemu/timer.h"
+#include "qemu/bswap.h"
+#include <sys/un.h>
 #include "paiov-qtest.h"
 
 #define DEVFN QPCI_DEVFN(5, 0)
@@ -475,6 +477,497 @@ static void test_passive_idle(void)
     fixture_stop(&f);
 }
 
+static bool display_still(QTestState *qts)
+{
+    QDict *info = paiov_info(qts);
+    QDict *display = qdict_get_qdict(info, "display");
+    bool v;
+
+    g_assert_true(qdict_haskey(display, "still"));
+    v = qdict_get_bool(display, "still");
+
+    qobject_unref(info);
+    return v;
+}
+
+/* The default still-refreshes: updates with nothing new before arming */
+#define STILL_REFRESHES 4
+
+/*
+ * A screen whose last update drew something, then left still: the
+ * updates (screendumps here, UI refreshes in a VM) that find nothing new
+ * arm the trap after STILL_REFRESHES, the next one parks: exactly then,
+ * not before.
+ */
+static void still_park_exact(QTestState *qts, uint32_t xrgb)
+{
+    int i;
+
+    for (i = 0; i < STILL_REFRESHES; i++) {
+        g_assert_false(display_still(qts));
+        g_assert_cmphex(screendump_pixel(qts, 3, 4), ==, xrgb);
+    }
+    g_assert_false(display_still(qts));
+    g_assert_cmphex(screendump_pixel(qts, 3, 4), ==, xrgb);
+    g_assert_true(display_still(qts));
+    g_assert_true(display_parked(qts));
+    assert_state(qts, "active");
+    qtest_clock_step(qts, 1100 * SCALE_MS);    /* a long still spell */
+}
+
+/* Draw after a mode set: its first two updates redraw (see passive-idle) */
+static void mode_set_and_fill(Fixture *f, uint32_t xrgb)
+{
+    dispi_on(f->qts);
+    fb_fill(f, xrgb);
+    g_assert_cmphex(screendump_pixel(f->qts, 3, 4), ==, xrgb);
+    g_assert_cmphex(screendump_pixel(f->qts, 3, 4), ==, xrgb);
+}
+
+/* The same from any point: at most STILL_REFRESHES + 2 updates */
+static void still_park(QTestState *qts, uint32_t xrgb)
+{
+    int i;
+
+    for (i = 0; i < STILL_REFRESHES + 2 && !display_still(qts); i++) {
+        g_assert_cmphex(screendump_pixel(qts, 3, 4), ==, xrgb);
+    }
+    g_assert_true(display_still(qts));
+    g_assert_true(display_parked(qts));
+    assert_state(qts, "active");
+    /* a long still spell: the next one waits the usual number again */
+    qtest_clock_step(qts, 1100 * SCALE_MS);
+}
+
+/* While still, updates do not scan video memory and the frame stays */
+static void still_stays(QTestState *qts, uint32_t xrgb)
+{
+    int64_t updates = display_counter(qts, "updates");
+    int64_t avoided = display_counter(qts, "updates-avoided");
+    int i;
+
+    qtest_clock_step(qts, 10 * SCALE_MS);
+    for (i = 0; i < 3; i++) {
+        g_assert_cmphex(screendump_pixel(qts, 3, 4), ==, xrgb);
+    }
+    g_assert_true(display_still(qts));
+    g_assert_cmpint(display_counter(qts, "updates"), ==, updates);
+    g_assert_cmpint(display_counter(qts, "updates-avoided"), ==,
+                    avoided + 3);
+}
+
+/* Woken by a write: refresh unparked, the next update shows it */
+static void still_woken(QTestState *qts, int64_t wakes)
+{
+    g_assert_false(display_still(qts));
+    g_assert_false(display_parked(qts));
+    g_assert_cmpint(display_counter(qts, "still-wakes"), ==, wakes);
+    assert_state(qts, "active");
+}
+
+/*
+ * Guards the still screen and the linear framebuffer: the guest stops
+ * drawing, the refresh parks and stops scanning video memory; its first
+ * write to the framebuffer in BAR 0 (bochs-drm's) unparks it and the
+ * next update shows it; a long still spell changes nothing of that.
+ */
+static void test_still_lfb(void)
+{
+    Fixture f;
+
+    fixture_start(&f);
+    mode_set_and_fill(&f, 0x00ff0000);
+    still_park_exact(f.qts, 0xff0000);
+    g_assert_cmpint(display_counter(f.qts, "still-parks"), ==, 1);
+    still_stays(f.qts, 0xff0000);
+    qtest_clock_step(f.qts, 60 * NANOSECONDS_PER_SECOND);
+    g_assert_true(display_still(f.qts));
+
+    /* a read changes nothing */
+    g_assert_cmphex(qpci_io_readl(f.dev, f.bar, 0), ==, 0x00ff0000);
+    g_assert_true(display_still(f.qts));
+
+    fb_fill(&f, 0x0000ff00);
+    still_woken(f.qts, 1);
+    g_assert_cmphex(screendump_pixel(f.qts, 3, 4), ==, 0x00ff00);
+    g_assert_cmphex(screendump_pixel(f.qts, 63, 47), ==, 0x00ff00);
+
+    /* and parks again; one 32-bit write anywhere wakes it */
+    still_park(f.qts, 0x00ff00);
+    qpci_io_writel(f.dev, f.bar, (47 * WIDTH + 63) * 4, 0x000000ff);
+    still_woken(f.qts, 2);
+    g_assert_cmphex(screendump_pixel(f.qts, 63, 47), ==, 0x0000ff);
+    g_assert_cmphex(screendump_pixel(f.qts, 3, 4), ==, 0x00ff00);
+    fixture_stop(&f);
+}
+
+/*
+ * Guards the legacy window: in a DISPI mode 0xa0000 maps video memory
+ * directly (the VGA's chain 4 alias, under the same trap); with a plane
+ * write mask it goes through the VGA's own write handler (the
+ * mem_written hook).  Either wakes a still screen and shows.
+ */
+static void test_still_legacy_window(void)
+{
+    Fixture f;
+
+    fixture_start(&f);
+    mode_set_and_fill(&f, 0x00ff0000);
+    still_park(f.qts, 0xff0000);
+
+    qtest_writel(f.qts, 0xa0000 + (4 * WIDTH + 3) * 4, 0x00123456);
+    still_woken(f.qts, 1);
+    g_assert_cmphex(screendump_pixel(f.qts, 3, 4), ==, 0x123456);
+
+    /* planes 0-2 only: no alias, the VGA's handler writes (chain 4) */
+    qtest_outb(f.qts, VGA_SEQ_I, 0x02);
+    qtest_outb(f.qts, VGA_SEQ_D, 0x07);
+    still_park(f.qts, 0x123456);
+    qtest_writeb(f.qts, 0xa0000 + (4 * WIDTH + 3) * 4 + 1, 0xab);
+    still_woken(f.qts, 2);
+    g_assert_cmphex(screendump_pixel(f.qts, 3, 4), ==, 0x12ab56);
+    fixture_stop(&f);
+}
+
+/* Updates that find nothing new until the screen is still */
+static int updates_to_still(QTestState *qts, uint32_t xrgb)
+{
+    int n = 0;
+
+    while (!display_still(qts)) {
+        g_assert_cmphex(screendump_pixel(qts, 3, 4), ==, xrgb);
+        g_assert_cmpint(++n, <=, 100);
+    }
+    return n;
+}
+
+/*
+ * Guards the bad input of a guest that draws and pauses in a loop: a
+ * still spell that ends within a second makes the next one wait twice
+ * as many updates (up to 16 times), so the trap and the memory map
+ * changes stay rare; a long spell brings the usual count back.
+ */
+static void test_still_toggle_backoff(void)
+{
+    Fixture f;
+    int i;
+
+    fixture_start(&f);
+    mode_set_and_fill(&f, 0x00ff0000);
+    /* the first still spell of the device is brief too */
+    g_assert_cmpint(updates_to_still(f.qts, 0xff0000), ==,
+                    STILL_REFRESHES + 1);
+    fb_fill(&f, 0x0000ff00);
+    g_assert_cmphex(screendump_pixel(f.qts, 3, 4), ==, 0x00ff00);
+    g_assert_cmpint(updates_to_still(f.qts, 0x00ff00), ==,
+                    2 * STILL_REFRESHES + 1);
+    qtest_clock_step(f.qts, 1100 * SCALE_MS);
+    fb_fill(&f, 0x00ff0000);
+    g_assert_cmphex(screendump_pixel(f.qts, 3, 4), ==, 0xff0000);
+    still_park_exact(f.qts, 0xff0000);           /* a long spell after */
+    for (i = 1; i <= 6; i++) {
+        qtest_clock_step(f.qts, 100 * SCALE_MS);
+        fb_fill(&f, i & 1 ? 0x0000ff00 : 0x00ff0000);
+        g_assert_cmphex(screendump_pixel(f.qts, 3, 4), ==,
+                        i & 1 ? 0x00ff00 : 0xff0000);
+        g_assert_cmpint(updates_to_still(f.qts, i & 1 ? 0x00ff00 : 0xff0000),
+                        ==, STILL_REFRESHES * MIN(1 << (i - 1), 16) + 1);
+    }
+    qtest_clock_step(f.qts, 1100 * SCALE_MS);
+    fb_fill(&f, 0x000000ff);
+    g_assert_cmphex(screendump_pixel(f.qts, 3, 4), ==, 0x0000ff);
+    g_assert_cmpint(updates_to_still(f.qts, 0x0000ff), ==,
+                    STILL_REFRESHES + 1);
+    fixture_stop(&f);
+}
+
+/* Guards the registers: any register write wakes a still screen */
+static void test_still_register(void)
+{
+    Fixture f;
+
+    fixture_start(&f);
+    mode_set_and_fill(&f, 0x00ff0000);
+    still_park(f.qts, 0xff0000);
+    att_pas(f.qts, true);                   /* the screen stays on */
+    still_woken(f.qts, 1);
+    still_park(f.qts, 0xff0000);
+    vbe_write(f.qts, VBE_XRES, WIDTH);      /* DISPI, the same mode */
+    still_woken(f.qts, 2);
+    g_assert_cmphex(screendump_pixel(f.qts, 3, 4), ==, 0xff0000);
+    fixture_stop(&f);
+}
+
+/*
+ * Guards still-refreshes=0 (never park) and D3hot: a still screen that
+ * goes to D3hot is dark and not trapped (a write to the framebuffer
+ * there changes nothing, as before); back in D0 it shows its picture,
+ * parks again and wakes on the next write.
+ */
+static void test_still_off_and_d3hot(void)
+{
+    Fixture f;
+    int i;
+
+    f.qts = qtest_init("-M pc -vga none -device "
+                       "vga-paiov,id=vga0,addr=05.0,still-refreshes=0");
+    paiov_fixture_attach(&f, DEVFN, 0);
+    dispi_on(f.qts);
+    fb_fill(&f, 0x00ff0000);
+    for (i = 0; i < 3 * STILL_REFRESHES; i++) {
+        g_assert_cmphex(screendump_pixel(f.qts, 3, 4), ==, 0xff0000);
+    }
+    g_assert_false(display_still(f.qts));
+    g_assert_false(display_parked(f.qts));
+    fixture_stop(&f);
+
+    fixture_start(&f);
+    mode_set_and_fill(&f, 0x00ff0000);
+    still_park(f.qts, 0xff0000);
+    qpci_config_writew(f.dev, PM_CAP + PCI_PM_CTRL, 3);
+    assert_state(f.qts, "d3hot");
+    g_assert_false(display_still(f.qts));
+    g_assert_true(display_parked(f.qts));
+    fb_fill(&f, 0x0000ff00);    /* in D3hot: the BAR does not decode */
+    assert_state(f.qts, "d3hot");
+    g_assert_false(display_still(f.qts));
+    g_assert_cmphex(screendump_pixel(f.qts, 3, 4), ==, 0x000000);
+    qpci_config_writew(f.dev, PM_CAP + PCI_PM_CTRL, 0);
+    assert_state(f.qts, "active");
+    g_assert_cmphex(screendump_pixel(f.qts, 3, 4), ==, 0xff0000);
+    still_park(f.qts, 0xff0000);
+    fb_fill(&f, 0x0000ff00);
+    still_woken(f.qts, 1);
+    g_assert_cmphex(screendump_pixel(f.qts, 3, 4), ==, 0x00ff00);
+    fixture_stop(&f);
+}
+
+/*
+ * Guards a still screen through passive idle: the proxy PMA's idle
+ * timeout passes while parked; the first write to video memory shows
+ * and ends passive idle at once (no waiting for a rare refresh).
+ */
+static void test_still_passive_idle(void)
+{
+    Fixture f;
+
+    f.qts = qtest_init("-M pc -vga none "
+                       "-object paiov-pma,id=pma0,idle-timeout-ms=1000 "
+                       "-device vga-paiov,id=vga0,addr=05.0,pma=pma0");
+    paiov_fixture_attach(&f, DEVFN, 0);
+    mode_set_and_fill(&f, 0x00ff0000);
+    still_park(f.qts, 0xff0000);
+    qtest_clock_step(f.qts, 1300 * SCALE_MS);
+    assert_state(f.qts, "passive-idle");
+    g_assert_true(display_still(f.qts));
+    g_assert_true(display_parked(f.qts));
+    fb_fill(&f, 0x0000ff00);
+    still_woken(f.qts, 1);
+    g_assert_cmphex(screendump_pixel(f.qts, 3, 4), ==, 0x00ff00);
+    fixture_stop(&f);
+}
+
+/*
+ * Guards migration of a still screen: not migrated, recomputed.  The
+ * destination shows the source's frame, a write there shows at the next
+ * update, and it parks again after the same number of updates.
+ */
+static void test_still_migrate(void)
+{
+    Fixture f, d;
+    g_autofree char *uri = NULL;
+
+    fixture_start(&f);
+    mode_set_and_fill(&f, 0x00ff0000);
+    still_park(f.qts, 0xff0000);
+    uri = paiov_migrate_to_file(f.qts, "vga-paiov");
+
+    d.qts = qtest_initf("-M pc -vga none "
+                        "-device vga-paiov,id=vga0,addr=05.0 "
+                        "-incoming %s", uri);
+    paiov_wait_running(d.qts);
+    assert_state(d.qts, "active");
+    g_assert_false(display_still(d.qts));
+    d.bus = qpci_new_pc(d.qts, NULL);
+    d.dev = qpci_device_find(d.bus, DEVFN);
+    d.bar = f.bar;
+    g_assert_cmphex(screendump_pixel(d.qts, 3, 4), ==, 0xff0000);
+    g_assert_cmphex(screendump_pixel(d.qts, 3, 4), ==, 0xff0000);
+    still_park_exact(d.qts, 0xff0000);
+    fb_fill(&d, 0x000000ff);
+    still_woken(d.qts, 1);
+    g_assert_cmphex(screendump_pixel(d.qts, 3, 4), ==, 0x0000ff);
+    still_park(d.qts, 0x0000ff);
+
+    /* the source, parked when it stopped, wakes and shows a write */
+    qpci_io_writel(f.dev, f.bar, (4 * WIDTH + 3) * 4, 0x00abcdef);
+    still_woken(f.qts, 1);
+    g_assert_cmphex(screendump_pixel(f.qts, 3, 4), ==, 0xabcdef);
+
+    fixture_stop(&d);
+    fixture_stop(&f);
+    unlink(uri + strlen("file:"));
+}
+
+static ssize_t recv_all(int fd, void *buf, size_t len)
+{
+    size_t got = 0;
+    ssize_t n;
+
+    while (got < len) {
+        n = recv(fd, (char *)buf + got, len - got, 0);
+        if (n <= 0) {
+            return -1;
+        }
+        got += n;
+    }
+    return got;
+}
+
+/*
+ * A VNC client on a unix socket, through the RFB 3.8 handshake (no
+ * security, shared): a display listener whose refresh runs (every 30 ms,
+ * backing off to 3 s on a still screen) on the real-time clock.
+ */
+static int vnc_client(const char *path)
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    uint8_t buf[64];
+    uint32_t name_len;
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_strlcpy(addr.sun_path, path, sizeof(addr.sun_path));
+    g_assert_cmpint(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), ==,
+                    0);
+    g_assert_cmpint(recv_all(fd, buf, 12), ==, 12);   /* version */
+    g_assert_true(!memcmp(buf, "RFB 003.008\n", 12));
+    g_assert_cmpint(write(fd, "RFB 003.008\n", 12), ==, 12);
+    g_assert_cmpint(recv_all(fd, buf, 2), ==, 2);     /* 1 type */
+    g_assert_cmpint(buf[0], ==, 1);
+    g_assert_cmpint(buf[1], ==, 1);                        /* none */
+    g_assert_cmpint(write(fd, "\x01", 1), ==, 1);
+    g_assert_cmpint(recv_all(fd, buf, 4), ==, 4);     /* result ok */
+    g_assert_cmpint(ldl_be_p(buf), ==, 0);
+    g_assert_cmpint(write(fd, "\x01", 1), ==, 1);          /* shared */
+    g_assert_cmpint(recv_all(fd, buf, 24), ==, 24);   /* ServerInit */
+    name_len = ldl_be_p(buf + 20);
+    g_assert_cmpint(name_len, <, sizeof(buf));
+    g_assert_cmpint(recv_all(fd, buf, name_len), ==, name_len);
+    return fd;
+}
+
+static QDict *pma_coordination(QTestState *qts)
+{
+    QDict *info = paiov_pma_info(qts, "/objects/pma0");
+    QDict *c = qdict_get_qdict(info, "coordination");
+
+    qobject_ref(c);
+    qobject_unref(info);
+    return c;
+}
+
+/*
+ * Guards the display refresh on the proxy PMA's grid (pooling, issue
+ * 13): the refresh timer of a console shown by a VNC client is deferred
+ * work the PMA aligns (its "aligned" count grows, each move within
+ * max-delay-ms: never earlier than due, bounded); under sla=strict it
+ * is never moved.  Real time passes (the refresh runs on the real-time
+ * clock): what is checked are counts, until enough refreshes came.
+ */
+static void align_refresh(bool strict)
+{
+    g_autofree char *path = g_strdup_printf("%s/vga-paiov-vnc-%d.sock",
+                                            g_get_tmp_dir(), getpid());
+    QTestState *qts;
+    QDict *c;
+    int64_t moved = 0, kept = 0;
+    int fd, i;
+
+    qts = qtest_initf("-M pc -vga none -object paiov-pma,id=pma0,"
+                      "idle-timeout-ms=0,align-period-us=100000,"
+                      "max-delay-ms=150,sla=%s "
+                      "-device vga-paiov,id=vga0,addr=05.0,pma=pma0,"
+                      "still-refreshes=0 -vnc unix:%s",
+                      strict ? "strict" : "relaxed", path);
+    fd = vnc_client(path);
+    legacy_on(qts);
+    for (i = 0; i < 1000 && moved + kept < 5; i++) {
+        g_usleep(10 * 1000);
+        c = pma_coordination(qts);
+        moved = qdict_get_int(c, "aligned");
+        kept = qdict_get_int(c, "not-aligned");
+        g_assert_cmpint(qdict_get_int(c, "max-observed-delay-ns"), <=,
+                        150 * SCALE_MS);
+        qobject_unref(c);
+    }
+    g_test_message("refresh deadlines: %" PRId64 " aligned, %" PRId64
+                   " not", moved, kept);
+    if (strict) {
+        g_assert_cmpint(moved, ==, 0);
+        g_assert_cmpint(kept, >=, 5);
+    } else {
+        g_assert_cmpint(moved, >=, 5);
+    }
+    close(fd);
+    qtest_quit(qts);
+    unlink(path);
+}
+
+/*
+ * Guards paiovd's thermal throttle on the display (issue 13): while the
+ * proxy PMA's display-idle-rate is set, the console a VNC client shows
+ * is refreshed at the idle rate (3 s), video memory still scanned at
+ * each; cleared, the UI's rate is back.  The refresh runs on the real
+ * time clock: the test waits for the next ones (at most 3 s each).
+ */
+static void test_throttle_idle_rate(void)
+{
+    g_autofree char *path = g_strdup_printf("%s/vga-paiov-vnc-%d.sock",
+                                            g_get_tmp_dir(), getpid());
+    QTestState *qts;
+    int fd, i;
+
+    qts = qtest_initf("-M pc -vga none -object paiov-pma,id=pma0,"
+                      "idle-timeout-ms=0 -device vga-paiov,id=vga0,"
+                      "addr=05.0,pma=pma0,still-refreshes=0 "
+                      "-vnc unix:%s", path);
+    fd = vnc_client(path);
+    legacy_on(qts);
+    assert_state(qts, "active");
+    g_assert_false(display_parked(qts));
+    qtest_qmp_assert_success(qts, "{ 'execute': 'qom-set', 'arguments': {"
+                             " 'path': '/objects/pma0', 'property':"
+                             " 'display-idle-rate', 'value': true } }");
+    for (i = 0; i < 500 && !display_parked(qts); i++) {
+        g_usleep(10 * 1000);
+    }
+    g_assert_true(display_parked(qts));
+    g_assert_cmpint(display_counter(qts, "refresh-interval-ms"), ==, 3000);
+    assert_state(qts, "active");
+    qtest_qmp_assert_success(qts, "{ 'execute': 'qom-set', 'arguments': {"
+                             " 'path': '/objects/pma0', 'property':"
+                             " 'display-idle-rate', 'value': false } }");
+    for (i = 0; i < 1000 && display_parked(qts); i++) {
+        g_usleep(10 * 1000);
+    }
+    g_assert_false(display_parked(qts));
+    g_assert_cmpint(display_counter(qts, "refresh-interval-ms"), <, 3000);
+    close(fd);
+    qtest_quit(qts);
+    unlink(path);
+}
+
+static void test_align_refresh(void)
+{
+    align_refresh(false);
+}
+
+static void test_align_refresh_strict(void)
+{
+    align_refresh(true);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -489,5 +982,19 @@ int main(int argc, char **argv)
     qtest_add_func("/vga-paiov/migrate/pmcsr-mismatch",
                    test_migrate_pmcsr_mismatch);
     qtest_add_func("/vga-paiov/passive-idle", test_passive_idle);
+    qtest_add_func("/vga-paiov/still/lfb", test_still_lfb);
+    qtest_add_func("/vga-paiov/still/legacy-window",
+                   test_still_legacy_window);
+    qtest_add_func("/vga-paiov/still/register", test_still_register);
+    qtest_add_func("/vga-paiov/still/toggle-backoff",
+                   test_still_toggle_backoff);
+    qtest_add_func("/vga-paiov/still/off-and-d3hot",
+                   test_still_off_and_d3hot);
+    qtest_add_func("/vga-paiov/still/passive-idle", test_still_passive_idle);
+    qtest_add_func("/vga-paiov/still/migrate", test_still_migrate);
+    qtest_add_func("/vga-paiov/align/refresh", test_align_refresh);
+    qtest_add_func("/vga-paiov/align/refresh-strict",
+                   test_align_refresh_strict);
+    qtest_add_func("/vga-paiov/throttle/idle-rate", test_throttle_idle_rate);
     return g_test_run();
 }
