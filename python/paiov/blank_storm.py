@@ -27,7 +27,6 @@ on a private Xvfb), vnc (a gvncviewer client on a private Xvfb) or none.
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,46 +35,12 @@ import time
 from paiov import TOP
 from paiov import sampling
 from paiov.guest import Guest
+from paiov.xvfb import Xvfb, free_vnc_display
 
 VARIANTS = {
     'VGA': ['-vga', 'std'],
     'vga-paiov': ['-vga', 'none', '-device', 'vga-paiov'],
 }
-
-
-class Xvfb:
-    """A private X server for SDL windows and VNC viewers."""
-
-    def __init__(self):
-        r, w = os.pipe()
-        self.proc = subprocess.Popen(
-            ['Xvfb', '-displayfd', str(w), '-nolisten', 'tcp',
-             '-screen', '0', '1600x1000x24'],
-            pass_fds=(w,), stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        os.close(w)
-        with os.fdopen(r) as f:
-            num = f.readline().strip()
-        if not num.isdigit():
-            sys.exit('Xvfb did not report a display number')
-        os.environ['DISPLAY'] = ':' + num
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(10)
-
-
-def free_vnc_display():
-    for n in range(40, 100):
-        s = socket.socket()
-        try:
-            s.bind(('127.0.0.1', 5900 + n))
-            return n
-        except OSError:
-            continue
-        finally:
-            s.close()
-    sys.exit('no free VNC port in 5940-5999')
 
 
 def storm(args):
@@ -182,7 +147,7 @@ def drawing(args):
     for spec in args.qemu_before:
         label, path = spec.split('=', 1)
         variants.append((label, path, VARIANTS['vga-paiov']))
-    x = Xvfb() if args.ui in ('sdl', 'vnc') else None
+    x = Xvfb().start() if args.ui in ('sdl', 'vnc') else None
     res = {v[0]: ([], []) for v in variants}
     try:
         for rep in range(args.reps):

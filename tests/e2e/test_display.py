@@ -41,7 +41,6 @@ Usage: test_display.py QEMU_BINARY
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -49,6 +48,7 @@ import time
 
 from paiov import png
 from paiov.guest import Guest
+from paiov.xvfb import Xvfb, free_vnc_display
 from paiov.tap import check, main
 
 # Two colours the guest draws, top and bottom half of the screen
@@ -67,35 +67,6 @@ PAIOV_VGA = ['-vga', 'none',
 PAIOV_STILL_VGA = ['-vga', 'none',
                    '-object', 'paiov-pma,id=pma0,idle-timeout-ms=0',
                    '-device', 'vga-paiov,pma=pma0']
-
-
-class Xvfb:
-    """A private X server; DISPLAY is set for the QEMUs and clients."""
-
-    def __init__(self):
-        self.proc = None
-        self.display = None
-
-    def start(self):
-        r, w = os.pipe()
-        self.proc = subprocess.Popen(
-            ['Xvfb', '-displayfd', str(w), '-nolisten', 'tcp',
-             '-screen', '0', '1600x1000x24'],
-            pass_fds=(w,), stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        os.close(w)
-        with os.fdopen(r) as f:
-            num = f.readline().strip()
-        check(num.isdigit(), 'Xvfb did not report a display number')
-        self.display = ':' + num
-        os.environ['DISPLAY'] = self.display
-        return self
-
-    def stop(self):
-        if self.proc:
-            self.proc.terminate()
-            self.proc.wait(10)
-            self.proc = None
 
 
 class TraceLog:
@@ -137,19 +108,6 @@ class TraceLog:
 
     def count(self):
         return len(self._lines()) - self.mark
-
-
-def free_vnc_display():
-    for n in range(40, 100):
-        s = socket.socket()
-        try:
-            s.bind(('127.0.0.1', 5900 + n))
-            return n
-        except OSError:
-            continue
-        finally:
-            s.close()
-    raise AssertionError('no free VNC port in 5940-5999')
 
 
 def display(g):

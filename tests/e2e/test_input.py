@@ -36,9 +36,9 @@ import time
 
 from paiov.guest import Guest
 from paiov.tap import Skip, check, main
+from paiov.xvfb import Xvfb, free_vnc_display
 
-from test_display import PAIOV_VGA, TraceLog, Xvfb, blank, display, \
-    free_vnc_display, prepare
+from test_display import PAIOV_VGA, TraceLog, blank, display, prepare
 
 KEYS = 3                # keys typed, each right after a parked refresh
 

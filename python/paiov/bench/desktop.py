@@ -45,7 +45,6 @@ repetition with the sdl display, then checks of the output; TAP.
 """
 
 import argparse
-import contextlib
 import csv
 import datetime
 import os
@@ -62,7 +61,8 @@ from paiov import TOP
 from paiov.bench.checks import check_tables
 from paiov.bench.environment import Capabilities, Display
 from paiov.bench.report import fmt, md_table
-from paiov.bench.running import BLANK, play_tone_cmd, playback_rate
+from paiov.bench.running import BLANK, environ, play_tone_cmd, \
+    playback_rate
 from paiov.bench.sampling import Sources, measure, pma_snapshot
 from paiov.guest import Guest, GuestError
 from paiov.pipewire import PipeWireAsPulse, PipeWireError
@@ -161,21 +161,6 @@ class DesktopBench:
             return 'pipewire,id=snd0'
         return 'pa,id=snd0,server=' + server.server
 
-    @staticmethod
-    @contextlib.contextmanager
-    def environ(env):
-        """os.environ with ENV (Guest.start passes it on to QEMU)."""
-        old = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        try:
-            yield
-        finally:
-            for k, v in old.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
-
     def window(self, rep, vm, disp, state, g, pids, server, extra=None):
         before = server.sink_state()
         q0 = pma_snapshot(g) if vm == 'paiov' else None
@@ -222,7 +207,7 @@ class DesktopBench:
             elif disp in ('vnc', 'vnc-client'):
                 qargs += ['-vnc', '127.0.0.1:90,to=199']
             t0 = time.monotonic()
-            with self.environ(env):
+            with environ(env):
                 g.start(a.qemu, qargs, workdir=os.path.join(wdir, 'guest'))
             g.wait_ready(a.boot_timeout)
             if xvfb:

@@ -20,6 +20,22 @@ from paiov.pulse import Pulse, PulseError, UserPulse
 from paiov.qmp import QMPError
 from paiov.sampling import read
 
+
+@contextlib.contextmanager
+def environ(env):
+    """os.environ with ENV added (Guest.start passes it on to QEMU), as it
+    was before on exit."""
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
 BLANK = '/sys/class/graphics/fb0/blank'
 
 
@@ -94,16 +110,8 @@ class Bench:
         env = dict(disp.env())
         if isinstance(pulse, PipeWireAsPulse):
             env.update(pulse.client_env())
-        old = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        try:
+        with environ(env):
             yield
-        finally:
-            for k, v in old.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
 
     def new_pulse(self):
         """A private daemon (default), or the user's (--pulse user: the
