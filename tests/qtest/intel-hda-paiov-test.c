@@ -496,11 +496,13 @@ static PrivatePulse *pulse_start(void)
 {
     PrivatePulse *pa = g_new0(PrivatePulse, 1);
     g_autofree char *conf = NULL, *text = NULL, *daemon = NULL;
+    g_autofree char *pactl = NULL;
     g_auto(GStrv) env = NULL;
     int i;
 
     daemon = g_find_program_in_path("pulseaudio");
-    if (!daemon || !g_find_program_in_path("pactl")) {
+    pactl = g_find_program_in_path("pactl");
+    if (!daemon || !pactl) {
         g_free(pa);
         return NULL;
     }
