@@ -774,7 +774,7 @@ static void test_still_passive_idle(void)
  */
 static void test_still_migrate(void)
 {
-    Fixture f, d;
+    Fixture f, d = { 0 };
     g_autofree char *uri = NULL;
 
     fixture_start(&f);
