@@ -168,27 +168,35 @@ def wakeup_instants(workdir, window, qemu_tids):
     return len(windows) / window, wakeups / window
 
 
+def start_paiovd(args, workdir):
+    """A private paiovd on WORKDIR/paiovd.sock giving the grid of
+    ARGS.period_us; returns (its Popen, the socket path) once the socket
+    exists (or after 5 s)."""
+    sock = os.path.join(workdir, 'paiovd.sock')
+    conf = os.path.join(workdir, 'paiovd.conf')
+    with open(conf, 'w') as f:
+        f.write('[paiovd]\nstate-dir=%s\nthermal-interval-s=0\n'
+                'align-period-us=%d\n'
+                % (os.path.join(workdir, 'state'), args.period_us))
+    os.chmod(conf, 0o600)
+    daemon = subprocess.Popen([args.paiovd, '--foreground', '--socket',
+                               sock, '--config', conf],
+                              stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        if os.path.exists(sock):
+            break
+        time.sleep(0.05)
+    return daemon, sock
+
+
 def run_one(args, workdir, n, mode):
     daemon = None
     vms = []
     sock = None
     try:
         if mode != 'off':
-            sock = os.path.join(workdir, 'paiovd.sock')
-            conf = os.path.join(workdir, 'paiovd.conf')
-            with open(conf, 'w') as f:
-                f.write('[paiovd]\nstate-dir=%s\nthermal-interval-s=0\n'
-                        'align-period-us=%d\n'
-                        % (os.path.join(workdir, 'state'), args.period_us))
-            os.chmod(conf, 0o600)
-            daemon = subprocess.Popen([args.paiovd, '--foreground',
-                                       '--socket', sock, '--config', conf],
-                                      stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL)
-            for _ in range(100):
-                if os.path.exists(sock):
-                    break
-                time.sleep(0.05)
+            daemon, sock = start_paiovd(args, workdir)
         for i in range(n):
             sla = 'strict' if mode == 'mixed' and i == 0 else None
             vms.append(start_vm(args.qemu, workdir, i, sock, sla))
@@ -258,24 +266,10 @@ def run_play(args, workdir, n, modes, rep):
     (align-period-us 0 set on every PMA: each VM at its own phase), mixed
     (the daemon's grid again, the first VM sla=strict, the others
     relaxed).  Returns {mode: result}."""
-    sock = os.path.join(workdir, 'paiovd.sock')
-    conf = os.path.join(workdir, 'paiovd.conf')
-    with open(conf, 'w') as f:
-        f.write('[paiovd]\nstate-dir=%s\nthermal-interval-s=0\n'
-                'align-period-us=%d\n'
-                % (os.path.join(workdir, 'state'), args.period_us))
-    os.chmod(conf, 0o600)
-    daemon = subprocess.Popen([args.paiovd, '--foreground', '--socket',
-                               sock, '--config', conf],
-                              stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    daemon, sock = start_paiovd(args, workdir)
     guests = []
     out = {}
     try:
-        for _ in range(100):
-            if os.path.exists(sock):
-                break
-            time.sleep(0.05)
         for i in range(n):
             g = Guest(guest_dir=args.guest, accel='tcg',
                       memory=args.play_mem)
