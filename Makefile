@@ -13,7 +13,10 @@
 #   make bench-throughput   active path: stock vs paiov throughput
 #   make bench-toggle   host syscalls/IPIs per guest power toggle
 #   make bench-coord    host wakeups of N VMs, paiovd coordination off/on
-#   make bench-hpet   QEMU wakeups/s of an idle guest, pc/q35, HPET on/off
+#   make bench-hpet   QEMU wakeups/s of an idle guest, pc/q35, HPET on/off,
+#                     stock (make stock) vs patched
+#   make stock   the same QEMU source and options without the patch set
+#                (build/qemu-system-x86_64-stock)
 #   make checkpatch   scripts/checkpatch.pl on patches/ and the overlay
 #   make series   upstream-shaped git format-patch series in build/series
 #   make series-check   checkpatch + build after each patch of the series
@@ -54,7 +57,7 @@ CONFIGURE_OPTS = \
 .PHONY: FORCE all deps qemu test-bins check check-unit check-qtest \
 	check-e2e checkpatch demo bench bench-desktop bench-throughput bench-toggle bench-coord clean \
 	distclean guest guest-6.12 series series-check asan check-asan fuzz-bin fuzz \
-	fuzz-smoke paiovd paiovd-asan bench-hpet check-hda-recording
+	fuzz-smoke paiovd paiovd-asan bench-hpet check-hda-recording stock
 
 all: qemu
 
@@ -105,6 +108,30 @@ qemu: $(TREE)/.paiov-patched $(OBJ)/build.ninja
 	ninja -C $(OBJ) -j $(JOBS) qemu-system-x86_64
 	$(call link-firmware,$(OBJ))
 	ln -sf obj/qemu-system-x86_64 $(QEMU)
+
+# Stock: the same Debian QEMU source and configure options without the
+# patch set and the overlay, for the benchmarks that compare against an
+# unpatched binary (bench-hpet: the HPET and timer patches change QEMU's
+# own code, not a device one can leave out)
+STOCK_OBJ = $(BUILD)/stock-obj
+QEMU_STOCK = $(BUILD)/qemu-system-x86_64-stock
+
+$(STOCK_OBJ)/.configure-opts: FORCE
+	@mkdir -p $(STOCK_OBJ)
+	@echo '$(CONFIGURE_OPTS)' | cmp -s - $@ || \
+		echo '$(CONFIGURE_OPTS)' > $@
+
+$(STOCK_OBJ)/build.ninja: $(STOCK_OBJ)/.configure-opts \
+		$(SRC)/.paiov-debian-version
+	find $(STOCK_OBJ) -mindepth 1 -maxdepth 1 ! -name .configure-opts \
+		-exec rm -rf {} +
+	cd $(STOCK_OBJ) && $(CURDIR)/$(SRC)/configure $(CONFIGURE_OPTS) \
+		> configure.log 2>&1 || { tail -n 40 configure.log; exit 1; }
+
+stock: $(STOCK_OBJ)/build.ninja
+	ninja -C $(STOCK_OBJ) -j $(JOBS) qemu-system-x86_64
+	$(call link-firmware,$(STOCK_OBJ))
+	ln -sf stock-obj/qemu-system-x86_64 $(QEMU_STOCK)
 
 # The test guest: Debian kernel + busybox initramfs (tests/guest)
 GUEST = $(BUILD)/guest
@@ -384,19 +411,20 @@ bench-coord: qemu paiovd guest
 
 # The platform floor: QEMU wakeups/s of the idle test guest, pc and q35,
 # -machine hpet=on and hpet=off, 10 boots each (issue 15, patches/0030-
-# 0032); HPET_STOCK=<a qemu-system-x86_64 without the patches> adds it,
-# runs interleaved; e.g.
-# make bench-hpet HPET_STOCK=/tmp/stock/qemu-system-x86_64 \
-#	HPET_BENCH_ARGS='--reps 5 --machine pc'
-HPET_STOCK ?=
+# 0032), against the stock build (make stock) in the same run,
+# interleaved; HPET_STOCK=<another qemu-system-x86_64> replaces it,
+# HPET_STOCK= leaves it out; e.g.
+# make bench-hpet HPET_BENCH_ARGS='--reps 5 --machine pc'
+HPET_STOCK ?= $(QEMU_STOCK)
 HPET_BENCH_ARGS ?=
-bench-hpet: qemu guest
+bench-hpet: qemu guest $(if $(filter $(QEMU_STOCK),$(HPET_STOCK)),stock)
 	tools/paiov-hpet-bench --qemu $(QEMU) --guest $(GUEST) \
 		--out $(BUILD)/bench-hpet $(if $(HPET_STOCK),--stock $(HPET_STOCK)) \
 		$(HPET_BENCH_ARGS)
 
 clean:
 	rm -rf $(OBJ) $(ASAN_OBJ) $(FUZZ_OBJ) $(TREE) $(QEMU) $(GUEST) \
+		$(STOCK_OBJ) $(QEMU_STOCK) \
 		$(SAN_LOGS) $(BUILD)/fuzz-out $(PAIOVD_OBJ) $(PAIOVD_ASAN_OBJ)
 
 distclean:
