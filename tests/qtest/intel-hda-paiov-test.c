@@ -69,6 +69,13 @@ static void fixture_start(Fixture *f, const char *extra)
 
 #define fixture_stop paiov_fixture_stop
 
+/* A QEMU the test started itself (f->qts): take the link out of reset */
+static void fixture_attach(Fixture *f)
+{
+    paiov_fixture_attach(f, PAIOV_DEVFN, 0);
+    qpci_io_writel(f->dev, f->bar, REG_GCTL, 1);
+}
+
 /* A verb to the codec at @cad through the immediate command interface */
 static uint32_t verb_to(QPCIDevice *dev, QPCIBar bar, uint32_t cad,
                         uint32_t nid, uint32_t verb, uint32_t payload)
@@ -351,8 +358,7 @@ static GArray *play_counter(const char *codec, int timer_period_us,
                         "-device ich9-intel-hda-paiov,id=hda,addr=04.0 "
                         "-device %s,audiodev=snd0,bus=hda.0,mixer=off",
                         wav, timer_period_us, codec);
-    paiov_fixture_attach(&f, PAIOV_DEVFN, 0);
-    qpci_io_writel(f.dev, f.bar, REG_GCTL, 1);
+    fixture_attach(&f);
 
     for (i = 0; i < WHOLE_FRAMES; i++) {
         ring[2 * i] = ring[2 * i + 1] = cpu_to_le16(i);
@@ -602,8 +608,7 @@ static void test_two_codecs(void)
                         "cad=0 "
                         "-device hda-output-paiov,audiodev=snd1,bus=hda.0,"
                         "cad=1", pa->server, pa->server);
-    paiov_fixture_attach(&f, PAIOV_DEVFN, 0);
-    qpci_io_writel(f.dev, f.bar, REG_GCTL, 1);
+    fixture_attach(&f);
 
     /* idle from the start: both codecs' playback streams corked */
     paiov_assert_state(f.qts, "idle");
@@ -707,8 +712,7 @@ static void test_align_follower(void)
                         "cad=0 "
                         "-device hda-output-paiov,audiodev=snd1,bus=hda.0,"
                         "cad=1");
-    paiov_fixture_attach(&f, PAIOV_DEVFN, 0);
-    qpci_io_writel(f.dev, f.bar, REG_GCTL, 1);
+    fixture_attach(&f);
     stream_setup(&f, bdl, buf);
     verb_to(f.dev, f.bar, 1, NID_DAC, VERB_SET_STREAMID, 0x10);
 
@@ -747,8 +751,7 @@ static void test_align_shared_strict(void)
                         "-device ich9-intel-hda-paiov,id=hda1,addr=05.0,"
                         "pma=pma1 "
                         "-device hda-duplex-paiov,audiodev=snd0,bus=hda1.0");
-    paiov_fixture_attach(&f, PAIOV_DEVFN, 0);
-    qpci_io_writel(f.dev, f.bar, REG_GCTL, 1);
+    fixture_attach(&f);
     stream_setup(&f, bdl, buf);
     verb(&f, NID_DAC, VERB_SET_STREAMID, 0x10);
 
