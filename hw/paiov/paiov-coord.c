@@ -10,7 +10,9 @@
  * that moves deferrable work onto that grid (paiov_vpsa_set_align()):
  * the virtual PSA does not call the proxy PMA, it is given a callback;
  * the audio backend does the same for the audio timer of a device's
- * sound card (AUD_set_timer_align(), patch 0040).
+ * sound card and of the cards that follow it, each on its audiodev
+ * (AUD_set_timer_align(), patch 0040; an audiodev shared with another
+ * PMA's card fires at the earlier of the two, docs/design.md).
  * Under sla=strict nothing is ever delayed; under sla=relaxed work waits
  * for the next tick at most max-delay-ms.  With no grid (period 0, the
  * default, and always without paiovd) nothing changes.
@@ -50,11 +52,13 @@ static void paiov_coord_grid(PaiovPMA *pma, PaiovAlign *a)
     a->strict = pma->sla == PAIOV_SLA_STRICT;
 }
 
-/* PaiovVPSAAlignFn of the devices of @opaque, a PaiovPMA */
-static int64_t paiov_coord_align(void *opaque, QEMUClockType type,
-                                 int64_t deadline)
+/*
+ * When deferrable work due at @deadline on clock @type runs, for @pma;
+ * with @account, the move (or not) is counted in its statistics
+ */
+static int64_t paiov_coord_place(PaiovPMA *pma, QEMUClockType type,
+                                 int64_t deadline, bool account)
 {
-    PaiovPMA *pma = opaque;
     PaiovAlign a;
     int64_t now, host_now, t;
 
@@ -71,6 +75,9 @@ static int64_t paiov_coord_align(void *opaque, QEMUClockType type,
         t = paiov_align_deadline(&a, deadline - now + host_now) -
             host_now + now;
     }
+    if (!account) {
+        return t;
+    }
     if (t > deadline) {
         pma->align_moved++;
         pma->align_delay_ns += t - deadline;
@@ -83,9 +90,16 @@ static int64_t paiov_coord_align(void *opaque, QEMUClockType type,
     return t;
 }
 
-int64_t paiov_pma_align_virtual(void *opaque, int64_t deadline)
+/* PaiovVPSAAlignFn of the devices of @opaque, a PaiovPMA */
+static int64_t paiov_coord_align(void *opaque, QEMUClockType type,
+                                 int64_t deadline)
 {
-    return paiov_coord_align(opaque, QEMU_CLOCK_VIRTUAL, deadline);
+    return paiov_coord_place(opaque, type, deadline, true);
+}
+
+int64_t paiov_pma_align_virtual(void *opaque, int64_t deadline, bool account)
+{
+    return paiov_coord_place(opaque, QEMU_CLOCK_VIRTUAL, deadline, account);
 }
 
 static bool paiov_coord_attach(PaiovPMA *pma, PaiovHost *host, Error **errp)

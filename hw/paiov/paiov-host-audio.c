@@ -96,7 +96,10 @@ static void paiov_host_audio_apply(PaiovPMA *pma, PaiovHost *host,
                        paiov_audio_level_actions[level]);
     rec->level = level;
 
-    /* pooling: the audio timer's ticks go where the PMA's grid says */
+    /*
+     * pooling: the audio timer's ticks go where the PMA's grid says, on
+     * the audiodev of every card that follows this one too
+     */
     AUD_set_timer_align(host->card, paiov_pma_align_virtual, pma);
 
     /* passive idle: the guest plays silence, its voices stay active */

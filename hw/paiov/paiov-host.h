@@ -142,9 +142,11 @@ void paiov_pma_arm_debounce(PaiovPMA *pma);
 
 /*
  * Pooling (paiov-coord.c): when deferrable work due at @deadline on
- * QEMU_CLOCK_VIRTUAL may run, for a PaiovPMA @opaque
+ * QEMU_CLOCK_VIRTUAL may run, for a PaiovPMA @opaque; with @account the
+ * PMA counts it as aligned or not (AudioTimerAlignFn: the audio timer is
+ * armed there)
  */
-int64_t paiov_pma_align_virtual(void *opaque, int64_t deadline);
+int64_t paiov_pma_align_virtual(void *opaque, int64_t deadline, bool account);
 
 /* Account a new request through one backend of a device */
 void paiov_host_request(PaiovHost *host, PaiovHostBackend backend,

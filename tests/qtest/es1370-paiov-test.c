@@ -45,40 +45,6 @@ static void fixture_start(Fixture *f, const char *extra)
 
 #define fixture_stop paiov_fixture_stop
 
-static char *paiov_state(QTestState *qts)
-{
-    QDict *info = paiov_info(qts);
-    char *state = g_strdup(qdict_get_str(info, "state"));
-
-    qobject_unref(info);
-    return state;
-}
-
-static bool paiov_timer_armed(QTestState *qts)
-{
-    QDict *info = paiov_info(qts);
-    bool armed = qdict_get_bool(info, "timer-armed");
-
-    qobject_unref(info);
-    return armed;
-}
-
-static char *paiov_audio_action(QTestState *qts)
-{
-    QDict *info = paiov_info(qts);
-    QList *actions = qdict_get_qlist(info, "host-actions");
-    QDict *audio = qobject_to(QDict, qlist_peek(actions));
-    char *action = g_strdup(qdict_get_str(audio, "action"));
-
-    qobject_unref(info);
-    return action;
-}
-
-#define assert_state(qts, expected) do {                \
-        g_autofree char *_s = paiov_state(qts);         \
-        g_assert_cmpstr(_s, ==, (expected));            \
-    } while (0)
-
 /* Program DAC2 for 44.1 kHz 16-bit stereo playback from guest memory */
 static void dac2_setup(Fixture *f)
 {
@@ -139,12 +105,12 @@ static void test_channels(void)
     g_autofree char *action = NULL;
 
     fixture_start(&f, NULL);
-    assert_state(f.qts, "idle");
+    paiov_assert_state(f.qts, "idle");
     g_assert_false(paiov_timer_armed(f.qts));
 
     dac2_setup(&f);
     dac2_enable(&f, true);
-    assert_state(f.qts, "active");
+    paiov_assert_state(f.qts, "active");
     ev = qtest_qmp_eventwait_ref(f.qts, "PAIOV_POWER_STATE_CHANGE");
     g_assert_cmpstr(qdict_get_str(qdict_get_qdict(ev, "data"), "new"), ==,
                     "active");
@@ -155,7 +121,7 @@ static void test_channels(void)
     g_assert_true(paiov_timer_armed(f.qts));
 
     dac2_enable(&f, false);
-    assert_state(f.qts, "idle");
+    paiov_assert_state(f.qts, "idle");
     /* what was buffered plays out, then the timer stops for good */
     qtest_clock_step(f.qts, 100 * SCALE_MS);
     g_assert_false(paiov_timer_armed(f.qts));
@@ -189,7 +155,7 @@ static void test_d3hot(void)
     g_assert_true(paiov_timer_armed(f.qts));
 
     pmcsr_write(&f, 3);
-    assert_state(f.qts, "d3hot");
+    paiov_assert_state(f.qts, "d3hot");
     g_assert_cmphex(qpci_config_readw(f.dev, PM_CAP + PCI_PM_CTRL) & 3, ==,
                     3);
     g_assert_cmphex(qpci_io_readl(f.dev, f.bar, REG_CONTROL), ==, 0xffffffff);
@@ -199,7 +165,7 @@ static void test_d3hot(void)
     g_assert_cmpstr(action, ==, "release");
 
     pmcsr_write(&f, 0);
-    assert_state(f.qts, "active");
+    paiov_assert_state(f.qts, "active");
     g_assert_cmphex(qpci_io_readl(f.dev, f.bar, REG_CONTROL) & CTRL_DAC2_EN,
                     ==, CTRL_DAC2_EN);
     qtest_clock_step(f.qts, 50 * SCALE_MS);
@@ -211,7 +177,7 @@ static void test_d3hot(void)
     pmcsr_write(&f, 3);
     qtest_qmp_assert_success(f.qts, "{ 'execute': 'system_reset' }");
     qtest_qmp_eventwait(f.qts, "RESET");
-    assert_state(f.qts, "idle");
+    paiov_assert_state(f.qts, "idle");
     fixture_stop(&f);
 }
 
@@ -227,20 +193,20 @@ static void test_invalid_pmcsr(void)
     paiov_fixture_start(&f, &opts, NULL, true);
 
     pmcsr_write(&f, 1);
-    assert_state(f.qts, "idle");
+    paiov_assert_state(f.qts, "idle");
     g_assert_cmphex(qpci_config_readw(f.dev, PM_CAP + PCI_PM_CTRL) & 3, ==,
                     0);
     pmcsr_write(&f, 2);
-    assert_state(f.qts, "idle");
+    paiov_assert_state(f.qts, "idle");
     pmcsr_write(&f, 0x00f0);
-    assert_state(f.qts, "idle");
+    paiov_assert_state(f.qts, "idle");
     g_assert_cmphex(qpci_config_readw(f.dev, PM_CAP + PCI_PM_CTRL) & 0xf4,
                     ==, 0);
     /* and the device still works */
     pmcsr_write(&f, 3);
-    assert_state(f.qts, "d3hot");
+    paiov_assert_state(f.qts, "d3hot");
     pmcsr_write(&f, 0);
-    assert_state(f.qts, "idle");
+    paiov_assert_state(f.qts, "idle");
     log = fixture_stop(&f);
 
     g_assert_nonnull(strstr(log, "unsupported power state D1"));
@@ -268,7 +234,7 @@ static void migrate_in_state(bool d3hot)
     if (d3hot) {
         dac2_enable(&f, true);
         pmcsr_write(&f, 3);
-        assert_state(f.qts, "d3hot");
+        paiov_assert_state(f.qts, "d3hot");
     }
     uri = paiov_migrate_to_file(f.qts, "es1370-paiov");
 
@@ -339,7 +305,7 @@ static void migrate_refused(bool d3hot, const uint8_t *patch, size_t len)
     dac2_enable(&f, true);
     if (d3hot) {
         pmcsr_write(&f, 3);
-        assert_state(f.qts, "d3hot");
+        paiov_assert_state(f.qts, "d3hot");
     }
     uri = paiov_migrate_to_file(f.qts, "es1370-paiov");
     dst = paiov_migrate_in_patched_refused(ARGS, uri, VPSA, patch, len);
@@ -433,27 +399,6 @@ static void test_hotplug_fails(void)
     "-device es1370-paiov,audiodev=snd0,id=snd,addr=04.0,pma=pma0 " \
     "-object paiov-pma,id=pma0,"
 
-/* The CPU latency the host PM QoS framework currently grants */
-static int32_t cpu_dma_latency(void)
-{
-    int32_t value = 0;
-    int fd = open("/dev/cpu_dma_latency", O_RDONLY);
-
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpint(read(fd, &value, sizeof(value)), ==, sizeof(value));
-    close(fd);
-    return value;
-}
-
-static bool pm_qos_held(QTestState *qts)
-{
-    QDict *pma = paiov_pma_info(qts, "/objects/pma0");
-    bool held = qdict_get_bool(qdict_get_qdict(pma, "pm-qos"), "held");
-
-    qobject_unref(pma);
-    return held;
-}
-
 /*
  * Guards the PM QoS hook: the request is held (the host grants 77 us)
  * only while the sound card is active, dropped when the guest stops it.
@@ -469,23 +414,26 @@ static void test_pm_qos(void)
     }
     f.qts = qtest_init(PMA_ARGS "pm-qos-latency-us=77");
     paiov_fixture_attach(&f, PAIOV_DEVFN, 0);
-    g_assert_false(pm_qos_held(f.qts));
-    g_assert_cmpint(cpu_dma_latency(), !=, 77);
+    g_assert_false(paiov_pma_sub_bool(f.qts, "/objects/pma0", "pm-qos",
+                                       "held"));
+    g_assert_cmpint(paiov_cpu_dma_latency(), !=, 77);
     dac2_setup(&f);
     dac2_enable(&f, true);
-    g_assert_true(pm_qos_held(f.qts));
-    g_assert_cmpint(cpu_dma_latency(), ==, 77);
+    g_assert_true(paiov_pma_sub_bool(f.qts, "/objects/pma0", "pm-qos",
+                                       "held"));
+    g_assert_cmpint(paiov_cpu_dma_latency(), ==, 77);
     info = paiov_info(f.qts);
     g_assert_true(qdict_get_bool(info, "pm-qos-held"));
     qobject_unref(info);
     dac2_enable(&f, false);
     qtest_clock_step(f.qts, 50 * SCALE_MS);     /* host-debounce-ms */
-    g_assert_false(pm_qos_held(f.qts));
-    g_assert_cmpint(cpu_dma_latency(), !=, 77);
+    g_assert_false(paiov_pma_sub_bool(f.qts, "/objects/pma0", "pm-qos",
+                                       "held"));
+    g_assert_cmpint(paiov_cpu_dma_latency(), !=, 77);
     dac2_enable(&f, true);
     fixture_stop(&f);
     /* QEMU gone: so is its request */
-    g_assert_cmpint(cpu_dma_latency(), !=, 77);
+    g_assert_cmpint(paiov_cpu_dma_latency(), !=, 77);
 }
 
 static uint64_t thread_slack(pid_t pid)
@@ -595,7 +543,7 @@ static void test_passive_idle(void)
         qtest_clock_step(f.qts, 100 * SCALE_MS);
         dac2_position(&f);
     }
-    assert_state(f.qts, "passive-idle");
+    paiov_assert_state(f.qts, "passive-idle");
     g_assert_cmpint(paiov_info_int(f.qts, "accesses"), >=, 24);
 
     /* the DAC runs on: the position moves as it did while active */
@@ -604,7 +552,7 @@ static void test_passive_idle(void)
     pos2 = dac2_position(&f);
     g_assert_cmpuint(pos2, !=, pos);
     g_assert_true(paiov_timer_armed(f.qts));
-    assert_state(f.qts, "passive-idle");
+    paiov_assert_state(f.qts, "passive-idle");
 
     /* sound in the buffer: active again when it is fetched */
     memset(sound, 0x55, sizeof(sound));
@@ -612,7 +560,7 @@ static void test_passive_idle(void)
         qtest_memwrite(f.qts, 0x100000 + i, sound, sizeof(sound));
     }
     qtest_clock_step(f.qts, 50 * SCALE_MS);
-    assert_state(f.qts, "active");
+    paiov_assert_state(f.qts, "active");
     info = paiov_info(f.qts);
     g_assert_cmpstr(qdict_get_str(info, "last-reason"), ==, "access");
     qobject_unref(info);

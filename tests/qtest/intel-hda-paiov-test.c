@@ -69,40 +69,30 @@ static void fixture_start(Fixture *f, const char *extra)
 
 #define fixture_stop paiov_fixture_stop
 
-static char *paiov_str(QTestState *qts, const char *key)
+/* A QEMU the test started itself (f->qts): take the link out of reset */
+static void fixture_attach(Fixture *f)
 {
-    QDict *info = paiov_info(qts);
-    char *s = g_strdup(qdict_get_str(info, key));
-
-    qobject_unref(info);
-    return s;
+    paiov_fixture_attach(f, PAIOV_DEVFN, 0);
+    qpci_io_writel(f->dev, f->bar, REG_GCTL, 1);
 }
 
-static char *paiov_audio_action(QTestState *qts)
+/* A verb to the codec at @cad through the immediate command interface */
+static uint32_t verb_to(QPCIDevice *dev, QPCIBar bar, uint32_t cad,
+                        uint32_t nid, uint32_t verb, uint32_t payload)
 {
-    QDict *info = paiov_info(qts);
-    QList *actions = qdict_get_qlist(info, "host-actions");
-    QDict *audio = qobject_to(QDict, qlist_peek(actions));
-    char *action = g_strdup(qdict_get_str(audio, "action"));
-
-    qobject_unref(info);
-    return action;
-}
-
-#define assert_state(qts, expected) do {                    \
-        g_autofree char *_s = paiov_str(qts, "state");      \
-        g_assert_cmpstr(_s, ==, (expected));                \
-    } while (0)
-
-/* A verb to codec 0 through the immediate command interface */
-static uint32_t verb_on(QPCIDevice *dev, QPCIBar bar, uint32_t nid,
-                        uint32_t verb, uint32_t payload)
-{
-    qpci_io_writel(dev, bar, REG_ICW, nid << 20 | verb << 8 | payload);
+    qpci_io_writel(dev, bar, REG_ICW,
+                   cad << 28 | nid << 20 | verb << 8 | payload);
     qpci_io_writew(dev, bar, REG_ICS, ICS_BUSY);
     g_assert_cmphex(qpci_io_readw(dev, bar, REG_ICS) & 3, ==, ICS_VALID);
     qpci_io_writew(dev, bar, REG_ICS, ICS_VALID);
     return qpci_io_readl(dev, bar, REG_IRR);
+}
+
+/* A verb to codec 0 */
+static uint32_t verb_on(QPCIDevice *dev, QPCIBar bar, uint32_t nid,
+                        uint32_t verb, uint32_t payload)
+{
+    return verb_to(dev, bar, 0, nid, verb, payload);
 }
 
 static uint32_t verb(Fixture *f, uint32_t nid, uint32_t v, uint32_t payload)
@@ -148,7 +138,7 @@ static void test_capability(void)
     g_assert_cmphex(qpci_config_readw(stock, PCI_DEVICE_ID), ==, 0x293e);
     g_assert_cmphex(qpci_config_readb(stock, PM_CAP), !=, PCI_CAP_ID_PM);
     g_free(stock);
-    assert_state(f.qts, "idle");
+    paiov_assert_state(f.qts, "idle");
     fixture_stop(&f);
 }
 
@@ -227,26 +217,26 @@ static void test_run(void)
     fixture_start(&f, NULL);
     verb(&f, NID_DAC, VERB_SET_STREAMID, 0x10);
     stream_run(&f, true);
-    assert_state(f.qts, "active");
+    paiov_assert_state(f.qts, "active");
     a1 = paiov_audio_action(f.qts);
     g_assert_cmpstr(a1, ==, "run");
     stream_run(&f, false);
-    assert_state(f.qts, "idle");
+    paiov_assert_state(f.qts, "idle");
     /* toward less power: after the PMA's debounce */
     qtest_clock_step(f.qts, 1000 * SCALE_MS);
     a2 = paiov_audio_action(f.qts);
     g_assert_cmpstr(a2, ==, "cork");
 
     stream_run(&f, true);
-    assert_state(f.qts, "active");
+    paiov_assert_state(f.qts, "active");
     verb(&f, NID_AFG, VERB_SET_POWER, 3);
-    assert_state(f.qts, "idle");
+    paiov_assert_state(f.qts, "idle");
     verb(&f, NID_AFG, VERB_SET_POWER, 0);
-    assert_state(f.qts, "active");
+    paiov_assert_state(f.qts, "active");
     verb(&f, NID_AFG, VERB_SET_POWER, 3);
     stream_run(&f, false);
     stream_run(&f, true);
-    assert_state(f.qts, "idle");
+    paiov_assert_state(f.qts, "idle");
     qtest_clock_step(f.qts, 1000 * SCALE_MS);
     a3 = paiov_audio_action(f.qts);
     g_assert_cmpstr(a3, ==, "cork");
@@ -255,7 +245,7 @@ static void test_run(void)
     qpci_io_writel(f.dev, f.bar, REG_GCTL, 0);
     qpci_io_writel(f.dev, f.bar, REG_GCTL, 1);
     g_assert_cmphex(verb(&f, NID_AFG, VERB_GET_POWER, 0), ==, 0x00);
-    assert_state(f.qts, "idle");
+    paiov_assert_state(f.qts, "idle");
     fixture_stop(&f);
 }
 
@@ -268,24 +258,36 @@ static void test_d3hot(void)
     fixture_start(&f, NULL);
     verb(&f, NID_DAC, VERB_SET_STREAMID, 0x10);
     stream_run(&f, true);
-    assert_state(f.qts, "active");
+    paiov_assert_state(f.qts, "active");
     pmcsr_write(&f, 3);
-    assert_state(f.qts, "d3hot");
+    paiov_assert_state(f.qts, "d3hot");
     g_assert_cmphex(qpci_config_readw(f.dev, PM_CAP + PCI_PM_CTRL) & 3, ==,
                     3);
     qtest_clock_step(f.qts, 1000 * SCALE_MS);
     a1 = paiov_audio_action(f.qts);
     g_assert_cmpstr(a1, ==, "release");
     pmcsr_write(&f, 0);
-    assert_state(f.qts, "active");
+    paiov_assert_state(f.qts, "active");
     a2 = paiov_audio_action(f.qts);
     g_assert_cmpstr(a2, ==, "run");
 
     pmcsr_write(&f, 3);
     qtest_qmp_assert_success(f.qts, "{ 'execute': 'system_reset' }");
     qtest_qmp_eventwait(f.qts, "RESET");
-    assert_state(f.qts, "idle");
+    paiov_assert_state(f.qts, "idle");
     fixture_stop(&f);
+}
+
+/* Output stream 0 plays 4 KiB at @buf (zeroes: silence), one BDL entry */
+static void stream_setup(Fixture *f, uint64_t bdl, uint64_t buf)
+{
+    qtest_writeq(f->qts, bdl, buf);
+    qtest_writel(f->qts, bdl + 8, 0x1000);
+    qtest_writel(f->qts, bdl + 12, 0);
+    qpci_io_writel(f->dev, f->bar, REG_OSD0_CTL + 0x08, 0x1000); /* CBL */
+    qpci_io_writew(f->dev, f->bar, REG_OSD0_CTL + 0x0c, 0);      /* LVI */
+    qpci_io_writel(f->dev, f->bar, REG_OSD0_CTL + 0x18, bdl);    /* BDPL */
+    qpci_io_writel(f->dev, f->bar, REG_OSD0_CTL + 0x1c, 0);      /* BDPU */
 }
 
 /*
@@ -303,21 +305,14 @@ static void test_passive_idle(void)
 
     fixture_start(&f, "-object paiov-pma,id=pma0,idle-timeout-ms=200 "
                   "-global ich9-intel-hda-paiov.pma=pma0");
-    /* one BDL entry: 4 KiB of zeroes at buf */
-    qtest_writeq(f.qts, bdl, buf);
-    qtest_writel(f.qts, bdl + 8, 0x1000);
-    qtest_writel(f.qts, bdl + 12, 0);
-    qpci_io_writel(f.dev, f.bar, REG_OSD0_CTL + 0x08, 0x1000);  /* CBL */
-    qpci_io_writew(f.dev, f.bar, REG_OSD0_CTL + 0x0c, 0);       /* LVI */
-    qpci_io_writel(f.dev, f.bar, REG_OSD0_CTL + 0x18, bdl);     /* BDPL */
-    qpci_io_writel(f.dev, f.bar, REG_OSD0_CTL + 0x1c, 0);       /* BDPU */
+    stream_setup(&f, bdl, buf);
     verb(&f, NID_DAC, VERB_SET_STREAMID, 0x10);
     stream_run(&f, true);
-    assert_state(f.qts, "active");
+    paiov_assert_state(f.qts, "active");
     for (i = 0; i < 10; i++) {
         qtest_clock_step(f.qts, 100 * SCALE_MS);
     }
-    assert_state(f.qts, "passive-idle");
+    paiov_assert_state(f.qts, "passive-idle");
 
     for (i = 0; i < sizeof(tone); i++) {
         tone[i] = i * 7 + 1;
@@ -326,7 +321,7 @@ static void test_passive_idle(void)
         qtest_memwrite(f.qts, buf + i, tone, sizeof(tone));
     }
     qtest_clock_step(f.qts, 20 * SCALE_MS);
-    assert_state(f.qts, "active");
+    paiov_assert_state(f.qts, "active");
     fixture_stop(&f);
 }
 
@@ -363,8 +358,7 @@ static GArray *play_counter(const char *codec, int timer_period_us,
                         "-device ich9-intel-hda-paiov,id=hda,addr=04.0 "
                         "-device %s,audiodev=snd0,bus=hda.0,mixer=off",
                         wav, timer_period_us, codec);
-    paiov_fixture_attach(&f, PAIOV_DEVFN, 0);
-    qpci_io_writel(f.dev, f.bar, REG_GCTL, 1);
+    fixture_attach(&f);
 
     for (i = 0; i < WHOLE_FRAMES; i++) {
         ring[2 * i] = ring[2 * i + 1] = cpu_to_le16(i);
@@ -614,33 +608,163 @@ static void test_two_codecs(void)
                         "cad=0 "
                         "-device hda-output-paiov,audiodev=snd1,bus=hda.0,"
                         "cad=1", pa->server, pa->server);
-    paiov_fixture_attach(&f, PAIOV_DEVFN, 0);
-    qpci_io_writel(f.dev, f.bar, REG_GCTL, 1);
+    fixture_attach(&f);
 
     /* idle from the start: both codecs' playback streams corked */
-    assert_state(f.qts, "idle");
+    paiov_assert_state(f.qts, "idle");
     qtest_clock_step(f.qts, 1000 * SCALE_MS);
     g_assert_cmpint(pulse_wait_corked(pa, 2, 2), ==, 2);
 
     /* the second codec plays: active, both resumed */
     /* codec 1's DAC takes stream 1 (the codec address in ICW 31:28) */
-    qpci_io_writel(f.dev, f.bar, REG_ICW,
-                   1 << 28 | NID_DAC << 20 | VERB_SET_STREAMID << 8 | 0x10);
-    qpci_io_writew(f.dev, f.bar, REG_ICS, ICS_BUSY);
-    g_assert_cmphex(qpci_io_readw(f.dev, f.bar, REG_ICS) & 3, ==, ICS_VALID);
-    qpci_io_writew(f.dev, f.bar, REG_ICS, ICS_VALID);
+    verb_to(f.dev, f.bar, 1, NID_DAC, VERB_SET_STREAMID, 0x10);
     stream_run(&f, true);
-    assert_state(f.qts, "active");
+    paiov_assert_state(f.qts, "active");
     g_assert_cmpint(pulse_wait_corked(pa, 2, 0), ==, 0);
 
     /* idle again: after the PMA's debounce, both corked */
     stream_run(&f, false);
-    assert_state(f.qts, "idle");
+    paiov_assert_state(f.qts, "idle");
     qtest_clock_step(f.qts, 1000 * SCALE_MS);
     g_assert_cmpint(pulse_wait_corked(pa, 2, 2), ==, 2);
 
     fixture_stop(&f);
     pulse_stop(pa);
+}
+
+/*
+ * Pooling of the audio timers (issue 13 item 4): the grid of pma0 is on
+ * the virtual clock under qtest, a tick every 10 ms at 3 ms; the
+ * audiodevs' timers tick every 10 ms (timer-period's default).
+ */
+#define GRID_PERIOD (10 * SCALE_MS)
+#define GRID_PHASE (3 * SCALE_MS)
+#define GRID_PMA "align-period-us=10000,align-phase-us=3000,max-delay-ms=50"
+#define HDA "/machine/peripheral/hda"
+#define PMA0 "/objects/pma0"
+#define PMA1 "/objects/pma1"
+
+/*
+ * Step the clock to half-way between two ticks of the grid, late enough
+ * that the next state change is sent at once (the events' rate limit
+ * would hold it back to a tick, an aligned deadline of its own)
+ */
+static int64_t clock_half_tick(QTestState *qts)
+{
+    /* no PAIOV_POWER_STATE_CHANGE in the last second: none held back */
+    int64_t t0 = qtest_clock_step(qts, 2000 * SCALE_MS);
+
+    t0 = qtest_clock_step(qts, (GRID_PHASE + GRID_PERIOD / 2 -
+                                t0 % GRID_PERIOD + 2 * GRID_PERIOD) %
+                               GRID_PERIOD);
+    g_assert_cmpint((t0 - GRID_PHASE) % GRID_PERIOD, ==, GRID_PERIOD / 2);
+    return t0;
+}
+
+/* One integer of the query-paiov entry of the device at @path */
+static int64_t dev_int(QTestState *qts, const char *path, const char *key)
+{
+    QDict *info = paiov_device_info(qts, path);
+    int64_t v = qdict_get_int(info, key);
+
+    qobject_unref(info);
+    return v;
+}
+
+/*
+ * The wakeups of the controller @path (its codecs' audio timers'
+ * expiries) go up by one at @t1 and at each of the next two periods, not
+ * 1 ns before
+ */
+static void assert_ticks_at(QTestState *qts, const char *path, int64_t t1)
+{
+    int64_t w0 = dev_int(qts, path, "wakeups");
+
+    for (int i = 0; i < 3; i++) {
+        qtest_clock_set(qts, t1 + i * GRID_PERIOD - 1);
+        g_assert_cmpint(dev_int(qts, path, "wakeups"), ==, w0 + i);
+        qtest_clock_set(qts, t1 + i * GRID_PERIOD);
+        g_assert_cmpint(dev_int(qts, path, "wakeups"), ==, w0 + i + 1);
+    }
+}
+
+/*
+ * Guards pooling of a second codec on its own audiodev: its card follows
+ * the controller's (the first codec's), and its audiodev snd1 has its own
+ * audio timer.  Only the leader card's audiodev was aligned: snd1's timer
+ * fired one period after the stream started, half-way between two
+ * ticks, and pma0 aligned nothing.  Now it waits for the tick (5 ms,
+ * within max-delay-ms) and then stays on the grid.
+ */
+static void test_align_follower(void)
+{
+    uint64_t bdl = 0x100000, buf = 0x200000;
+    Fixture f;
+    int64_t t0;
+
+    f.qts = qtest_initf("-M pc -audiodev none,id=snd0 "
+                        "-audiodev none,id=snd1 "
+                        "-object paiov-pma,id=pma0,idle-timeout-ms=0,"
+                        GRID_PMA " "
+                        "-device ich9-intel-hda-paiov,id=hda,addr=04.0,"
+                        "pma=pma0 "
+                        "-device hda-duplex-paiov,audiodev=snd0,bus=hda.0,"
+                        "cad=0 "
+                        "-device hda-output-paiov,audiodev=snd1,bus=hda.0,"
+                        "cad=1");
+    fixture_attach(&f);
+    stream_setup(&f, bdl, buf);
+    verb_to(f.dev, f.bar, 1, NID_DAC, VERB_SET_STREAMID, 0x10);
+
+    t0 = clock_half_tick(f.qts);
+    stream_run(&f, true);
+    paiov_assert_state(f.qts, "active");
+    assert_ticks_at(f.qts, HDA, t0 + GRID_PERIOD + GRID_PERIOD / 2);
+    g_assert_cmpint(paiov_coord_int(f.qts, PMA0, "aligned"), >=, 1);
+    g_assert_cmpint(paiov_coord_int(f.qts, PMA0, "max-observed-delay-ns"), ==,
+                    GRID_PERIOD / 2);
+    fixture_stop(&f);
+}
+
+/*
+ * Guards the rule for an audiodev shared by cards of two PMAs: its one
+ * timer fires at the earlier of the times they give, so the strict PMA
+ * wins and the timer is never moved; the relaxed PMA, whose controller
+ * plays, counts nothing it did not do.  The timer was aligned to the grid
+ * of the PMA whose device changed state last (the relaxed one here).
+ */
+static void test_align_shared_strict(void)
+{
+    uint64_t bdl = 0x100000, buf = 0x200000;
+    Fixture f;
+    int64_t t0;
+    QDict *info;
+
+    f.qts = qtest_initf("-M pc -audiodev none,id=snd0 "
+                        "-object paiov-pma,id=pma0,idle-timeout-ms=0,"
+                        GRID_PMA " "
+                        "-object paiov-pma,id=pma1,idle-timeout-ms=0,"
+                        GRID_PMA ",sla=strict "
+                        "-device ich9-intel-hda-paiov,id=hda,addr=04.0,"
+                        "pma=pma0 "
+                        "-device hda-duplex-paiov,audiodev=snd0,bus=hda.0 "
+                        "-device ich9-intel-hda-paiov,id=hda1,addr=05.0,"
+                        "pma=pma1 "
+                        "-device hda-duplex-paiov,audiodev=snd0,bus=hda1.0");
+    fixture_attach(&f);
+    stream_setup(&f, bdl, buf);
+    verb(&f, NID_DAC, VERB_SET_STREAMID, 0x10);
+
+    t0 = clock_half_tick(f.qts);
+    stream_run(&f, true);
+    info = paiov_device_info(f.qts, HDA);
+    g_assert_cmpstr(qdict_get_str(info, "state"), ==, "active");
+    qobject_unref(info);
+    assert_ticks_at(f.qts, HDA, t0 + GRID_PERIOD);
+    g_assert_cmpint(paiov_coord_int(f.qts, PMA0, "aligned"), ==, 0);
+    g_assert_cmpint(paiov_coord_int(f.qts, PMA1, "aligned"), ==, 0);
+    g_assert_cmpint(paiov_coord_int(f.qts, PMA1, "not-aligned"), >=, 3);
+    fixture_stop(&f);
 }
 
 enum {
@@ -683,12 +807,12 @@ static void migrate_in_state(int which)
     if (which == MIG_D3HOT) {
         pmcsr_write(&f, 3);
     }
-    assert_state(f.qts, states[which]);
+    paiov_assert_state(f.qts, states[which]);
     uri = paiov_migrate_to_file(f.qts, "intel-hda-paiov");
 
     dst = qtest_initf(ARGS "-incoming %s", uri);
     paiov_wait_running(dst);
-    assert_state(dst, states[which]);
+    paiov_assert_state(dst, states[which]);
     action = paiov_audio_action(dst);
     g_assert_cmpstr(action, ==, actions[which]);
 
@@ -804,6 +928,9 @@ int main(int argc, char **argv)
     qtest_add_func("/intel-hda-paiov/passive-idle", test_passive_idle);
     qtest_add_func("/intel-hda-paiov/output-whole", test_output_whole);
     qtest_add_func("/intel-hda-paiov/two-codecs", test_two_codecs);
+    qtest_add_func("/intel-hda-paiov/align/follower", test_align_follower);
+    qtest_add_func("/intel-hda-paiov/align/shared-strict",
+                   test_align_shared_strict);
     qtest_add_func("/intel-hda-paiov/migrate/idle", test_migrate_idle);
     qtest_add_func("/intel-hda-paiov/migrate/active", test_migrate_active);
     qtest_add_func("/intel-hda-paiov/migrate/afg-d3", test_migrate_afg_d3);

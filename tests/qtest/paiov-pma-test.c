@@ -98,69 +98,9 @@ static void nic_pmcsr(Fixture *f, bool d3)
     qpci_config_writew(f->nic, PM_CAP + PCI_PM_CTRL, d3 ? 3 : 0);
 }
 
-/* The query-paiov entry of the device at @path; the caller unrefs it */
-static QDict *device_info(QTestState *qts, const char *path)
-{
-    QDict *rsp = qtest_qmp(qts, "{ 'execute': 'query-paiov' }");
-    QList *list = qdict_get_qlist(rsp, "return");
-    QListEntry *e;
-    QDict *found = NULL;
-
-    QLIST_FOREACH_ENTRY(list, e) {
-        QDict *d = qobject_to(QDict, qlist_entry_obj(e));
-
-        if (!strcmp(qdict_get_str(d, "qom-path"), path)) {
-            found = d;
-            qobject_ref(found);
-        }
-    }
-    qobject_unref(rsp);
-    g_assert_nonnull(found);
-    return found;
-}
-
-/* One counter of a device's host action through @backend */
-static int64_t host_action_int(QTestState *qts, const char *dev,
-                               const char *backend, const char *key)
-{
-    QDict *info = device_info(qts, dev);
-    QListEntry *e;
-    int64_t v = -1;
-
-    QLIST_FOREACH_ENTRY(qdict_get_qlist(info, "host-actions"), e) {
-        QDict *a = qobject_to(QDict, qlist_entry_obj(e));
-
-        if (!strcmp(qdict_get_str(a, "backend"), backend)) {
-            v = qdict_get_int(a, key);
-        }
-    }
-    qobject_unref(info);
-    g_assert_cmpint(v, >=, 0);
-    return v;
-}
-
-static char *host_action(QTestState *qts, const char *dev,
-                         const char *backend)
-{
-    QDict *info = device_info(qts, dev);
-    QListEntry *e;
-    char *action = NULL;
-
-    QLIST_FOREACH_ENTRY(qdict_get_qlist(info, "host-actions"), e) {
-        QDict *a = qobject_to(QDict, qlist_entry_obj(e));
-
-        if (!strcmp(qdict_get_str(a, "backend"), backend)) {
-            action = g_strdup(qdict_get_str(a, "action"));
-        }
-    }
-    qobject_unref(info);
-    g_assert_nonnull(action);
-    return action;
-}
-
-#define assert_action(qts, dev, backend, want) do {             \
-        g_autofree char *_a = host_action(qts, dev, backend);   \
-        g_assert_cmpstr(_a, ==, (want));                        \
+#define assert_action(qts, dev, backend, want) do {                 \
+        g_autofree char *_a = paiov_host_action(qts, dev, backend); \
+        g_assert_cmpstr(_a, ==, (want));                            \
     } while (0)
 
 #define assert_control(f, want) do {                            \
@@ -168,48 +108,9 @@ static char *host_action(QTestState *qts, const char *dev,
         g_assert_cmpstr(_c, ==, (want));                        \
     } while (0)
 
-static int64_t pma_int(QTestState *qts, const char *key)
-{
-    QDict *pma = paiov_pma_info(qts, PMA);
-    int64_t v = qdict_get_int(pma, key);
-
-    qobject_unref(pma);
-    return v;
-}
-
-static int64_t pma_sub_int(QTestState *qts, const char *sub, const char *key)
-{
-    QDict *pma = paiov_pma_info(qts, PMA);
-    int64_t v = qdict_get_int(qdict_get_qdict(pma, sub), key);
-
-    qobject_unref(pma);
-    return v;
-}
-
-static bool pma_sub_bool(QTestState *qts, const char *sub, const char *key)
-{
-    QDict *pma = paiov_pma_info(qts, PMA);
-    bool v = qdict_get_bool(qdict_get_qdict(pma, sub), key);
-
-    qobject_unref(pma);
-    return v;
-}
-
 static bool pm_qos_writable(void)
 {
     return !access("/dev/cpu_dma_latency", W_OK);
-}
-
-/* The CPU latency the host PM QoS framework currently grants */
-static int32_t cpu_dma_latency(void)
-{
-    int32_t value = 0;
-    int fd = open("/dev/cpu_dma_latency", O_RDONLY);
-
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpint(read(fd, &value, sizeof(value)), ==, sizeof(value));
-    close(fd);
-    return value;
 }
 
 /*
@@ -228,29 +129,29 @@ static void test_audio_storm(void)
 
     fixture_start(&f, false, NULL);
     assert_action(f.qts, "/machine/peripheral/snd", "audio", "cork");
-    r0 = host_action_int(f.qts, "/machine/peripheral/snd", "audio",
-                         "requests");
+    r0 = paiov_host_action_int(f.qts, "/machine/peripheral/snd", "audio",
+                               "requests");
 
     /* back to back: no time passes */
     for (i = 0; i < TOGGLES; i++) {
         dac_enable(&f, true);
         dac_enable(&f, false);
     }
-    r = host_action_int(f.qts, "/machine/peripheral/snd", "audio",
-                        "requests");
+    r = paiov_host_action_int(f.qts, "/machine/peripheral/snd", "audio",
+                              "requests");
     g_assert_cmpint(r - r0, <=, 2);
     transitions = paiov_info_int(f.qts, "transitions");
     g_assert_cmpint(transitions, ==, 2 * TOGGLES);
     /* the guest sees idle; the host still runs until the window ends */
     assert_action(f.qts, "/machine/peripheral/snd", "audio", "run");
-    g_assert_cmpint(pma_int(f.qts, "host-requests-pending"), ==, 1);
+    g_assert_cmpint(paiov_pma_int(f.qts, PMA, "host-requests-pending"), ==, 1);
     qtest_clock_step(f.qts, DEBOUNCE_MS * SCALE_MS);
     assert_action(f.qts, "/machine/peripheral/snd", "audio", "cork");
-    g_assert_cmpint(pma_int(f.qts, "host-requests-pending"), ==, 0);
-    r = host_action_int(f.qts, "/machine/peripheral/snd", "audio",
-                        "requests");
-    c = host_action_int(f.qts, "/machine/peripheral/snd", "audio",
-                        "coalesced");
+    g_assert_cmpint(paiov_pma_int(f.qts, PMA, "host-requests-pending"), ==, 0);
+    r = paiov_host_action_int(f.qts, "/machine/peripheral/snd", "audio",
+                              "requests");
+    c = paiov_host_action_int(f.qts, "/machine/peripheral/snd", "audio",
+                              "coalesced");
     g_assert_cmpint(r - r0, <=, 2);
     /* every change either made a request or was coalesced */
     g_assert_cmpint(r - r0 + c, ==, transitions);
@@ -265,17 +166,18 @@ static void test_audio_storm(void)
         }
     }
     r0 = r;
-    r = host_action_int(f.qts, "/machine/peripheral/snd", "audio",
-                        "requests");
+    r = paiov_host_action_int(f.qts, "/machine/peripheral/snd", "audio",
+                              "requests");
     g_assert_cmpint(r - r0, <=, 2 * (steps * 5 / DEBOUNCE_MS + 1));
     g_assert_cmpint(r - r0, >=, 2);
 
     /* ends active: the resume is made at once, nothing waits */
     dac_enable(&f, true);
     assert_action(f.qts, "/machine/peripheral/snd", "audio", "run");
-    g_assert_cmpint(pma_int(f.qts, "host-requests-pending"), ==, 0);
-    g_assert_cmpint(pma_int(f.qts, "host-requests"), >=, r);
-    g_assert_cmpint(pma_int(f.qts, "host-requests-coalesced"), >=, c);
+    g_assert_cmpint(paiov_pma_int(f.qts, PMA, "host-requests-pending"), ==, 0);
+    g_assert_cmpint(paiov_pma_int(f.qts, PMA, "host-requests"), >=, r);
+    g_assert_cmpint(paiov_pma_int(f.qts, PMA, "host-requests-coalesced"), >=,
+                    c);
     fixture_stop(&f);
 }
 
@@ -300,12 +202,12 @@ static void test_nic_storm(void)
     qpci_io_writel(f.nic, f.nic_bar, REG_RCTL, CTL_EN);
     qtest_clock_step(f.qts, 1000 * SCALE_MS);
     assert_control(&f, "on");
-    r0 = host_action_int(f.qts, "/machine/peripheral/nic0", "runtime-pm",
-                         "requests");
+    r0 = paiov_host_action_int(f.qts, "/machine/peripheral/nic0", "runtime-pm",
+                               "requests");
     if (qos) {
-        g_assert_true(pma_sub_bool(f.qts, "pm-qos", "held"));
-        g_assert_cmpint(cpu_dma_latency(), ==, PM_QOS_US);
-        q0 = pma_sub_int(f.qts, "pm-qos", "requests");
+        g_assert_true(paiov_pma_sub_bool(f.qts, PMA, "pm-qos", "held"));
+        g_assert_cmpint(paiov_cpu_dma_latency(), ==, PM_QOS_US);
+        q0 = paiov_pma_sub_int(f.qts, PMA, "pm-qos", "requests");
     }
 
     for (i = 0; i < TOGGLES; i++) {
@@ -313,14 +215,14 @@ static void test_nic_storm(void)
         nic_pmcsr(&f, false);
     }
     nic_pmcsr(&f, true);
-    r = host_action_int(f.qts, "/machine/peripheral/nic0", "runtime-pm",
-                        "requests");
+    r = paiov_host_action_int(f.qts, "/machine/peripheral/nic0", "runtime-pm",
+                              "requests");
     g_assert_cmpint(r - r0, <=, 2);
     if (qos) {
-        g_assert_cmpint(pma_sub_int(f.qts, "pm-qos", "requests") - q0, <=,
-                        1);
-        g_assert_cmpint(pma_sub_int(f.qts, "pm-qos", "coalesced"), >=,
-                        TOGGLES - 1);
+        g_assert_cmpint(paiov_pma_sub_int(f.qts, PMA, "pm-qos",
+                                          "requests") - q0, <=, 1);
+        g_assert_cmpint(paiov_pma_sub_int(f.qts, PMA, "pm-qos",
+                                          "coalesced"), >=, TOGGLES - 1);
     }
     /* D3hot, waiting for the window: the host is still on */
     assert_control(&f, "on");
@@ -329,23 +231,23 @@ static void test_nic_storm(void)
     assert_control(&f, "auto");
     assert_action(f.qts, "/machine/peripheral/nic0", "runtime-pm", "auto");
     if (qos) {
-        g_assert_false(pma_sub_bool(f.qts, "pm-qos", "held"));
-        g_assert_cmpint(cpu_dma_latency(), !=, PM_QOS_US);
+        g_assert_false(paiov_pma_sub_bool(f.qts, PMA, "pm-qos", "held"));
+        g_assert_cmpint(paiov_cpu_dma_latency(), !=, PM_QOS_US);
     }
 
     /* back to D0: on and the request held at once */
     nic_pmcsr(&f, false);
     assert_control(&f, "on");
     if (qos) {
-        g_assert_true(pma_sub_bool(f.qts, "pm-qos", "held"));
-        g_assert_cmpint(cpu_dma_latency(), ==, PM_QOS_US);
+        g_assert_true(paiov_pma_sub_bool(f.qts, PMA, "pm-qos", "held"));
+        g_assert_cmpint(paiov_cpu_dma_latency(), ==, PM_QOS_US);
     }
-    r = host_action_int(f.qts, "/machine/peripheral/nic0", "runtime-pm",
-                        "requests");
+    r = paiov_host_action_int(f.qts, "/machine/peripheral/nic0", "runtime-pm",
+                              "requests");
     g_assert_cmpint(r - r0, <=, 4);
     fixture_stop(&f);
     if (qos) {
-        g_assert_cmpint(cpu_dma_latency(), !=, PM_QOS_US);
+        g_assert_cmpint(paiov_cpu_dma_latency(), !=, PM_QOS_US);
     }
 }
 
@@ -360,23 +262,23 @@ static void test_property(void)
     int64_t r0;
 
     fixture_start(&f, false, ",host-debounce-ms=0");
-    g_assert_cmpint(pma_int(f.qts, "host-debounce-ms"), ==, 0);
-    r0 = host_action_int(f.qts, "/machine/peripheral/snd", "audio",
-                         "requests");
+    g_assert_cmpint(paiov_pma_int(f.qts, PMA, "host-debounce-ms"), ==, 0);
+    r0 = paiov_host_action_int(f.qts, "/machine/peripheral/snd", "audio",
+                               "requests");
     for (int i = 0; i < 10; i++) {
         dac_enable(&f, true);
         dac_enable(&f, false);
         assert_action(f.qts, "/machine/peripheral/snd", "audio", "cork");
     }
-    g_assert_cmpint(host_action_int(f.qts, "/machine/peripheral/snd",
-                                    "audio", "requests"), ==, r0 + 20);
+    g_assert_cmpint(paiov_host_action_int(f.qts, "/machine/peripheral/snd",
+                                          "audio", "requests"), ==, r0 + 20);
 
     rsp = qtest_qmp_assert_failure_ref(f.qts,
               "{ 'execute': 'qom-set', 'arguments': { 'path': '" PMA "',"
               " 'property': 'host-debounce-ms', 'value': 10001 } }");
     g_assert_nonnull(strstr(qdict_get_str(rsp, "desc"), "host-debounce-ms"));
     qobject_unref(rsp);
-    g_assert_cmpint(pma_int(f.qts, "host-debounce-ms"), ==, 0);
+    g_assert_cmpint(paiov_pma_int(f.qts, PMA, "host-debounce-ms"), ==, 0);
 
     /* a deferred request is made when the window is shortened */
     paiov_qom_set_str(f.qts, PMA, "policy", "balanced");
@@ -407,7 +309,7 @@ static void test_stop(void)
     assert_action(f.qts, "/machine/peripheral/snd", "audio", "run");
     qtest_qmp_assert_success(f.qts, "{ 'execute': 'stop' }");
     assert_action(f.qts, "/machine/peripheral/snd", "audio", "cork");
-    g_assert_cmpint(pma_int(f.qts, "host-requests-pending"), ==, 0);
+    g_assert_cmpint(paiov_pma_int(f.qts, PMA, "host-requests-pending"), ==, 0);
     qtest_qmp_assert_success(f.qts, "{ 'execute': 'cont' }");
     fixture_stop(&f);
 }
@@ -428,21 +330,21 @@ static void test_unplug(void)
     fixture_start(&f, true, qos ? props : ",policy=powersave");
     qpci_io_writel(f.nic, f.nic_bar, REG_RCTL, CTL_EN);
     qtest_clock_step(f.qts, 100 * SCALE_MS);
-    g_assert_false(pma_sub_bool(f.qts, "timer-slack", "raised"));
+    g_assert_false(paiov_pma_sub_bool(f.qts, PMA, "timer-slack", "raised"));
     if (qos) {
-        g_assert_true(pma_sub_bool(f.qts, "pm-qos", "held"));
-        g_assert_cmpint(cpu_dma_latency(), ==, PM_QOS_US);
+        g_assert_true(paiov_pma_sub_bool(f.qts, PMA, "pm-qos", "held"));
+        g_assert_cmpint(paiov_cpu_dma_latency(), ==, PM_QOS_US);
     }
 
     qpci_unplug_acpi_device_test(f.qts, "nic0", NIC_SLOT);
     g_free(f.nic);
     f.nic = NULL;
-    g_assert_cmpint(pma_int(f.qts, "devices"), ==, 1);
+    g_assert_cmpint(paiov_pma_int(f.qts, PMA, "devices"), ==, 1);
     /* the sound card is idle: every device left is low-power */
-    g_assert_true(pma_sub_bool(f.qts, "timer-slack", "raised"));
+    g_assert_true(paiov_pma_sub_bool(f.qts, PMA, "timer-slack", "raised"));
     if (qos) {
-        g_assert_false(pma_sub_bool(f.qts, "pm-qos", "held"));
-        g_assert_cmpint(cpu_dma_latency(), !=, PM_QOS_US);
+        g_assert_false(paiov_pma_sub_bool(f.qts, PMA, "pm-qos", "held"));
+        g_assert_cmpint(paiov_cpu_dma_latency(), !=, PM_QOS_US);
     }
     /* its runtime-PM vote is withdrawn: the original value is back */
     assert_control(&f, "on");
@@ -544,7 +446,7 @@ static void timer_slack_case(bool cap_sys_nice)
     before = thread_slacks(pid);
     paiov_qom_set_str(qts, PMA, "policy", "powersave");
     qtest_clock_step(qts, DEBOUNCE_MS * SCALE_MS);
-    g_assert_true(pma_sub_bool(qts, "timer-slack", "raised"));
+    g_assert_true(paiov_pma_sub_bool(qts, PMA, "timer-slack", "raised"));
     /* QEMU's main loop thread can always raise its own */
     raised = thread_slacks(pid);
     value = g_hash_table_lookup(raised, GINT_TO_POINTER(pid));
@@ -582,7 +484,7 @@ static void timer_slack_case(bool cap_sys_nice)
 
     /* the card plays: every thread goes back, or is reported */
     qpci_io_writel(snd, bar, REG_CONTROL, CTRL_PCLKDIV_44100 | CTRL_DAC2_EN);
-    g_assert_false(pma_sub_bool(qts, "timer-slack", "raised"));
+    g_assert_false(paiov_pma_sub_bool(qts, PMA, "timer-slack", "raised"));
     after = thread_slacks(pid);
     pma = paiov_pma_info(qts, PMA);
     failed = qdict_get_qlist(qdict_get_qdict(pma, "timer-slack"),
@@ -655,11 +557,6 @@ static void pma_set_u32(QTestState *qts, const char *prop, uint32_t value)
                              " 'value': %u } }", prop, value);
 }
 
-static int64_t coord_int(QTestState *qts, const char *key)
-{
-    return pma_sub_int(qts, "coordination", key);
-}
-
 /*
  * The DAC was enabled at @t0: passive idle comes @expect ns later, not
  * 1 ns before.
@@ -670,11 +567,11 @@ static void assert_passive_idle_at(Fixture *f, int64_t t0, int64_t expect)
     QDict *info;
 
     qtest_clock_set(f->qts, t0 + expect - 1);
-    info = device_info(f->qts, "/machine/peripheral/snd");
+    info = paiov_device_info(f->qts, "/machine/peripheral/snd");
     g_assert_cmpstr(qdict_get_str(info, "state"), ==, "active");
     qobject_unref(info);
     qtest_clock_step(f->qts, 1);
-    info = device_info(f->qts, "/machine/peripheral/snd");
+    info = paiov_device_info(f->qts, "/machine/peripheral/snd");
     g_assert_cmpstr(qdict_get_str(info, "state"), ==, "passive-idle");
     qobject_unref(info);
 }
@@ -701,12 +598,12 @@ static void test_align_none(void)
     int64_t t0;
 
     fixture_start(&f, false, ",idle-timeout-ms=400,sla=relaxed");
-    g_assert_cmpint(coord_int(f.qts, "align-period-us"), ==, 0);
+    g_assert_cmpint(paiov_coord_int(f.qts, PMA, "align-period-us"), ==, 0);
     t0 = qtest_clock_step(f.qts, 1);
     dac_enable(&f, true);
     assert_passive_idle_at(&f, t0, ALIGN_TIMEOUT_MS * SCALE_MS);
-    g_assert_cmpint(coord_int(f.qts, "aligned"), ==, 0);
-    g_assert_cmpint(coord_int(f.qts, "delay-ns"), ==, 0);
+    g_assert_cmpint(paiov_coord_int(f.qts, PMA, "aligned"), ==, 0);
+    g_assert_cmpint(paiov_coord_int(f.qts, PMA, "delay-ns"), ==, 0);
     fixture_stop(&f);
 }
 
@@ -732,10 +629,10 @@ static void test_align_relaxed(void)
     g_assert_cmpint((t0 + at - phase) % period, ==, 0);
     g_assert_cmpint(at, >, ALIGN_TIMEOUT_MS * SCALE_MS);
     assert_passive_idle_at(&f, t0, at);
-    g_assert_cmpint(coord_int(f.qts, "aligned"), >=, 4);
-    g_assert_cmpint(coord_int(f.qts, "max-observed-delay-ns"), <=,
+    g_assert_cmpint(paiov_coord_int(f.qts, PMA, "aligned"), >=, 4);
+    g_assert_cmpint(paiov_coord_int(f.qts, PMA, "max-observed-delay-ns"), <=,
                     50 * SCALE_MS);
-    g_assert_cmpint(coord_int(f.qts, "max-observed-delay-ns"), >, 0);
+    g_assert_cmpint(paiov_coord_int(f.qts, PMA, "max-observed-delay-ns"), >, 0);
     fixture_stop(&f);
 }
 
@@ -756,10 +653,10 @@ static void test_align_max_delay(void)
     dac_enable(&f, true);
     at = grid_passive_idle(t0, period, phase, 20 * SCALE_MS);
     assert_passive_idle_at(&f, t0, at);
-    g_assert_cmpint(coord_int(f.qts, "max-observed-delay-ns"), <=,
+    g_assert_cmpint(paiov_coord_int(f.qts, PMA, "max-observed-delay-ns"), <=,
                     20 * SCALE_MS);
-    g_assert_cmpint(coord_int(f.qts, "aligned") +
-                    coord_int(f.qts, "not-aligned"), >=, 4);
+    g_assert_cmpint(paiov_coord_int(f.qts, PMA, "aligned") +
+                    paiov_coord_int(f.qts, PMA, "not-aligned"), >=, 4);
     fixture_stop(&f);
 }
 
@@ -777,9 +674,9 @@ static void test_align_strict(void)
     t0 = qtest_clock_step(f.qts, 1);
     dac_enable(&f, true);
     assert_passive_idle_at(&f, t0, ALIGN_TIMEOUT_MS * SCALE_MS);
-    g_assert_cmpint(coord_int(f.qts, "aligned"), ==, 0);
-    g_assert_cmpint(coord_int(f.qts, "not-aligned"), >=, 4);
-    g_assert_cmpint(coord_int(f.qts, "delay-ns"), ==, 0);
+    g_assert_cmpint(paiov_coord_int(f.qts, PMA, "aligned"), ==, 0);
+    g_assert_cmpint(paiov_coord_int(f.qts, PMA, "not-aligned"), >=, 4);
+    g_assert_cmpint(paiov_coord_int(f.qts, PMA, "delay-ns"), ==, 0);
     fixture_stop(&f);
 }
 
@@ -814,7 +711,7 @@ static void test_align_event(void)
     g_assert_cmpstr(qdict_get_str(qdict_get_qdict(ev, "data"), "new"), ==,
                     "idle");
     qobject_unref(ev);
-    g_assert_cmpint(coord_int(f.qts, "aligned"), >=, 1);
+    g_assert_cmpint(paiov_coord_int(f.qts, PMA, "aligned"), >=, 1);
     fixture_stop(&f);
 }
 
@@ -838,18 +735,18 @@ static void test_align_audio(void)
                                   2 * period) % period);
     g_assert_cmpint((t0 - phase) % period, ==, period / 2);
     dac_enable(&f, true);
-    info = device_info(f.qts, "/machine/peripheral/snd");
+    info = paiov_device_info(f.qts, "/machine/peripheral/snd");
     w0 = qdict_get_int(info, "wakeups");
     qobject_unref(info);
     t1 = grid_tick(t0 + period, period, phase, 50 * SCALE_MS);
     g_assert_cmpint(t1, ==, t0 + period + period / 2);
     for (int i = 0; i < 3; i++) {
         qtest_clock_set(f.qts, t1 + i * period - 1);
-        info = device_info(f.qts, "/machine/peripheral/snd");
+        info = paiov_device_info(f.qts, "/machine/peripheral/snd");
         g_assert_cmpint(qdict_get_int(info, "wakeups"), ==, w0 + i);
         qobject_unref(info);
         qtest_clock_set(f.qts, t1 + i * period);
-        info = device_info(f.qts, "/machine/peripheral/snd");
+        info = paiov_device_info(f.qts, "/machine/peripheral/snd");
         g_assert_cmpint(qdict_get_int(info, "wakeups"), ==, w0 + i + 1);
         qobject_unref(info);
     }
@@ -874,9 +771,9 @@ static void test_align_properties(void)
     g_assert_nonnull(strstr(qdict_get_str(rsp, "desc"), "paiovd"));
     qobject_unref(rsp);
     /* no daemon: the VM runs, the monitor is not connected */
-    g_assert_false(pma_sub_bool(f.qts, "coordination", "connected"));
+    g_assert_false(paiov_pma_sub_bool(f.qts, PMA, "coordination", "connected"));
     qtest_clock_step(f.qts, 100 * SCALE_MS);
-    g_assert_cmpint(coord_int(f.qts, "max-delay-ms"), ==, 50);
+    g_assert_cmpint(paiov_coord_int(f.qts, PMA, "max-delay-ms"), ==, 50);
     fixture_stop(&f);
 }
 

@@ -378,6 +378,37 @@ static inline void paiov_device_add_fails(QTestState *qts, QDict *args,
     g_assert_cmphex(paiov_cfg_readl(qts, devfn, 0), ==, 0xffffffff);
 }
 
+/*
+ * The entry whose "qom-path" is @path in the list that @command
+ * (query-paiov, query-paiov-pma) returns; the caller unrefs it
+ */
+static inline QDict *paiov_find_entry(QTestState *qts, const char *command,
+                                      const char *path)
+{
+    QDict *rsp = qtest_qmp(qts, "{ 'execute': %s }", command);
+    QList *list = qdict_get_qlist(rsp, "return");
+    QListEntry *e;
+    QDict *found = NULL;
+
+    QLIST_FOREACH_ENTRY(list, e) {
+        QDict *d = qobject_to(QDict, qlist_entry_obj(e));
+
+        if (!strcmp(qdict_get_str(d, "qom-path"), path)) {
+            found = d;
+            qobject_ref(found);
+        }
+    }
+    qobject_unref(rsp);
+    g_assert_nonnull(found);
+    return found;
+}
+
+/* The query-paiov entry of the device at @path; the caller unrefs it */
+static inline QDict *paiov_device_info(QTestState *qts, const char *path)
+{
+    return paiov_find_entry(qts, "query-paiov", path);
+}
+
 /* One integer of the query-paiov entry of the one paiov device */
 static inline int64_t paiov_info_int(QTestState *qts, const char *name)
 {
@@ -388,25 +419,178 @@ static inline int64_t paiov_info_int(QTestState *qts, const char *name)
     return v;
 }
 
-/* The query-paiov-pma entry of the PMA at @path; the caller unrefs it */
-static inline QDict *paiov_pma_info(QTestState *qts, const char *path)
+/* One boolean of the query-paiov entry of the one paiov device */
+static inline bool paiov_info_bool(QTestState *qts, const char *name)
 {
-    QDict *rsp = qtest_qmp(qts, "{ 'execute': 'query-paiov-pma' }");
-    QList *list = qdict_get_qlist(rsp, "return");
+    QDict *info = paiov_info(qts);
+    bool v = qdict_get_bool(info, name);
+
+    qobject_unref(info);
+    return v;
+}
+
+/* Whether the one paiov device has a timer armed ("timer-armed") */
+static inline bool paiov_timer_armed(QTestState *qts)
+{
+    return paiov_info_bool(qts, "timer-armed");
+}
+
+/* One string of that entry (e.g. "state"); the caller frees it */
+static inline char *paiov_info_str(QTestState *qts, const char *name)
+{
+    QDict *info = paiov_info(qts);
+    char *v = g_strdup(qdict_get_str(info, name));
+
+    qobject_unref(info);
+    return v;
+}
+
+/* One integer of the object @sub (e.g. "display") of that entry */
+static inline int64_t paiov_info_sub_int(QTestState *qts, const char *sub,
+                                         const char *name)
+{
+    QDict *info = paiov_info(qts);
+    int64_t v = qdict_get_int(qdict_get_qdict(info, sub), name);
+
+    qobject_unref(info);
+    return v;
+}
+
+static inline bool paiov_info_sub_bool(QTestState *qts, const char *sub,
+                                       const char *name)
+{
+    QDict *info = paiov_info(qts);
+    bool v = qdict_get_bool(qdict_get_qdict(info, sub), name);
+
+    qobject_unref(info);
+    return v;
+}
+
+/* The one paiov device is in the power state @want ("idle", ...) */
+#define paiov_assert_state(qts, want) do {                          \
+        g_autofree char *_state = paiov_info_str((qts), "state");   \
+                                                                    \
+        g_assert_cmpstr(_state, ==, (want));                        \
+    } while (0)
+
+/*
+ * The host action of the device at @path (NULL: the one paiov device)
+ * through @backend ("audio", "runtime-pm", ...): its field @key; the
+ * backend must be listed
+ */
+static inline QDict *paiov_host_action_ref(QTestState *qts, const char *path,
+                                           const char *backend)
+{
+    QDict *info = path ? paiov_device_info(qts, path) : paiov_info(qts);
     QListEntry *e;
     QDict *found = NULL;
 
-    QLIST_FOREACH_ENTRY(list, e) {
-        QDict *pma = qobject_to(QDict, qlist_entry_obj(e));
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(info, "host-actions"), e) {
+        QDict *a = qobject_to(QDict, qlist_entry_obj(e));
 
-        if (!strcmp(qdict_get_str(pma, "qom-path"), path)) {
-            found = pma;
-            qobject_ref(found);
+        if (!strcmp(qdict_get_str(a, "backend"), backend)) {
+            found = a;
         }
     }
-    qobject_unref(rsp);
     g_assert_nonnull(found);
+    qobject_ref(found);
+    qobject_unref(info);
     return found;
+}
+
+static inline int64_t paiov_host_action_int(QTestState *qts, const char *path,
+                                            const char *backend,
+                                            const char *key)
+{
+    QDict *a = paiov_host_action_ref(qts, path, backend);
+    int64_t v = qdict_get_int(a, key);
+
+    qobject_unref(a);
+    return v;
+}
+
+/* What the backend did last ("run", "cork", ...); the caller frees it */
+static inline char *paiov_host_action(QTestState *qts, const char *path,
+                                      const char *backend)
+{
+    QDict *a = paiov_host_action_ref(qts, path, backend);
+    char *action = g_strdup(qdict_get_str(a, "action"));
+
+    qobject_unref(a);
+    return action;
+}
+
+/* The audio backend's last action for the one paiov device */
+static inline char *paiov_audio_action(QTestState *qts)
+{
+    return paiov_host_action(qts, NULL, "audio");
+}
+
+/* The query-paiov-pma entry of the PMA at @path; the caller unrefs it */
+static inline QDict *paiov_pma_info(QTestState *qts, const char *path)
+{
+    return paiov_find_entry(qts, "query-paiov-pma", path);
+}
+
+/* The object @sub (e.g. "coordination") of a PMA's entry; unref it */
+static inline QDict *paiov_pma_sub(QTestState *qts, const char *path,
+                                   const char *sub)
+{
+    QDict *pma = paiov_pma_info(qts, path);
+    QDict *v = qdict_get_qdict(pma, sub);
+
+    qobject_ref(v);
+    qobject_unref(pma);
+    return v;
+}
+
+static inline int64_t paiov_pma_int(QTestState *qts, const char *path,
+                                    const char *key)
+{
+    QDict *pma = paiov_pma_info(qts, path);
+    int64_t v = qdict_get_int(pma, key);
+
+    qobject_unref(pma);
+    return v;
+}
+
+static inline int64_t paiov_pma_sub_int(QTestState *qts, const char *path,
+                                        const char *sub, const char *key)
+{
+    QDict *v = paiov_pma_sub(qts, path, sub);
+    int64_t n = qdict_get_int(v, key);
+
+    qobject_unref(v);
+    return n;
+}
+
+static inline bool paiov_pma_sub_bool(QTestState *qts, const char *path,
+                                      const char *sub, const char *key)
+{
+    QDict *v = paiov_pma_sub(qts, path, sub);
+    bool b = qdict_get_bool(v, key);
+
+    qobject_unref(v);
+    return b;
+}
+
+/* One counter of the "coordination" object (pooling) of a PMA's entry */
+static inline int64_t paiov_coord_int(QTestState *qts, const char *path,
+                                      const char *key)
+{
+    return paiov_pma_sub_int(qts, path, "coordination", key);
+}
+
+/* The CPU latency the host PM QoS framework currently grants */
+static inline int32_t paiov_cpu_dma_latency(void)
+{
+    int32_t value = 0;
+    int fd = open("/dev/cpu_dma_latency", O_RDONLY);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(read(fd, &value, sizeof(value)), ==, sizeof(value));
+    close(fd);
+    return value;
 }
 
 static inline void paiov_qom_set_str(QTestState *qts, const char *path,

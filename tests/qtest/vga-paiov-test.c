@@ -54,38 +54,14 @@ static void fixture_start(Fixture *f)
 
 #define fixture_stop paiov_fixture_stop
 
-static char *info_state(QTestState *qts)
-{
-    QDict *info = paiov_info(qts);
-    char *state = g_strdup(qdict_get_str(info, "state"));
-
-    qobject_unref(info);
-    return state;
-}
-
-#define assert_state(qts, want) do {                                    \
-        g_autofree char *_state = info_state(qts);                      \
-                                                                        \
-        g_assert_cmpstr(_state, ==, (want));                            \
-    } while (0)
-
 static int64_t display_counter(QTestState *qts, const char *name)
 {
-    QDict *info = paiov_info(qts);
-    int64_t v = qdict_get_int(qdict_get_qdict(info, "display"), name);
-
-    qobject_unref(info);
-    return v;
+    return paiov_info_sub_int(qts, "display", name);
 }
 
 static bool display_parked(QTestState *qts)
 {
-    QDict *info = paiov_info(qts);
-    bool v = qdict_get_bool(qdict_get_qdict(info, "display"),
-                            "refresh-parked");
-
-    qobject_unref(info);
-    return v;
+    return paiov_info_sub_bool(qts, "display", "refresh-parked");
 }
 
 /* The attribute controller's palette address source bit: on or blank */
@@ -189,7 +165,7 @@ static void test_capability(void)
     g_assert_false(qpci_config_readw(f.dev, PM_CAP + PCI_PM_PMC) &
                    (PCI_PM_CAP_D1 | PCI_PM_CAP_D2));
     /* nothing on screen after reset: idle, refresh parked */
-    assert_state(f.qts, "idle");
+    paiov_assert_state(f.qts, "idle");
     g_assert_true(display_parked(f.qts));
     g_assert_cmpint(display_counter(f.qts, "refresh-interval-ms"), ==, 0);
     fixture_stop(&f);
@@ -202,25 +178,25 @@ static void test_blank_vga_ports(void)
 
     fixture_start(&f);
     legacy_on(f.qts);
-    assert_state(f.qts, "active");
+    paiov_assert_state(f.qts, "active");
     g_assert_false(display_parked(f.qts));
 
     att_pas(f.qts, false);
-    assert_state(f.qts, "idle");
+    paiov_assert_state(f.qts, "idle");
     g_assert_true(display_parked(f.qts));
     att_pas(f.qts, true);
-    assert_state(f.qts, "active");
+    paiov_assert_state(f.qts, "active");
 
     qtest_outb(f.qts, VGA_SEQ_I, 0x01);
     qtest_outb(f.qts, VGA_SEQ_D, 0x20);     /* screen off */
-    assert_state(f.qts, "idle");
+    paiov_assert_state(f.qts, "idle");
     qtest_outb(f.qts, VGA_SEQ_D, 0x00);
-    assert_state(f.qts, "active");
+    paiov_assert_state(f.qts, "active");
 
     /* sync signals off with no DISPI mode: nothing on screen */
     qtest_outb(f.qts, VGA_CRT_IC, 0x17);
     qtest_outb(f.qts, VGA_CRT_DC, 0x00);
-    assert_state(f.qts, "idle");
+    paiov_assert_state(f.qts, "idle");
     fixture_stop(&f);
 }
 
@@ -237,9 +213,9 @@ static void test_dispi_frames(void)
 
     fixture_start(&f);
     att_pas(f.qts, true);
-    assert_state(f.qts, "idle");            /* no DISPI, no legacy sync */
+    paiov_assert_state(f.qts, "idle");            /* no DISPI, no legacy sync */
     dispi_on(f.qts);
-    assert_state(f.qts, "active");
+    paiov_assert_state(f.qts, "active");
 
     fb_fill(&f, 0x00ff0000);
     updates = display_counter(f.qts, "updates");
@@ -247,7 +223,7 @@ static void test_dispi_frames(void)
     g_assert_cmpint(display_counter(f.qts, "updates"), >, updates);
 
     vbe_write(f.qts, VBE_ENABLE, 0);        /* DISPI off, no legacy mode */
-    assert_state(f.qts, "idle");
+    paiov_assert_state(f.qts, "idle");
     g_assert_true(display_parked(f.qts));
     updates = display_counter(f.qts, "updates");
     avoided = display_counter(f.qts, "updates-avoided");
@@ -259,18 +235,18 @@ static void test_dispi_frames(void)
 
     vbe_write(f.qts, VBE_ENABLE,
               VBE_ENABLED | VBE_LFB_ENABLED | VBE_NOCLEARMEM);
-    assert_state(f.qts, "active");
+    paiov_assert_state(f.qts, "active");
     g_assert_false(display_parked(f.qts));
     g_assert_cmphex(screendump_pixel(f.qts, 3, 4), ==, 0x00ff00);
     g_assert_cmpint(display_counter(f.qts, "updates"), >, updates);
 
     /* the same through the attribute controller, as bochs-drm blanks */
     att_pas(f.qts, false);
-    assert_state(f.qts, "idle");
+    paiov_assert_state(f.qts, "idle");
     fb_fill(&f, 0x000000ff);
     g_assert_cmphex(screendump_pixel(f.qts, 3, 4), ==, 0x000000);
     att_pas(f.qts, true);
-    assert_state(f.qts, "active");
+    paiov_assert_state(f.qts, "active");
     g_assert_cmphex(screendump_pixel(f.qts, 3, 4), ==, 0x0000ff);
     fixture_stop(&f);
 }
@@ -285,15 +261,15 @@ static void test_d3hot(void)
     fb_fill(&f, 0x00123456);
     g_assert_cmphex(screendump_pixel(f.qts, 0, 0), ==, 0x123456);
     qpci_config_writew(f.dev, PM_CAP + PCI_PM_CTRL, 3);
-    assert_state(f.qts, "d3hot");
+    paiov_assert_state(f.qts, "d3hot");
     g_assert_true(display_parked(f.qts));
     g_assert_cmphex(screendump_pixel(f.qts, 0, 0), ==, 0x000000);
     /* register writes in D3hot change the inputs, not the state */
     att_pas(f.qts, false);
     att_pas(f.qts, true);
-    assert_state(f.qts, "d3hot");
+    paiov_assert_state(f.qts, "d3hot");
     qpci_config_writew(f.dev, PM_CAP + PCI_PM_CTRL, 0);
-    assert_state(f.qts, "active");
+    paiov_assert_state(f.qts, "active");
     g_assert_false(display_parked(f.qts));
     g_assert_cmphex(screendump_pixel(f.qts, 0, 0), ==, 0x123456);
     fixture_stop(&f);
@@ -314,7 +290,7 @@ static void test_blank_storm(void)
     for (i = 0; i < 2000; i++) {
         att_pas(f.qts, i & 1);
     }
-    assert_state(f.qts, "active");
+    paiov_assert_state(f.qts, "active");
     qtest_clock_step(f.qts, 1100 * SCALE_MS);
     info = paiov_info(f.qts);
     g_assert_cmpint(qdict_get_int(info, "transitions"), ==, 2001);
@@ -338,21 +314,21 @@ static void test_migrate_idle(void)
     dispi_on(f.qts);
     fb_fill(&f, 0x00abcdef);
     qpci_config_writew(f.dev, PM_CAP + PCI_PM_CTRL, 3);
-    assert_state(f.qts, "d3hot");
+    paiov_assert_state(f.qts, "d3hot");
     uri = paiov_migrate_to_file(f.qts, "vga-paiov");
 
     d.qts = qtest_initf("-M pc -vga none "
                         "-device vga-paiov,id=vga0,addr=05.0 "
                         "-incoming %s", uri);
     paiov_wait_running(d.qts);
-    assert_state(d.qts, "d3hot");
+    paiov_assert_state(d.qts, "d3hot");
     g_assert_true(display_parked(d.qts));
     g_assert_cmphex(screendump_pixel_any(d.qts, 1, 1, true), ==, 0x000000);
     d.bus = qpci_new_pc(d.qts, NULL);
     d.dev = qpci_device_find(d.bus, DEVFN);
     d.bar = f.bar;
     qpci_config_writew(d.dev, PM_CAP + PCI_PM_CTRL, 0);
-    assert_state(d.qts, "active");
+    paiov_assert_state(d.qts, "active");
     g_assert_cmphex(screendump_pixel(d.qts, 1, 1), ==, 0xabcdef);
 
     fixture_stop(&d);
@@ -375,7 +351,7 @@ static void migrate_refused(const uint8_t *patch, size_t len)
     fixture_start(&f);
     dispi_on(f.qts);
     qpci_config_writew(f.dev, PM_CAP + PCI_PM_CTRL, 3);
-    assert_state(f.qts, "d3hot");
+    paiov_assert_state(f.qts, "d3hot");
     uri = paiov_migrate_to_file(f.qts, "vga-paiov");
     dst = paiov_migrate_in_patched_refused(
         "-M pc -vga none -device vga-paiov,id=vga0,addr=05.0", uri,
@@ -449,23 +425,23 @@ static void test_passive_idle(void)
     /* the first update after a mode set redraws all, the next settles */
     screendump_pixel(f.qts, 3, 4);
     qtest_clock_step(f.qts, 1300 * SCALE_MS);
-    assert_state(f.qts, "passive-idle");
+    paiov_assert_state(f.qts, "passive-idle");
     g_assert_true(display_parked(f.qts));
 
     /* a refresh with nothing new on screen: still passive idle */
     g_assert_cmphex(screendump_pixel(f.qts, 3, 4), ==, 0xff0000);
-    assert_state(f.qts, "passive-idle");
+    paiov_assert_state(f.qts, "passive-idle");
 
     fb_fill(&f, 0x0000ff00);
-    assert_state(f.qts, "passive-idle");
+    paiov_assert_state(f.qts, "passive-idle");
     g_assert_cmphex(screendump_pixel(f.qts, 3, 4), ==, 0x00ff00);
-    assert_state(f.qts, "active");
+    paiov_assert_state(f.qts, "active");
     g_assert_false(display_parked(f.qts));
 
     qtest_clock_step(f.qts, 1300 * SCALE_MS);
-    assert_state(f.qts, "passive-idle");
+    paiov_assert_state(f.qts, "passive-idle");
     att_pas(f.qts, true);
-    assert_state(f.qts, "active");
+    paiov_assert_state(f.qts, "active");
 
     /* drawing (no register access) and refreshes keep it active */
     for (int i = 0; i < 6; i++) {
@@ -473,7 +449,7 @@ static void test_passive_idle(void)
         screendump_pixel(f.qts, 0, 0);
         qtest_clock_step(f.qts, 300 * SCALE_MS);
     }
-    assert_state(f.qts, "active");
+    paiov_assert_state(f.qts, "active");
     fixture_stop(&f);
 }
 
@@ -511,7 +487,7 @@ static void still_park_exact(QTestState *qts, uint32_t xrgb)
     g_assert_cmphex(screendump_pixel(qts, 3, 4), ==, xrgb);
     g_assert_true(display_still(qts));
     g_assert_true(display_parked(qts));
-    assert_state(qts, "active");
+    paiov_assert_state(qts, "active");
     qtest_clock_step(qts, 1100 * SCALE_MS);    /* a long still spell */
 }
 
@@ -534,7 +510,7 @@ static void still_park(QTestState *qts, uint32_t xrgb)
     }
     g_assert_true(display_still(qts));
     g_assert_true(display_parked(qts));
-    assert_state(qts, "active");
+    paiov_assert_state(qts, "active");
     /* a long still spell: the next one waits the usual number again */
     qtest_clock_step(qts, 1100 * SCALE_MS);
 }
@@ -562,7 +538,7 @@ static void still_woken(QTestState *qts, int64_t wakes)
     g_assert_false(display_still(qts));
     g_assert_false(display_parked(qts));
     g_assert_cmpint(display_counter(qts, "still-wakes"), ==, wakes);
-    assert_state(qts, "active");
+    paiov_assert_state(qts, "active");
 }
 
 /*
@@ -725,15 +701,15 @@ static void test_still_off_and_d3hot(void)
     mode_set_and_fill(&f, 0x00ff0000);
     still_park(f.qts, 0xff0000);
     qpci_config_writew(f.dev, PM_CAP + PCI_PM_CTRL, 3);
-    assert_state(f.qts, "d3hot");
+    paiov_assert_state(f.qts, "d3hot");
     g_assert_false(display_still(f.qts));
     g_assert_true(display_parked(f.qts));
     fb_fill(&f, 0x0000ff00);    /* in D3hot: the BAR does not decode */
-    assert_state(f.qts, "d3hot");
+    paiov_assert_state(f.qts, "d3hot");
     g_assert_false(display_still(f.qts));
     g_assert_cmphex(screendump_pixel(f.qts, 3, 4), ==, 0x000000);
     qpci_config_writew(f.dev, PM_CAP + PCI_PM_CTRL, 0);
-    assert_state(f.qts, "active");
+    paiov_assert_state(f.qts, "active");
     g_assert_cmphex(screendump_pixel(f.qts, 3, 4), ==, 0xff0000);
     still_park(f.qts, 0xff0000);
     fb_fill(&f, 0x0000ff00);
@@ -758,7 +734,7 @@ static void test_still_passive_idle(void)
     mode_set_and_fill(&f, 0x00ff0000);
     still_park(f.qts, 0xff0000);
     qtest_clock_step(f.qts, 1300 * SCALE_MS);
-    assert_state(f.qts, "passive-idle");
+    paiov_assert_state(f.qts, "passive-idle");
     g_assert_true(display_still(f.qts));
     g_assert_true(display_parked(f.qts));
     fb_fill(&f, 0x0000ff00);
@@ -786,7 +762,7 @@ static void test_still_migrate(void)
                         "-device vga-paiov,id=vga0,addr=05.0 "
                         "-incoming %s", uri);
     paiov_wait_running(d.qts);
-    assert_state(d.qts, "active");
+    paiov_assert_state(d.qts, "active");
     g_assert_false(display_still(d.qts));
     d.bus = qpci_new_pc(d.qts, NULL);
     d.dev = qpci_device_find(d.bus, DEVFN);
@@ -857,16 +833,6 @@ static int vnc_client(const char *path)
     return fd;
 }
 
-static QDict *pma_coordination(QTestState *qts)
-{
-    QDict *info = paiov_pma_info(qts, "/objects/pma0");
-    QDict *c = qdict_get_qdict(info, "coordination");
-
-    qobject_ref(c);
-    qobject_unref(info);
-    return c;
-}
-
 /*
  * Guards the display refresh on the proxy PMA's grid (pooling, issue
  * 13): the refresh timer of a console shown by a VNC client is deferred
@@ -898,7 +864,7 @@ static void align_refresh(bool strict)
      */
     for (i = 0; i < 1000 && (strict ? kept : moved) < 5; i++) {
         g_usleep(10 * 1000);
-        c = pma_coordination(qts);
+        c = paiov_pma_sub(qts, "/objects/pma0", "coordination");
         moved = qdict_get_int(c, "aligned");
         kept = qdict_get_int(c, "not-aligned");
         g_assert_cmpint(qdict_get_int(c, "max-observed-delay-ns"), <=,
@@ -939,7 +905,7 @@ static void test_throttle_idle_rate(void)
                       "-vnc unix:%s", path);
     fd = vnc_client(path);
     legacy_on(qts);
-    assert_state(qts, "active");
+    paiov_assert_state(qts, "active");
     g_assert_false(display_parked(qts));
     qtest_qmp_assert_success(qts, "{ 'execute': 'qom-set', 'arguments': {"
                              " 'path': '/objects/pma0', 'property':"
@@ -949,7 +915,7 @@ static void test_throttle_idle_rate(void)
     }
     g_assert_true(display_parked(qts));
     g_assert_cmpint(display_counter(qts, "refresh-interval-ms"), ==, 3000);
-    assert_state(qts, "active");
+    paiov_assert_state(qts, "active");
     qtest_qmp_assert_success(qts, "{ 'execute': 'qom-set', 'arguments': {"
                              " 'path': '/objects/pma0', 'property':"
                              " 'display-idle-rate', 'value': false } }");

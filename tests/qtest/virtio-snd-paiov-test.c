@@ -129,40 +129,6 @@ static uint32_t pcm_set_params(Fixture *f, uint32_t stream_id)
     return snd_request(f, &req, sizeof(req));
 }
 
-static char *paiov_get(QTestState *qts, const char *key)
-{
-    QDict *info = paiov_info(qts);
-    char *val = g_strdup(qdict_get_str(info, key));
-
-    qobject_unref(info);
-    return val;
-}
-
-static bool paiov_timer_armed(QTestState *qts)
-{
-    QDict *info = paiov_info(qts);
-    bool armed = qdict_get_bool(info, "timer-armed");
-
-    qobject_unref(info);
-    return armed;
-}
-
-static char *paiov_audio_action(QTestState *qts)
-{
-    QDict *info = paiov_info(qts);
-    QList *actions = qdict_get_qlist(info, "host-actions");
-    QDict *audio = qobject_to(QDict, qlist_peek(actions));
-    char *action = g_strdup(qdict_get_str(audio, "action"));
-
-    qobject_unref(info);
-    return action;
-}
-
-#define assert_state(qts, expected) do {                \
-        g_autofree char *_s = paiov_get(qts, "state");  \
-        g_assert_cmpstr(_s, ==, (expected));            \
-    } while (0)
-
 #define assert_action(qts, expected) do {               \
         g_autofree char *_a = paiov_audio_action(qts);  \
         g_assert_cmpstr(_a, ==, (expected));            \
@@ -212,7 +178,7 @@ static void test_capability(void)
     pmc = qpci_config_readw(f.dev->pdev, PM_CAP + PCI_PM_PMC);
     g_assert_false(pmc & (PCI_PM_CAP_D1 | PCI_PM_CAP_D2));
     g_assert_cmphex(pmc & PCI_PM_CAP_PME_MASK, ==, 0);
-    assert_state(f.qts, "idle");
+    paiov_assert_state(f.qts, "idle");
 
     stock = qpci_device_find(f.qs->pcibus, STOCK_DEVFN);
     g_assert_nonnull(stock);
@@ -235,23 +201,23 @@ static void test_lifecycle(void)
     g_autofree char *log = NULL;
 
     fixture_start(&f, NULL);
-    assert_state(f.qts, "idle");
+    paiov_assert_state(f.qts, "idle");
     g_assert_cmpuint(pcm_set_params(&f, OUT_STREAM), ==, VIRTIO_SND_S_OK);
     g_assert_cmpuint(pcm(&f, VIRTIO_SND_R_PCM_PREPARE, OUT_STREAM), ==,
                      VIRTIO_SND_S_OK);
-    assert_state(f.qts, "idle");
+    paiov_assert_state(f.qts, "idle");
     assert_action(f.qts, "cork");
 
     g_assert_cmpuint(pcm(&f, VIRTIO_SND_R_PCM_START, OUT_STREAM), ==,
                      VIRTIO_SND_S_OK);
-    assert_state(f.qts, "active");
+    paiov_assert_state(f.qts, "active");
     assert_action(f.qts, "run");
     qtest_clock_step(f.qts, 50 * SCALE_MS);
     g_assert_true(paiov_timer_armed(f.qts));
 
     g_assert_cmpuint(pcm(&f, VIRTIO_SND_R_PCM_STOP, OUT_STREAM), ==,
                      VIRTIO_SND_S_OK);
-    assert_state(f.qts, "idle");
+    paiov_assert_state(f.qts, "idle");
     qtest_clock_step(f.qts, 200 * SCALE_MS);
     g_assert_false(paiov_timer_armed(f.qts));
     assert_action(f.qts, "cork");
@@ -259,19 +225,19 @@ static void test_lifecycle(void)
     /* stop, start again: what a pause does */
     g_assert_cmpuint(pcm(&f, VIRTIO_SND_R_PCM_START, OUT_STREAM), ==,
                      VIRTIO_SND_S_OK);
-    assert_state(f.qts, "active");
+    paiov_assert_state(f.qts, "active");
     g_assert_cmpuint(pcm(&f, VIRTIO_SND_R_PCM_STOP, OUT_STREAM), ==,
                      VIRTIO_SND_S_OK);
     g_assert_cmpuint(pcm(&f, VIRTIO_SND_R_PCM_RELEASE, OUT_STREAM), ==,
                      VIRTIO_SND_S_OK);
-    assert_state(f.qts, "idle");
+    paiov_assert_state(f.qts, "idle");
 
     /* a released stream does not start before PREPARE */
     g_assert_cmpuint(pcm(&f, VIRTIO_SND_R_PCM_START, OUT_STREAM), ==,
                      VIRTIO_SND_S_BAD_MSG);
-    assert_state(f.qts, "idle");
+    paiov_assert_state(f.qts, "idle");
     out_start(&f);
-    assert_state(f.qts, "active");
+    paiov_assert_state(f.qts, "active");
     qtest_clock_step(f.qts, 50 * SCALE_MS);
     g_assert_true(paiov_timer_armed(f.qts));
     assert_not_broken(&f);
@@ -300,11 +266,11 @@ static void test_invalid(void)
                      VIRTIO_SND_S_BAD_MSG);
     g_assert_cmpuint(pcm(&f, VIRTIO_SND_R_PCM_STOP, OUT_STREAM), ==,
                      VIRTIO_SND_S_BAD_MSG);
-    assert_state(f.qts, "idle");
+    paiov_assert_state(f.qts, "idle");
     assert_not_broken(&f);
 
     out_start(&f);
-    assert_state(f.qts, "active");
+    paiov_assert_state(f.qts, "active");
     g_assert_cmpuint(pcm(&f, VIRTIO_SND_R_PCM_START, OUT_STREAM), ==,
                      VIRTIO_SND_S_BAD_MSG);
     g_assert_cmpuint(pcm(&f, VIRTIO_SND_R_PCM_RELEASE, OUT_STREAM), ==,
@@ -315,14 +281,14 @@ static void test_invalid(void)
                      VIRTIO_SND_S_BAD_MSG);
     g_assert_cmpuint(pcm(&f, VIRTIO_SND_R_PCM_STOP, 3), ==,
                      VIRTIO_SND_S_BAD_MSG);
-    assert_state(f.qts, "active");
+    paiov_assert_state(f.qts, "active");
     qtest_clock_step(f.qts, 50 * SCALE_MS);
     g_assert_true(paiov_timer_armed(f.qts));
 
     /* and the device still works */
     g_assert_cmpuint(pcm(&f, VIRTIO_SND_R_PCM_STOP, OUT_STREAM), ==,
                      VIRTIO_SND_S_OK);
-    assert_state(f.qts, "idle");
+    paiov_assert_state(f.qts, "idle");
     assert_not_broken(&f);
     log = fixture_stop(&f);
     g_assert_nonnull(strstr(log, "PCM START of stream 7: no such stream"));
@@ -349,7 +315,7 @@ static void test_d3hot(void)
     g_assert_true(paiov_timer_armed(f.qts));
 
     pmcsr_write(&f, 3);
-    assert_state(f.qts, "d3hot");
+    paiov_assert_state(f.qts, "d3hot");
     g_assert_cmphex(qpci_config_readw(f.dev->pdev, PM_CAP + PCI_PM_CTRL) & 3,
                     ==, 3);
     qtest_clock_step(f.qts, 200 * SCALE_MS);
@@ -357,7 +323,7 @@ static void test_d3hot(void)
     assert_action(f.qts, "release");
 
     pmcsr_write(&f, 0);
-    assert_state(f.qts, "active");
+    paiov_assert_state(f.qts, "active");
     qtest_clock_step(f.qts, 50 * SCALE_MS);
     g_assert_true(paiov_timer_armed(f.qts));
     assert_action(f.qts, "run");
@@ -365,7 +331,7 @@ static void test_d3hot(void)
     pmcsr_write(&f, 3);
     qtest_qmp_assert_success(f.qts, "{ 'execute': 'system_reset' }");
     qtest_qmp_eventwait(f.qts, "RESET");
-    assert_state(f.qts, "idle");
+    paiov_assert_state(f.qts, "idle");
     log = fixture_stop(&f);
 }
 
@@ -380,9 +346,9 @@ static void test_reset(void)
 
     fixture_start(&f, NULL);
     out_start(&f);
-    assert_state(f.qts, "active");
+    paiov_assert_state(f.qts, "active");
     qvirtio_reset(&f.dev->vdev);
-    assert_state(f.qts, "idle");
+    paiov_assert_state(f.qts, "idle");
     qtest_clock_step(f.qts, 200 * SCALE_MS);
     g_assert_false(paiov_timer_armed(f.qts));
     log = fixture_stop(&f);
@@ -400,7 +366,7 @@ static void migrate_blocked(Fixture *f, const char *state, const char *action)
 
     g_assert_true(qdict_haskey(rsp, "error"));
     qobject_unref(rsp);
-    assert_state(f->qts, state);
+    paiov_assert_state(f->qts, state);
     assert_action(f->qts, action);
 }
 
