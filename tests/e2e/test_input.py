@@ -270,10 +270,12 @@ def test_usb_tablet(qemu):
         # a reader holds the node open (usbhid polls the tablet only
         # then); wait until it has it open
         node = '/dev/input/' + dev['event']
-        g.run('cat %s > %s 2>/dev/null & p=$!; i=0; '
-              'until ls -l /proc/$p/fd | grep -q %s || [ $i -ge 100 ]; '
-              'do i=$((i + 1)); sleep 0.1; done; ls -l /proc/$p/fd'
-              % (node, TABLET_LOG, node), timeout=60, check=True)
+        _, out = g.run('cat %s > %s 2>/dev/null & p=$!; i=0; '
+                       'until ls -l /proc/$p/fd | grep -q %s || '
+                       '[ $i -ge 100 ]; do i=$((i + 1)); sleep 0.1; done; '
+                       'ls -l /proc/$p/fd' % (node, TABLET_LOG, node),
+                       timeout=60, check=True)
+        check(node in out, 'the reader did not open %s: %s' % (node, out))
         want = []
         for events, expect in TABLET_STEPS:
             g.qmp.cmd('input-send-event', events=events)
