@@ -111,6 +111,56 @@ def played_at_boot(g, timeout=120, what=''):
                              % (what and what + ': ', out))
 
 
+USB_TABLET = 'QEMU QEMU USB Tablet'     # -device usb-tablet in the guest
+
+
+def input_devices(text):
+    """/proc/bus/input/devices TEXT as [{'name', 'sysfs', 'handlers'}]."""
+    out = []
+    for block in text.replace('\r', '').split('\n\n'):
+        d = {'name': None, 'sysfs': '', 'handlers': []}
+        for line in block.splitlines():
+            if line.startswith('N: Name='):
+                d['name'] = line[len('N: Name='):].strip().strip('"')
+            elif line.startswith('S: Sysfs='):
+                d['sysfs'] = line[len('S: Sysfs='):].strip()
+            elif line.startswith('H: Handlers='):
+                d['handlers'] = line[len('H: Handlers='):].split()
+        if d['name'] is not None:
+            out.append(d)
+    return out
+
+
+def input_device(g, name=USB_TABLET, timeout=60):
+    """The input device NAME of guest G, once a driver bound it (USB
+    devices bind after the hub driver enumerated them: waits up to
+    TIMEOUT s), as input_devices() describes it, plus 'event': its
+    evdev node (eventN).  GuestError, saying what the guest has, when
+    it does not show up with an evdev node."""
+    path = '/proc/bus/input/devices'
+    n = max(1, int(timeout * 2))
+    rc, out = g.run('i=0; while ! grep -q \'^N: Name="%s"\' %s && '
+                    '[ $i -lt %d ]; do i=$((i + 1)); sleep 0.5; done; '
+                    'cat %s' % (name, path, n, path), timeout=timeout + 60)
+    devs = input_devices(out)
+    for d in devs:
+        ev = [h for h in d['handlers'] if h.startswith('event')]
+        if d['name'] == name and ev:
+            d['event'] = ev[0]
+            return d
+    _, usb = g.run('ls /sys/bus/usb/drivers/ 2>&1; '
+                   'ls /sys/bus/usb/drivers/usbhid/ 2>&1; '
+                   'cut -d" " -f1 /proc/modules', timeout=60)
+    raise GuestError(
+        'the guest bound no driver to %r with an evdev node in %g s '
+        '(tests/guest must load xhci-pci, usbhid, hid-generic, evdev); '
+        '%s lists %s; USB drivers, usbhid, modules: %s'
+        % (name, timeout, path,
+           ', '.join('%s (%s)' % (d['name'], ' '.join(d['handlers']))
+                     for d in devs) or 'nothing',
+           ' '.join(usb.split())))
+
+
 def listen_unix(path):
     """A unix socket listening at PATH (replacing a stale one), with a
     short timeout so that accept_qemu() can watch the QEMU process."""

@@ -21,6 +21,12 @@ comes before the next refresh's line.  Before patch 0055 the key was read
 by that next refresh, so its line came after it.  The guest counts the
 keyboard controller's interrupts (i8042 in /proc/interrupts) to show the
 key arrived.
+- usb-tablet: the desktop VM's pointer (qemu-xhci + usb-tablet, q35).
+  Pointer events sent with QMP input-send-event (absolute axes, a
+  button) must come out of the tablet's evdev node in the guest, which
+  its xhci-pci + usbhid + hid-generic drivers feed: each step's values
+  exactly, in order (a step is sent once the guest has the previous
+  one, so QEMU never merges two moves into one report).
 
 Usage: test_input.py QEMU_BINARY
 """
@@ -34,7 +40,7 @@ import sys
 import tempfile
 import time
 
-from paiov.guest import Guest
+from paiov.guest import USB_TABLET, Guest, input_device
 from paiov.tap import Skip, check, main
 from paiov.xvfb import Xvfb, free_vnc_display
 
@@ -208,5 +214,85 @@ def test_vnc_parked(qemu):
     shutil.rmtree(workdir, ignore_errors=True)
 
 
+# linux/input-event-codes.h
+EV_KEY, EV_ABS = 0x01, 0x03
+ABS_X, ABS_Y = 0x00, 0x01
+BTN_LEFT = 0x110
+EVENT_SIZE = 24         # struct input_event on x86_64
+TABLET_LOG = '/tmp/tablet.ev'
+
+
+def abs_move(x, y):
+    return ([{'type': 'abs', 'data': {'axis': 'x', 'value': x}},
+             {'type': 'abs', 'data': {'axis': 'y', 'value': y}}],
+            [(EV_ABS, ABS_X, x), (EV_ABS, ABS_Y, y)])
+
+
+def button(down):
+    return ([{'type': 'btn', 'data': {'down': down, 'button': 'left'}}],
+            [(EV_KEY, BTN_LEFT, 1 if down else 0)])
+
+
+# (QMP input events, what the guest's evdev must report), in order; the
+# axes' range is 0..0x7fff on both sides, so the values come out as sent
+TABLET_STEPS = (abs_move(12345, 23456), abs_move(100, 0x7fff),
+                button(True), button(False), abs_move(0x7fff, 1))
+
+
+def evdev_events(g):
+    """(type, code, value) of the key and axis events the guest's
+    reader of the tablet's evdev node got so far."""
+    rc, out = g.run('od -An -v -tx1 %s' % TABLET_LOG, timeout=60)
+    check(rc == 0, 'od %s: %s' % (TABLET_LOG, out))
+    data = bytes.fromhex(''.join(out.split()))
+    ev = []
+    for off in range(0, len(data) - EVENT_SIZE + 1, EVENT_SIZE):
+        typ, code, value = struct.unpack_from('<HHi', data, off + 16)
+        if typ in (EV_KEY, EV_ABS):
+            ev.append((typ, code, value))
+    return ev
+
+
+def test_usb_tablet(qemu):
+    """Pointer events from QMP input-send-event reach the guest through
+    the usb-tablet: its evdev node reports them exactly, in order."""
+    workdir = tempfile.mkdtemp(prefix='paiov-input-')
+    g = Guest(machine='q35')
+    try:
+        g.start(qemu, ['-device', 'qemu-xhci,id=xhci',
+                       '-device', 'usb-tablet,bus=xhci.0,id=tablet'],
+                workdir=os.path.join(workdir, 'tablet'))
+        g.wait_ready(180)
+        dev = input_device(g, USB_TABLET, 60)
+        print('# %s: %s, %s' % (USB_TABLET, dev['sysfs'],
+                                ' '.join(dev['handlers'])))
+        check('/usb' in dev['sysfs'], 'not a USB device: %s' % dev)
+        # a reader holds the node open (usbhid polls the tablet only
+        # then); wait until it has it open
+        node = '/dev/input/' + dev['event']
+        _, out = g.run('cat %s > %s 2>/dev/null & p=$!; i=0; '
+                       'until ls -l /proc/$p/fd | grep -q %s || '
+                       '[ $i -ge 100 ]; do i=$((i + 1)); sleep 0.1; done; '
+                       'ls -l /proc/$p/fd' % (node, TABLET_LOG, node),
+                       timeout=60, check=True)
+        check(node in out, 'the reader did not open %s: %s' % (node, out))
+        want = []
+        for events, expect in TABLET_STEPS:
+            g.qmp.cmd('input-send-event', events=events)
+            want += expect
+            deadline = time.monotonic() + 60
+            while True:
+                got = evdev_events(g)
+                if len(got) >= len(want) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            print('# sent %s: guest has %s' % (expect, got))
+            check(got == want, 'the guest\'s evdev reported %s, expected '
+                  '%s' % (got, want))
+    finally:
+        g.shutdown()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
 if __name__ == '__main__':
-    main([test_sdl_parked, test_vnc_parked], sys.argv[1])
+    main([test_sdl_parked, test_vnc_parked, test_usb_tablet], sys.argv[1])

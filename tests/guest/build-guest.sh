@@ -6,7 +6,8 @@
 # Build the PAIOV test guest from installed Debian packages only:
 #   OUTDIR/vmlinuz         the newest installed Debian kernel (/boot/vmlinuz-*-amd64)
 #   OUTDIR/initrd.img      busybox initramfs (cpio newc, gzip) with the modules
-#                          for ES1370, e1000 and bochs-drm, aplay/amixer and
+#                          for ES1370, e1000, bochs-drm, xHCI and USB HID
+#                          (usb-tablet), aplay/amixer and
 #                          a command agent on ttyS0 (see init, paiov-agent)
 #   OUTDIR/kernel-version  the kernel release the two belong to
 #
@@ -47,8 +48,14 @@ GUEST_FILES="init paiov-agent udhcpc.script fbfill.c vgastorm.c"
 #   snd-intel8x0         AC97 (stock audio devices against a missing
 #   snd-hda-intel        intel-hda + hda-duplex  PulseAudio server)
 #   snd-hda-codec-generic
+#   xhci-pci xhci-hcd    USB host controller (QEMU -device qemu-xhci); with
+#                        usbcore and usb-common from modules.dep
+#   usbhid hid-generic   USB HID: binds -device usb-tablet (with hid)
+#   evdev                /dev/input/eventN (a desktop's input stack reads
+#                        the tablet there)
 GUEST_MODULES="snd snd-timer snd-pcm snd-ens1370 e1000 drm drm_kms_helper bochs
-snd-intel8x0 snd-hda-intel snd-hda-codec-generic"
+snd-intel8x0 snd-hda-intel snd-hda-codec-generic
+xhci-pci xhci-hcd usbhid hid-generic evdev"
 # Taken when the kernel has them:
 #   virtio_pci virtio_snd  virtio-sound-pci (-paiov); no virtio_snd in
 #                        Debian's 6.1, only in the 6.12 of bookworm-backports

@@ -18,8 +18,11 @@ Displays (--displays): sdl (QEMU's SDL window on a private Xvfb), vnc
 python/paiov/bench/rfb.py connected, always one incremental update
 request outstanding, as a viewer does).
 
-In each VM boot, in this order: the guest plays /sound.wav once (2 s) so
-its driver has used the card, then
+In each VM boot, in this order: the guest's usbhid must have bound the
+usb-tablet (else the run fails), and its evdev node is held open in the
+guest, as a desktop's input stack holds it (so the guest's xHCI driver
+keeps the tablet's interrupt endpoint armed); the guest plays
+/sound.wav once (2 s) so its driver has used the card, then
 
   idle      the guest idle at its console, screen visible and still
             (the console's cursor blink turned off, unless
@@ -64,7 +67,7 @@ from paiov.bench.report import fmt, md_table
 from paiov.bench.running import BLANK, environ, play_tone_cmd, \
     playback_rate
 from paiov.bench.sampling import Sources, measure, pma_snapshot
-from paiov.guest import Guest, GuestError
+from paiov.guest import USB_TABLET, Guest, GuestError, input_device
 from paiov.pipewire import PipeWireAsPulse, PipeWireError
 from paiov.pulse import Pulse, PulseError
 from paiov.qmp import QMPError
@@ -90,6 +93,9 @@ CSV_FIELDS = ('rep', 'vm', 'display', 'state', 'metric', 'value')
 GOAL = 1.2
 
 PREFIX = ''
+# s from the guest's agent answering to its usbhid binding the tablet
+# (init loaded the drivers; the hub enumerates the device after that)
+TABLET_TIMEOUT = 60
 
 
 def progress(msg):
@@ -224,6 +230,7 @@ class DesktopBench:
             elif client:
                 pids['display'] = client.pid
             if vm != 'bare':
+                self.hold_tablet(g)
                 rc, out = g.run('aplay -q /sound.wav', timeout=120)
                 if rc != 0:
                     raise GuestError('aplay failed (%d): %s'
@@ -273,6 +280,15 @@ class DesktopBench:
             if xvfb:
                 xvfb.stop()
             server.stop()
+
+    def hold_tablet(self, g):
+        """Check that guest G's drivers bound the usb-tablet (GuestError
+        otherwise), then hold its evdev node open, as a desktop's input
+        stack (libinput in the compositor or X server) does: usbhid
+        arms the tablet's interrupt endpoint only while it is open."""
+        ev = input_device(g, USB_TABLET, TABLET_TIMEOUT)['event']
+        g.run('cat /dev/input/%s >/dev/null 2>&1 &' % ev, timeout=60,
+              check=True)
 
     def start_client(self, g, wdir, timeout=30):
         port = int(g.qmp.cmd('query-vnc')['service'])
@@ -389,6 +405,8 @@ def host_rows(bench):
             '(null sink, module-suspend-on-idle 1 s), -audiodev pa')),
         ('window x repetitions', '%g s x %d (settle %g s, warmup %g s)'
          % (a.window, a.reps, a.settle, a.warmup)),
+        ('guest input', 'usb-tablet bound by xhci-pci + usbhid, its '
+         'evdev node held open (as by a desktop\'s input stack)'),
         ('guest console cursor', 'blinking (--cursor-blink)'
          if a.cursor_blink else 'not blinking (still screen)'),
         ('total time', '%d:%02d' % (bench.elapsed // 60, bench.elapsed % 60)),
