@@ -13,6 +13,7 @@ removes the directory.
         env = pw.env()              # for QEMU: -audiodev pipewire
         pw.server                   # for QEMU: -audiodev pa,server=...
         pw.sink_state()             # 'suspended', 'running', 'idle'
+        pw.record_monitor(path)     # parec of the sink's monitor
         pw.kill()                   # the daemon dies; start() again
         pw.start(null_sink=False)   # ... without a sink (nor
         pw.add_null_sink()          # pipewire-pulse); it comes later
@@ -231,6 +232,16 @@ class PipeWire:
             time.sleep(0.25)
             seen = self.sink_state()
         return seen
+
+    def record_monitor(self, path, rate=48000, channels=2):
+        """Record the null sink's monitor into PATH (raw S16 LE) through
+        pipewire-pulse; return the parec process (terminate() it)."""
+        with open(path, 'wb') as out:
+            return subprocess.Popen(
+                ['parec', '-s', self.server, '-d', 'paiov_null.monitor',
+                 '--raw', '--format=s16le', '--channels=%d' % channels,
+                 '--rate=%d' % rate],
+                env=self.env(), stdin=subprocess.DEVNULL, stdout=out)
 
     def pid(self):
         p = self.procs.get('pipewire')

@@ -24,6 +24,7 @@ entry of GUEST_CARDS, its QEMU arguments and kernel command line.
 Usage: test_pipewire.py QEMU_BINARY
 """
 
+import array
 import os
 import sys
 import time
@@ -476,6 +477,18 @@ def test_daemon_killed(qemu):
                   % (what, rc, vm.log()[-3000:]))
 
 
+def wait_record(vm, pred, timeout=SETTLE):
+    """Run the VM (10 ms of virtual time per 0.1 s) until query-paiov's
+    audio record satisfies PRED; return the last record."""
+    deadline = time.monotonic() + timeout
+    _, rec = audio_record(vm)
+    while not pred(rec) and time.monotonic() < deadline:
+        run(vm, 10)
+        time.sleep(0.1)
+        _, rec = audio_record(vm)
+    return rec
+
+
 def wait_log(vm, text, count=1, timeout=SETTLE):
     """Run the VM (10 ms of virtual time per 0.1 s) until QEMU's log
     has COUNT lines with TEXT; return whether they came."""
@@ -539,6 +552,83 @@ def test_sink_comes_late(qemu):
             pw.stop()
         check(rc == 0, '%s: QEMU exit %s:\n%s'
               % (what, rc, vm.log()[-3000:]))
+
+
+def loud_frames(path, channels=2, level=1000, gap=48):
+    """Frames of the loud stretches of a raw S16 LE recording (its first
+    channel): from a stretch's first sample above LEVEL to its last, a
+    quieter run of more than GAP frames ends a stretch."""
+    data = array.array('h')
+    with open(path, 'rb') as f:
+        raw = f.read()
+    data.frombytes(raw[:len(raw) // 2 * 2])
+    stretches, start, last = [], None, None
+    for i, x in enumerate(data[0::channels]):
+        if abs(x) > level:
+            if start is None:
+                start = i
+            elif i - last > gap:
+                stretches.append(last + 1 - start)
+                start = i
+            last = i
+    if start is not None:
+        stretches.append(last + 1 - start)
+    return stretches
+
+
+def test_tail_played(qemu):
+    """Regression: -audiodev pipewire made a playback stream inactive
+    the moment its voice stopped, and what QEMU's ring buffer and
+    PipeWire still held, the end of the sound, was not played (about
+    35 ms; a corked stream played it at the start of the next sound).
+    The card plays its loud pattern for 500 ms and stops; a recording
+    of the sink's monitor has as many loud frames as the card's DMA
+    moved, short by less than 10 ms (a few ms go to the resampling and
+    the pattern's quiet samples; 1646 to 1753 frames at 48 kHz were
+    missing before), and the paiov card's stream is corked after it.
+    ES1370: its DMA moves as the audio layer takes the samples, so what
+    moved went to the host (hda-codec drops its own 46 ms buffer when
+    a stream stops, stock and paiov alike).  The PulseAudio protocol
+    (pipewire-pulse, drain before cork) and the stock card, whose
+    stream stops the same way, on -audiodev pipewire, as controls."""
+    card = ES1370
+    sink_rate = 48000
+    for paiov, backend in ((True, 'pipewire'), (True, 'pa'),
+                           (False, 'pipewire')):
+        what = '%s, %s' % (card.paiov if paiov else card.stock, backend)
+        with PipeWire() as pw:
+            path = os.path.join(pw.dir, 'monitor.raw')
+            parec = pw.record_monitor(path, rate=sink_rate)
+            vm = start_vm(qemu, pw, card, backend, paiov=paiov)
+            try:
+                c = card(vm).setup()
+                start = c.position()
+                c.play()
+                run(vm, 500, real=0.5)
+                c.stop()
+                moved = c.moved(start, c.position())
+                run(vm, IDLE_MS + 1000, real=(IDLE_MS + 1000) / 1000)
+                if paiov:
+                    rec = wait_record(vm, lambda r: r['result'] != 'pending')
+                    check(rec['action'] == 'cork' and rec['result'] == 'ok',
+                          '%s: query-paiov after the sound: %r'
+                          % (what, rec))
+            finally:
+                rc = vm.stop()
+                time.sleep(0.5)
+                parec.terminate()
+                parec.wait(10)
+            check(rc == 0, '%s: QEMU exit %s:\n%s'
+                  % (what, rc, vm.log()[-3000:]))
+            stretches = loud_frames(path)
+        want = moved * sink_rate // card.rate
+        missing = want - sum(stretches)
+        print('# %s: DMA moved %d frames (%d at %d Hz), the monitor has '
+              '%r: %d missing' % (what, moved, want, sink_rate, stretches,
+                                  missing))
+        check(len(stretches) == 1 and missing < sink_rate // 100,
+              '%s: %d frames moved, %r recorded (%d missing)'
+              % (what, want, stretches, missing))
 
 
 def test_daemon_absent_at_start(qemu):
@@ -639,4 +729,4 @@ def test_guest_plays(qemu):
 if __name__ == '__main__':
     main([test_sink_suspends, test_stock_keeps_sink_running,
           test_release_in_d3hot, test_daemon_killed, test_sink_comes_late,
-          test_daemon_absent_at_start, test_guest_plays], sys.argv[1])
+          test_tail_played, test_daemon_absent_at_start, test_guest_plays], sys.argv[1])
