@@ -203,23 +203,6 @@ GUEST_CARDS = [
 # the two ways to a PipeWire daemon
 BACKENDS = ('pipewire', 'pa')
 
-# Known failures (docs/testing.md, "Known failures"), run only with
-# PAIOV_PW_KNOWN_FAILURES=1 until fixed: test, card, backend.
-# intel-hda-paiov on -audiodev pipewire, the daemon killed and started
-# again: the card plays again (sink running) but query-paiov reports
-# "run failed: pipewire: stream error: no node available" (patch 0024)
-KNOWN_FAILURES = {('test_daemon_killed', 'ich9-intel-hda-paiov', 'pipewire')}
-
-
-def known_failure(test, card, backend):
-    if (test, card.paiov, backend) not in KNOWN_FAILURES or \
-            os.environ.get('PAIOV_PW_KNOWN_FAILURES'):
-        return False
-    print('# %s, %s: a known failure, skipped (PAIOV_PW_KNOWN_FAILURES=1 '
-          'runs it)' % (card.paiov, backend))
-    return True
-
-
 def audiodev(backend, pw):
     if backend == 'pipewire':
         return 'pipewire,id=%s' % STREAM
@@ -441,8 +424,6 @@ def test_daemon_killed(qemu):
     for card in CARDS:
         for backend in BACKENDS:
             what = '%s, %s' % (card.paiov, backend)
-            if known_failure('test_daemon_killed', card, backend):
-                continue
             pw = PipeWire().start()
             vm = start_vm(qemu, pw, card, backend)
             try:
