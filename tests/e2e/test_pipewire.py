@@ -607,7 +607,8 @@ def test_tail_played(qemu):
         print('# %s: DMA moved %d frames (%d at %d Hz), the monitor has '
               '%r: %d missing' % (what, moved, want, sink_rate, stretches,
                                   missing))
-        check(len(stretches) == 1 and missing < sink_rate // 100,
+        # an underrun under load splits the sound, and loses nothing
+        check(stretches and missing < sink_rate // 100,
               '%s: %d frames moved, %r recorded (%d missing)'
               % (what, want, stretches, missing))
 
