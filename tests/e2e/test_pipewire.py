@@ -568,8 +568,9 @@ def test_tail_played(qemu):
     the pattern's quiet samples; 1646 to 1753 frames at 48 kHz were
     missing before), and the paiov card's stream is corked after it.
     ES1370: its DMA moves as the audio layer takes the samples, so what
-    moved went to the host (hda-codec drops its own 46 ms buffer when
-    a stream stops, stock and paiov alike).  The PulseAudio protocol
+    moved went to the host (what hda-codec's own buffer holds between
+    the DMA and the voice when a stream stops is not played, stock and
+    paiov alike).  The PulseAudio protocol
     (pipewire-pulse, drain before cork) and the stock card, whose
     stream stops the same way, on -audiodev pipewire, as controls."""
     card = ES1370
