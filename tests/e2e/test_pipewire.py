@@ -420,7 +420,10 @@ def test_daemon_killed(qemu):
     a stream that is not streaming) and was never reconnected.  The DMA
     goes on at the real rate, query-paiov reports the failure, and the
     next play after the daemon is back reconnects; the same through
-    pipewire-pulse."""
+    pipewire-pulse.  PipeWire.start() returns while WirePlumber may still
+    be starting, as after a restart on a desktop: the card's new streams
+    may get its "no node available" first (test_sink_comes_late makes
+    sure they do)."""
     for card in CARDS:
         for backend in BACKENDS:
             what = '%s, %s' % (card.paiov, backend)
