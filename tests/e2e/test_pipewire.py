@@ -611,8 +611,10 @@ def test_tail_played(qemu):
         print('# %s: DMA moved %d frames (%d at %d Hz), the monitor has '
               '%r: %d missing' % (what, moved, want, sink_rate, stretches,
                                   missing))
-        # an underrun under load splits the sound, and loses nothing
-        check(stretches and missing < sink_rate // 100,
+        # an underrun under load splits the sound and loses nothing but
+        # the quiet edges of the stretches (up to 1 ms each)
+        slack = sink_rate // 100 + sink_rate // 1000 * (len(stretches) - 1)
+        check(stretches and missing < slack,
               '%s: %d frames moved, %r recorded (%d missing)'
               % (what, want, stretches, missing))
 
