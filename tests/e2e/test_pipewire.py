@@ -563,8 +563,8 @@ def loud_frames(path, channels=2, level=1000, gap=48):
 def test_tail_played(qemu):
     """Regression: -audiodev pipewire made a playback stream inactive
     the moment its voice stopped, and what QEMU's ring buffer and
-    PipeWire still held, the end of the sound, was not played (about
-    35 ms; a corked stream played it at the start of the next sound).
+    PipeWire still held, the end of the sound (about 35 ms), was not
+    played then.
     The card plays its loud pattern for 500 ms and stops; a recording
     of the sink's monitor has as many loud frames as the card's DMA
     moved, short by less than 10 ms and 1 ms for each underrun that
@@ -574,9 +574,9 @@ def test_tail_played(qemu):
     ES1370: its DMA moves as the audio layer takes the samples, so what
     moved went to the host (what hda-codec's own buffer holds between
     the DMA and the voice when a stream stops is not played, stock and
-    paiov alike).  The PulseAudio protocol
-    (pipewire-pulse, drain before cork) and the stock card, whose
-    stream stops the same way, on -audiodev pipewire, as controls."""
+    paiov alike).  Also the PulseAudio protocol (pipewire-pulse, drain
+    before cork), and the stock card on -audiodev pipewire, whose stream
+    stopped the same way."""
     card = ES1370
     sink_rate = 48000
     for paiov, backend in ((True, 'pipewire'), (True, 'pa'),
