@@ -620,6 +620,48 @@ def test_tail_played(qemu):
               % (what, want, stretches, missing))
 
 
+def test_stop_start_toggles(qemu):
+    """A card that starts again while its stopped stream still plays out
+    what it holds (-audiodev pipewire: the drain of test_tail_played,
+    before or after PipeWire's own drain began) plays on: twelve stops
+    and starts back to back, 0 to 55 ms apart, then the card plays (sink
+    running, DMA at the real rate, run ok) and corks after it stops."""
+    for card in CARDS:
+        what = '%s, pipewire' % card.paiov
+        with PipeWire() as pw:
+            vm = start_vm(qemu, pw, card, 'pipewire')
+            try:
+                c = card(vm).setup()
+                for i in range(12):
+                    c.play()
+                    run(vm, 100, real=0.1 + 0.01 * i)
+                    c.stop()
+                    run(vm, 10, real=0.005 * i)
+                c.play()
+                state = wait_sink(pw, vm, 'running')
+                check(state == 'running', '%s: sink %s after the toggles'
+                      % (what, state))
+                start = c.position()
+                run(vm, 500, real=0.5)
+                moved = c.moved(start, c.position())
+                check(moved >= card.rate // 4,
+                      '%s: DMA moved %d frames in 500 ms' % (what, moved))
+                _, rec = audio_record(vm)
+                check(rec['action'] == 'run' and rec['result'] == 'ok',
+                      '%s: query-paiov while playing: %r' % (what, rec))
+                c.stop()
+                state = wait_sink(pw, vm, 'suspended')
+                check(state == 'suspended', '%s: sink %s after the stop'
+                      % (what, state))
+                _, rec = audio_record(vm)
+                check(rec['action'] == 'cork' and rec['result'] == 'ok',
+                      '%s: query-paiov after the stop: %r' % (what, rec))
+            finally:
+                rc = vm.stop()
+            check(rc == 0, '%s: QEMU exit %s:\n%s'
+                  % (what, rc, vm.log()[-3000:]))
+
+
 def test_daemon_absent_at_start(qemu):
     """Regression: -audiodev pipewire without a reachable daemon made
     QEMU exit at startup ("Failed to connect to PipeWire instance").
@@ -718,4 +760,5 @@ def test_guest_plays(qemu):
 if __name__ == '__main__':
     main([test_sink_suspends, test_stock_keeps_sink_running,
           test_release_in_d3hot, test_daemon_killed, test_sink_comes_late,
-          test_tail_played, test_daemon_absent_at_start, test_guest_plays], sys.argv[1])
+          test_tail_played, test_stop_start_toggles,
+          test_daemon_absent_at_start, test_guest_plays], sys.argv[1])
