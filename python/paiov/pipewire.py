@@ -162,7 +162,7 @@ class PipeWire:
 
     def add_null_sink(self, timeout=20):
         """Create the null sink in the running daemon (after
-        start(null_sink=False)); wait until WirePlumber suspended it."""
+        start(null_sink=False)); wait until it is in the graph."""
         p = subprocess.run(['pw-cli', 'create-node', 'adapter',
                             NULL_SINK_ARGS % self.suspend_timeout],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
