@@ -13,7 +13,10 @@ removes the directory.
         env = pw.env()              # for QEMU: -audiodev pipewire
         pw.server                   # for QEMU: -audiodev pa,server=...
         pw.sink_state()             # 'suspended', 'running', 'idle'
+        pw.record_monitor(path)     # parec of the sink's monitor
         pw.kill()                   # the daemon dies; start() again
+        pw.start(null_sink=False)   # ... without a sink (nor
+        pw.add_null_sink()          # pipewire-pulse); it comes later
 
 Same interface as paiov.pulse.Pulse where the two overlap (server, env(),
 sink_state(), wait_sink_state(), pid(), kill(), start(), stop()), with
@@ -32,18 +35,22 @@ import time
 # busy machine are slow, allow plenty
 SETTLE = 30
 
+# the null sink's node: in the daemon's configuration, or created later
+# (add_null_sink())
+NULL_SINK_ARGS = """\
+{ factory.name = support.null-audio-sink
+  node.name = "paiov_null"
+  node.description = "paiov null sink"
+  media.class = "Audio/Sink"
+  object.linger = true
+  audio.position = [ FL FR ]
+  session.suspend-timeout-seconds = %d
+}"""
+
 NULL_SINK_CONF = """\
 context.objects = [
     { factory = adapter
-      args = {
-          factory.name = support.null-audio-sink
-          node.name = "paiov_null"
-          node.description = "paiov null sink"
-          media.class = "Audio/Sink"
-          object.linger = true
-          audio.position = [ FL FR ]
-          session.suspend-timeout-seconds = %d
-      }
+      args = %s
     }
 ]
 """
@@ -64,11 +71,9 @@ class PipeWire:
         self.bus = os.path.join(self.dir, 'bus')
         self.suspend_timeout = suspend_timeout
         self.procs = {}
-        conf = os.path.join(self.dir, 'config', 'pipewire',
-                            'pipewire.conf.d')
-        os.makedirs(conf)
-        with open(os.path.join(conf, '50-paiov-null-sink.conf'), 'w') as f:
-            f.write(NULL_SINK_CONF % suspend_timeout)
+        self.conf = os.path.join(self.dir, 'config', 'pipewire',
+                                 'pipewire.conf.d', '50-paiov-null-sink.conf')
+        os.makedirs(os.path.dirname(self.conf))
 
     def env(self):
         """The environment of a client of this session (QEMU, pactl)."""
@@ -106,16 +111,23 @@ class PipeWire:
         raise PipeWireError('%s did not start: %s'
                             % (what, self.log_tail('pipewire')))
 
-    def start(self, timeout=20):
-        """Start (or start again, after kill()) the session; on failure,
+    def start(self, timeout=20, null_sink=True):
+        """Start (or start again, after kill()) the session, with the null
+        sink or without a sink (add_null_sink() adds it); on failure,
         nothing it started is left running."""
         try:
-            return self._start(timeout)
+            return self._start(timeout, null_sink)
         except BaseException:
             self.stop()
             raise
 
-    def _start(self, timeout):
+    def _start(self, timeout, null_sink):
+        if null_sink:
+            with open(self.conf, 'w') as f:
+                f.write(NULL_SINK_CONF % (NULL_SINK_ARGS
+                                          % self.suspend_timeout))
+        elif os.path.exists(self.conf):
+            os.unlink(self.conf)
         if 'dbus' not in self.procs:
             self._spawn('dbus', ['dbus-daemon', '--session', '--nofork',
                                  '--nopidfile',
@@ -125,15 +137,41 @@ class PipeWire:
         self._spawn('pipewire', ['pipewire'])
         self._wait('pipewire', lambda: os.path.exists(
             os.path.join(self.runtime, 'pipewire-0')) and
-            PipeWire.sink_state(self) is not None, timeout)
+            (PipeWire.sink_state(self) is not None or not null_sink),
+            timeout)
         self._spawn('wireplumber', ['wireplumber'])
+        if not null_sink:
+            # no sink at all: pipewire-pulse would add one (auto_null)
+            self._wait('wireplumber',
+                       lambda: self.has_client('WirePlumber'), timeout)
+            return self
         self._spawn('pipewire-pulse', ['pipewire-pulse'])
         self._wait('pipewire-pulse', lambda: os.path.exists(self.socket),
                    timeout)
-        # WirePlumber is up once it has suspended the idle sink
+        # the sink is suspended from its start: WirePlumber may still be
+        # starting (test_pipewire.py's test_daemon_killed relies on it)
         self._wait('wireplumber',
                    lambda: PipeWire.sink_state(self) == 'suspended', timeout)
         return self
+
+    def has_client(self, name):
+        """Whether a client whose application.name is NAME is connected."""
+        return any(o.get('type') == 'PipeWire:Interface:Client' and
+                   ((o.get('info') or {}).get('props') or {}).get(
+                       'application.name') == name for o in self.dump())
+
+    def add_null_sink(self, timeout=20):
+        """Create the null sink in the running daemon (after
+        start(null_sink=False)); wait until it is in the graph."""
+        p = subprocess.run(['pw-cli', 'create-node', 'adapter',
+                            NULL_SINK_ARGS % self.suspend_timeout],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           universal_newlines=True, env=self.env(),
+                           timeout=timeout)
+        if p.returncode != 0:
+            raise PipeWireError('pw-cli create-node: %s' % p.stdout)
+        self._wait('the null sink',
+                   lambda: PipeWire.sink_state(self) is not None, timeout)
 
     def log_tail(self, name='pipewire', n=20):
         try:
@@ -194,6 +232,16 @@ class PipeWire:
             time.sleep(0.25)
             seen = self.sink_state()
         return seen
+
+    def record_monitor(self, path, rate=48000, channels=2):
+        """Record the null sink's monitor into PATH (raw S16 LE) through
+        pipewire-pulse; return the parec process (terminate() it)."""
+        with open(path, 'wb') as out:
+            return subprocess.Popen(
+                ['parec', '-s', self.server, '-d', 'paiov_null.monitor',
+                 '--raw', '--format=s16le', '--channels=%d' % channels,
+                 '--rate=%d' % rate],
+                env=self.env(), stdin=subprocess.DEVNULL, stdout=out)
 
     def pid(self):
         p = self.procs.get('pipewire')
