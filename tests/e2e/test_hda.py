@@ -24,6 +24,7 @@ import time
 from paiov import guest
 from paiov.guest import paiov_info, play_and_watch, played_at_boot
 from paiov.pulse import SETTLE, Pulse
+from paiov.recording import loud_stretches
 from paiov.tap import check, main
 
 PAIOV = ['-device', 'ich9-intel-hda-paiov,id=hda',
@@ -127,28 +128,12 @@ def loud_runs(path, rate=8000, block_ms=10, level=1000):
     return runs
 
 
-def tone_samples(path, rate=8000, level=1000, gap_ms=5):
-    """Sample-exact lengths of the tones of a raw S16 mono recording: from
-    a tone's first sample above level to its last, a quieter stretch of
-    more than gap_ms ends a tone (a 440 Hz sine at level 1000 of 16384 is
-    quiet for less than a sample at its zero crossings)."""
-    data = array.array('h')
-    with open(path, 'rb') as f:
-        raw = f.read()
-    data.frombytes(raw[:len(raw) // 2 * 2])
-    gap = rate * gap_ms // 1000
-    tones, start, last = [], None, None
-    for i, x in enumerate(data):
-        if abs(x) > level:
-            if start is None:
-                start = i
-            elif i - last > gap:
-                tones.append(last + 1 - start)
-                start = i
-            last = i
-    if start is not None:
-        tones.append(last + 1 - start)
-    return tones
+def tone_samples(path, rate=8000, gap_ms=5):
+    """Sample-exact lengths of the tones of a raw S16 mono recording at
+    RATE: a quieter stretch of more than GAP_MS ends a tone (a 440 Hz
+    sine at level 1000 of 16384 is quiet for less than a sample at its
+    zero crossings)."""
+    return loud_stretches(path, gap=rate * gap_ms // 1000)
 
 
 def test_recording_whole(qemu):

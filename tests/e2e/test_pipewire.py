@@ -24,7 +24,6 @@ entry of GUEST_CARDS, its QEMU arguments and kernel command line.
 Usage: test_pipewire.py QEMU_BINARY
 """
 
-import array
 import os
 import sys
 import time
@@ -32,6 +31,7 @@ import time
 from paiov.guest import boot, paiov_info, play_and_watch, played_at_boot
 from paiov.pipewire import SETTLE, PipeWire
 from paiov.qtestvm import QtestVM
+from paiov.recording import loud_stretches
 from paiov.tap import check, main
 
 MS = 1000 * 1000
@@ -538,28 +538,6 @@ def test_sink_comes_late(qemu):
               % (what, rc, vm.log()[-3000:]))
 
 
-def loud_frames(path, channels=2, level=1000, gap=48):
-    """Frames of the loud stretches of a raw S16 LE recording (its first
-    channel): from a stretch's first sample above LEVEL to its last, a
-    quieter run of more than GAP frames ends a stretch."""
-    data = array.array('h')
-    with open(path, 'rb') as f:
-        raw = f.read()
-    data.frombytes(raw[:len(raw) // 2 * 2])
-    stretches, start, last = [], None, None
-    for i, x in enumerate(data[0::channels]):
-        if abs(x) > level:
-            if start is None:
-                start = i
-            elif i - last > gap:
-                stretches.append(last + 1 - start)
-                start = i
-            last = i
-    if start is not None:
-        stretches.append(last + 1 - start)
-    return stretches
-
-
 def test_tail_played(qemu):
     """Regression: -audiodev pipewire made a playback stream inactive
     the moment its voice stopped, and what QEMU's ring buffer and
@@ -606,7 +584,7 @@ def test_tail_played(qemu):
                 parec.wait(10)
             check(rc == 0, '%s: QEMU exit %s:\n%s'
                   % (what, rc, vm.log()[-3000:]))
-            stretches = loud_frames(path)
+            stretches = loud_stretches(path, channels=2, gap=48)
         want = moved * sink_rate // card.rate
         missing = want - sum(stretches)
         print('# %s: DMA moved %d frames (%d at %d Hz), the monitor has '
