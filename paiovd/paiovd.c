@@ -84,6 +84,7 @@ typedef struct Pending {
 
 typedef struct Pma {
     char *policy;
+    guint policy_set;       /* id of our last qom-set of it; 0: none */
     uint32_t delay_ms;
 } Pma;
 
@@ -116,6 +117,7 @@ typedef struct Peer {
     gsize window_bytes;
     gint64 window_start_us;
     guint next_cmd;
+    guint reply_id;         /* of the reply being handled */
     GHashTable *pending;    /* id -> Pending */
     unsigned ident_left;
     JsonArray *devices;     /* the last query-paiov, states kept current */
@@ -417,6 +419,28 @@ static bool vm_qom_set_str(Peer *p, const char *path, const char *prop,
     return vm_coord_command(p, "qom-set", a, P_COORD, prop);
 }
 
+/*
+ * Set a PMA's policy and know it at once: a poll answered before QEMU
+ * saw this set must not bring the old policy back (pma_take), or the
+ * next throttle would save, and later restore, the throttle's own
+ * powersave.  A set that fails is logged; the next poll corrects it.
+ */
+static bool vm_set_policy(Peer *p, const char *path, Pma *pma,
+                          const char *value)
+{
+    g_autofree char *v = g_strdup(value);
+
+    if (!vm_qom_set_str(p, path, "policy", v)) {
+        return false;
+    }
+    if (pma) {
+        g_free(pma->policy);
+        pma->policy = g_steal_pointer(&v);
+        pma->policy_set = p->next_cmd;
+    }
+    return true;
+}
+
 static bool vm_qom_set_bool(Peer *p, const char *path, const char *prop,
                             bool value)
 {
@@ -532,7 +556,7 @@ static bool vm_throttle(Peer *p, bool on)
                                     g_strdup(pma->policy ? pma->policy
                                                          : "balanced"));
             }
-            if (!vm_qom_set_str(p, key, "policy", "powersave") ||
+            if (!vm_set_policy(p, key, pma, "powersave") ||
                 !vm_qom_set_bool(p, key, "display-idle-rate", true)) {
                 return false;
             }
@@ -564,9 +588,10 @@ static bool vm_throttle(Peer *p, bool on)
     g_ptr_array_set_size(p->filters, 0);
     g_hash_table_iter_init(&it, p->saved_policy);
     while (g_hash_table_iter_next(&it, &key, &value)) {
-        if (g_hash_table_contains(p->pmas, key) &&
-            (!vm_qom_set_str(p, key, "policy", value) ||
-             !vm_qom_set_bool(p, key, "display-idle-rate", false))) {
+        Pma *pma = g_hash_table_lookup(p->pmas, key);
+
+        if (pma && (!vm_set_policy(p, key, pma, value) ||
+                    !vm_qom_set_bool(p, key, "display-idle-rate", false))) {
             return false;
         }
     }
@@ -904,8 +929,11 @@ static bool pma_take(Peer *p, JsonObject *o)
             return false;
         }
     }
-    g_free(pma->policy);
-    pma->policy = g_strdup(obj_str(o, "policy"));
+    if (p->reply_id > pma->policy_set) {
+        /* asked after our last set of it: QEMU's word is current */
+        g_free(pma->policy);
+        pma->policy = g_strdup(obj_str(o, "policy"));
+    }
     return true;
 }
 
@@ -1001,6 +1029,7 @@ static bool vm_reply(Peer *p, JsonObject *msg)
         peer_drop(p, "a reply to nothing asked");
         return false;
     }
+    p->reply_id = id;
     if (json_object_has_member(msg, "error")) {
         JsonNode *e = json_object_get_member(msg, "error");
 

@@ -66,7 +66,7 @@ def start(tree, temp=50000):
     tree.config(extra_main='align-period-us=%d\nalign-phase-us=%d\n'
                 'thermal-interval-s=1\nthermal-hysteresis-mc=%d\n'
                 'throttle-interval-us=%d\n'
-                % (PERIOD_US, PHASE_US, HYST_MC, INTERVAL_US))
+                % (PERIOD_US, PHASE_US, HYST_MC, INTERVAL_US), poll=1)
     return Daemon(tree)
 
 
@@ -112,6 +112,12 @@ def throttled(vm, n):
 def released(vm, want_policy):
     return (policy(vm) == want_policy and not idle_rate(vm) and
             not filters(vm))
+
+
+def seen(vm, d):
+    """What a VM and the daemon show, for a timeout's message."""
+    return ('policy %s, display-idle-rate %s, filters %s\n%s'
+            % (policy(vm), idle_rate(vm), filters(vm), d.text()))
 
 
 def joined(d, n):
@@ -189,7 +195,8 @@ def test_thermal(qemu):
         set_temp(tree, 'thermal_zone0', TRIP_MC - HYST_MC - 1000)
         wait_for(lambda: not throttle_state(d)['active'], 'release')
         for vm, want in zip(vms, wants):
-            wait_for(lambda: released(vm, want), 'released')
+            wait_for(lambda: released(vm, want), 'released',
+                     detail=lambda: seen(vm, d))
 
         # forced on while cool (paiovctl), auto lifts it
         r = subprocess.run([PAIOVCTL, '--socket', tree.sock, 'throttle',
@@ -202,11 +209,13 @@ def test_thermal(qemu):
               'thermal_zone0  74.0 C  passive trip 80.0 C' in r.stdout
               and 'GRID 20000 us, phase 3000 us' in r.stdout, r.stdout)
         for n, vm in enumerate(vms):
-            wait_for(lambda: throttled(vm, n), 'forced on')
+            wait_for(lambda: throttled(vm, n), 'forced on',
+                     detail=lambda: seen(vm, d))
         check(throttle_state(d)['mode'] == 'on', str(throttle_state(d)))
         request(tree.sock, 'throttle', {'mode': 'auto'})
         for vm, want in zip(vms, wants):
-            wait_for(lambda: released(vm, want), 'auto releases')
+            wait_for(lambda: released(vm, want), 'auto releases',
+                     detail=lambda: seen(vm, d))
 
         # forced off while hot, auto applies it; a VM joining is throttled
         request(tree.sock, 'throttle', {'mode': 'off'})
@@ -249,5 +258,58 @@ def test_thermal(qemu):
         tree.cleanup()
 
 
+def pma_policies(d):
+    return sorted(p['policy'] for vm in d.status()['vms']
+                  for p in vm['pmas'])
+
+
+def test_throttle_toggle(qemu):
+    """Lifted and at once throttled again, before the VMs answered: the
+    policies saved are the VMs' own, not the throttle's powersave.  The
+    VMs are stopped (SIGSTOP) so that both commands reach them before
+    the daemon has heard back; the daemon knew powersave from its last
+    poll.  Failed before: the daemon saved the powersave it had last
+    been told and restored it ("auto releases")."""
+    tree = Tree()
+    vms = []
+    try:
+        d = start(tree)
+        vms = [vm_start(qemu, tree, 0, ',policy=performance'),
+               vm_start(qemu, tree, 1)]
+        wants = ['performance', 'balanced']
+        wait_for(lambda: joined(d, 2), 'two VMs joined')
+        request(tree.sock, 'throttle', {'mode': 'on'})
+        for n, vm in enumerate(vms):
+            wait_for(lambda: throttled(vm, n), 'forced on',
+                     detail=lambda: seen(vm, d))
+        # the daemon has polled them throttled
+        wait_for(lambda: pma_policies(d) == ['powersave', 'powersave'],
+                 'daemon saw powersave', detail=lambda: str(pma_policies(d)))
+        for vm in vms:
+            vm.proc.send_signal(signal.SIGSTOP)
+        try:
+            request(tree.sock, 'throttle', {'mode': 'off'})
+            request(tree.sock, 'throttle', {'mode': 'on'})
+        finally:
+            for vm in vms:
+                vm.proc.send_signal(signal.SIGCONT)
+        for n, vm in enumerate(vms):
+            wait_for(lambda: throttled(vm, n), 'on again',
+                     detail=lambda: seen(vm, d))
+        request(tree.sock, 'throttle', {'mode': 'auto'})
+        for vm, want in zip(vms, wants):
+            wait_for(lambda: released(vm, want), 'auto releases',
+                     detail=lambda: seen(vm, d))
+        check(throttle_state(d)['changes'] == 4, str(throttle_state(d)))
+        d.signal(signal.SIGTERM)
+    finally:
+        for vm in vms:
+            if vm.alive():
+                vm.proc.send_signal(signal.SIGCONT)
+            vm.stop()
+        tree.cleanup()
+
+
 if __name__ == '__main__':
-    main([test_join_and_grid, test_thermal], sys.argv[1])
+    main([test_join_and_grid, test_thermal, test_throttle_toggle],
+         sys.argv[1])

@@ -101,9 +101,10 @@ class Tree:
         shutil.rmtree(self.top, ignore_errors=True)
 
 
-def wait_for(cond, what, timeout=20):
+def wait_for(cond, what, timeout=20, detail=None):
     """Wait (real time: the daemon is another process) until COND()
-    holds; the assertion is on the state, the timeout only ends a hang."""
+    holds; the assertion is on the state, the timeout only ends a hang.
+    DETAIL() says, on a timeout, what was seen instead."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -111,7 +112,9 @@ def wait_for(cond, what, timeout=20):
                 return
         except (CtlError, OSError, ValueError, KeyError, IndexError):
             pass
-        check(time.monotonic() < deadline, 'timed out waiting: %s' % what)
+        if time.monotonic() >= deadline:
+            check(False, 'timed out waiting: %s%s'
+                  % (what, '\n' + detail() if detail else ''))
         time.sleep(0.05)
 
 
