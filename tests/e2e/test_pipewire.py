@@ -228,6 +228,15 @@ def audio_record(vm):
     raise AssertionError('no audio host action: %r' % info)
 
 
+def check_host(vm, action, what, state=None):
+    """query-paiov: the card's last audio host action is ACTION and
+    PipeWire confirmed it (result ok), in device STATE if given."""
+    info, rec = audio_record(vm)
+    check(rec['action'] == action and rec['result'] == 'ok' and
+          state in (None, info['state']),
+          '%s: query-paiov %s %r' % (what, info['state'], rec))
+
+
 def run(vm, ms, real=0.0):
     """ms of virtual time in 10 ms audio timer periods, spread over REAL
     seconds so that the daemon plays along."""
@@ -289,17 +298,14 @@ def test_sink_suspends(qemu):
                     state = wait_sink(pw, vm, 'suspended')
                     check(state == 'suspended',
                           '%s: sink %s after the DAC stopped' % (what, state))
-                    info, rec = audio_record(vm)
-                    check(info['state'] == 'idle' and
-                          rec['action'] == 'cork' and rec['result'] == 'ok',
-                          '%s: query-paiov %s %r' % (what, info['state'], rec))
+                    check_host(vm, 'cork', what, 'idle')
 
                     # silence: passive idle corks while the DAC plays
                     c.setup(loud=False)
                     c.play()
                     start = c.position()
                     run(vm, IDLE_MS + 500, real=1.0)
-                    info, rec = audio_record(vm)
+                    info, _ = audio_record(vm)
                     check(info['state'] == 'passive-idle',
                           '%s: state %s while playing silence'
                           % (what, info['state']))
@@ -312,9 +318,7 @@ def test_sink_suspends(qemu):
                     check(moved >= card.rate // 4,
                           '%s: DMA moved %d frames in 500 ms in passive idle'
                           % (what, moved))
-                    _, rec = audio_record(vm)
-                    check(rec['action'] == 'cork' and rec['result'] == 'ok',
-                          '%s: passive idle: %r' % (what, rec))
+                    check_host(vm, 'cork', what + ': passive idle')
 
                     # sound again: running
                     c.stop()
@@ -374,10 +378,7 @@ def test_release_in_d3hot(qemu):
                 c.stop()
                 set_dstate(vm, 3)
                 run(vm, 100, real=0.5)
-                info, rec = audio_record(vm)
-                check(info['state'] == 'd3hot' and rec['action'] == 'release'
-                      and rec['result'] == 'ok',
-                      '%s: query-paiov %s %r' % (what, info['state'], rec))
+                check_host(vm, 'release', what, 'd3hot')
                 check(pw.streams(STREAM) == [],
                       '%s: QEMU nodes in D3hot: %r' % (what,
                                                        pw.streams(STREAM)))
@@ -409,9 +410,7 @@ def check_reconnects(pw, vm, c, what):
     state = wait_sink(pw, vm, 'running')
     check(state == 'running', '%s: sink %s after the daemon came back'
           % (what, state))
-    _, rec = audio_record(vm)
-    check(rec['action'] == 'run' and rec['result'] == 'ok',
-          '%s: query-paiov after the daemon came back: %r' % (what, rec))
+    check_host(vm, 'run', what + ': after the daemon came back')
 
 
 def test_daemon_killed(qemu):
@@ -526,16 +525,12 @@ def test_sink_comes_late(qemu):
                   ': stream error:' not in vm.log(),
                   '%s: a notice logged as an error:\n%s'
                   % (what, vm.log()[-3000:]))
-            _, rec = audio_record(vm)
-            check(rec['action'] == 'run' and rec['result'] == 'ok',
-                  '%s: query-paiov without a sink: %r' % (what, rec))
+            check_host(vm, 'run', what + ': without a sink')
             pw.add_null_sink()
             state = wait_sink(pw, vm, 'running')
             check(state == 'running', '%s: sink %s once it came'
                   % (what, state))
-            _, rec = audio_record(vm)
-            check(rec['action'] == 'run' and rec['result'] == 'ok',
-                  '%s: query-paiov once the sink came: %r' % (what, rec))
+            check_host(vm, 'run', what + ': once the sink came')
             print('# %s: WirePlumber\'s notice is no failure, run ok once '
                   'the sink came' % what)
         finally:
@@ -631,16 +626,12 @@ def test_stop_start_toggles(qemu):
                 moved = c.moved(start, c.position())
                 check(moved >= card.rate // 4,
                       '%s: DMA moved %d frames in 500 ms' % (what, moved))
-                _, rec = audio_record(vm)
-                check(rec['action'] == 'run' and rec['result'] == 'ok',
-                      '%s: query-paiov while playing: %r' % (what, rec))
+                check_host(vm, 'run', what + ': while playing')
                 c.stop()
                 state = wait_sink(pw, vm, 'suspended')
                 check(state == 'suspended', '%s: sink %s after the stop'
                       % (what, state))
-                _, rec = audio_record(vm)
-                check(rec['action'] == 'cork' and rec['result'] == 'ok',
-                      '%s: query-paiov after the stop: %r' % (what, rec))
+                check_host(vm, 'cork', what + ': after the stop')
             finally:
                 rc = vm.stop()
             check(rc == 0, '%s: QEMU exit %s:\n%s'
