@@ -760,6 +760,16 @@ static void hda_paiov_codec_class_init(ObjectClass *klass, void *data)
      * wait for it instead of dropping the 46 ms the codec holds
      */
     ak->keep_on_overrun = true;
+    /*
+     * Linux stops a stream just after its DMA position reached the end:
+     * play what the codec fetched (up to 46 ms) instead of dropping it.
+     * The virtual PSA goes idle at the stop all the same (no stream
+     * runs); the host stream is not corked under the tail, as the audio
+     * core keeps a host stream running while one of its voices is active
+     * and applies the cork once the voice is disabled and its mix buffer
+     * played out.
+     */
+    ak->drain_on_stop = true;
     device_class_set_legacy_reset(dc, hda_paiov_codec_reset);
     dc->desc = data;
     dc->vmsd = &vmstate_hda_paiov_codec;

@@ -330,62 +330,98 @@ static void test_passive_idle(void)
  * (@timer_period_us) lets the codec's output buffer fill up between two
  * of its ticks, as a host stream that takes nothing for a while does
  * (PulseAudio after an uncork, a host that is late).  Every frame of the
- * guest's ring buffer holds its index in both channels; returns the
- * frames that reached the wav file.
+ * guest's ring buffer holds its index in both channels; the frames that
+ * reached the wav file are read back when QEMU has quit.
  */
 #define WHOLE_FRAMES 16384          /* 64 KiB ring: indexes 0 to 16383 */
 /* 44.1 kHz (the audiodev's), 16 bits, 2 channels: nothing is resampled */
 #define HDA_FMT 0x4011
+#define REG_OSD0_LPIB (REG_OSD0_CTL + 0x04)
 
-static GArray *play_counter(const char *codec, int timer_period_us,
-                            int play_ms)
-{
-    g_autofree char *wav = NULL;
-    g_autofree char *data = NULL;
-    uint64_t bdl = 0x100000, buf = 0x200000;
-    uint16_t *ring = g_new(uint16_t, WHOLE_FRAMES * 2);
-    GArray *frames = g_array_new(false, false, sizeof(uint16_t));
+typedef struct WavPlay {
     Fixture f;
-    gsize len;
+    char *wav;
+} WavPlay;
+
+/* QEMU with @codec on a wav audiodev, the counter in guest memory */
+static void wav_play_init(WavPlay *p, const char *codec, int timer_period_us)
+{
+    uint16_t *ring = g_new(uint16_t, WHOLE_FRAMES * 2);
     size_t i;
     int fd;
 
-    fd = g_file_open_tmp("hda-paiov-whole-XXXXXX.wav", &wav, NULL);
+    fd = g_file_open_tmp("hda-paiov-whole-XXXXXX.wav", &p->wav, NULL);
     g_assert_cmpint(fd, >=, 0);
     close(fd);
-    f.qts = qtest_initf("-M pc -audiodev wav,id=snd0,path=%s,"
-                        "timer-period=%d "
-                        "-device ich9-intel-hda-paiov,id=hda,addr=04.0 "
-                        "-device %s,audiodev=snd0,bus=hda.0,mixer=off",
-                        wav, timer_period_us, codec);
-    fixture_attach(&f);
+    p->f.qts = qtest_initf("-M pc -audiodev wav,id=snd0,path=%s,"
+                           "timer-period=%d "
+                           "-device ich9-intel-hda-paiov,id=hda,addr=04.0 "
+                           "-device %s,audiodev=snd0,bus=hda.0,mixer=off",
+                           p->wav, timer_period_us, codec);
+    fixture_attach(&p->f);
 
     for (i = 0; i < WHOLE_FRAMES; i++) {
         ring[2 * i] = ring[2 * i + 1] = cpu_to_le16(i);
     }
-    qtest_memwrite(f.qts, buf, ring, WHOLE_FRAMES * 4);
+    qtest_memwrite(p->f.qts, 0x200000, ring, WHOLE_FRAMES * 4);
     g_free(ring);
-    /* one BDL entry: the whole ring */
-    qtest_writeq(f.qts, bdl, buf);
-    qtest_writel(f.qts, bdl + 8, WHOLE_FRAMES * 4);
-    qtest_writel(f.qts, bdl + 12, 0);
-    qpci_io_writel(f.dev, f.bar, REG_OSD0_CTL + 0x08, WHOLE_FRAMES * 4);
-    qpci_io_writew(f.dev, f.bar, REG_OSD0_CTL + 0x0c, 0);       /* LVI */
-    qpci_io_writew(f.dev, f.bar, REG_OSD0_CTL + 0x12, HDA_FMT);  /* FMT */
-    qpci_io_writel(f.dev, f.bar, REG_OSD0_CTL + 0x18, bdl);     /* BDPL */
-    qpci_io_writel(f.dev, f.bar, REG_OSD0_CTL + 0x1c, 0);       /* BDPU */
-    verb(&f, NID_DAC, VERB_SET_FORMAT_HI | HDA_FMT >> 8, HDA_FMT & 0xff);
-    verb(&f, NID_DAC, VERB_SET_STREAMID, 0x10);
-    stream_run(&f, true);
-    for (i = 0; i < play_ms / 10; i++) {
-        qtest_clock_step(f.qts, 10 * SCALE_MS);
-    }
-    stream_run(&f, false);
-    /* the wav backend writes its header when the voice is closed */
-    fixture_stop(&f);
+}
 
-    g_assert_true(g_file_get_contents(wav, &data, &len, NULL));
-    unlink(wav);
+/*
+ * Program output stream 0 (after a controller reset too) and set RUN: the
+ * DMA starts again at frame 0 of the ring
+ */
+static void wav_play_run(WavPlay *p)
+{
+    Fixture *f = &p->f;
+    uint64_t bdl = 0x100000, buf = 0x200000;
+
+    /* one BDL entry: the whole ring */
+    qtest_writeq(f->qts, bdl, buf);
+    qtest_writel(f->qts, bdl + 8, WHOLE_FRAMES * 4);
+    qtest_writel(f->qts, bdl + 12, 0);
+    qpci_io_writel(f->dev, f->bar, REG_OSD0_CTL + 0x08, WHOLE_FRAMES * 4);
+    qpci_io_writew(f->dev, f->bar, REG_OSD0_CTL + 0x0c, 0);       /* LVI */
+    qpci_io_writew(f->dev, f->bar, REG_OSD0_CTL + 0x12, HDA_FMT);  /* FMT */
+    qpci_io_writel(f->dev, f->bar, REG_OSD0_CTL + 0x18, bdl);     /* BDPL */
+    qpci_io_writel(f->dev, f->bar, REG_OSD0_CTL + 0x1c, 0);       /* BDPU */
+    verb(f, NID_DAC, VERB_SET_FORMAT_HI | HDA_FMT >> 8, HDA_FMT & 0xff);
+    verb(f, NID_DAC, VERB_SET_STREAMID, 0x10);
+    stream_run(f, true);
+}
+
+/* Let the virtual clock run @ms in the audio timer's steps */
+static void wav_play_step(WavPlay *p, int ms)
+{
+    int i;
+
+    for (i = 0; i < ms / 10; i++) {
+        qtest_clock_step(p->f.qts, 10 * SCALE_MS);
+    }
+}
+
+/*
+ * Clear RUN; returns the frames the codec fetched from the ring since
+ * RUN was set (LPIB: the ring never wraps in these tests)
+ */
+static uint32_t wav_play_stop(WavPlay *p)
+{
+    stream_run(&p->f, false);
+    return qpci_io_readl(p->f.dev, p->f.bar, REG_OSD0_LPIB) / 4;
+}
+
+/* Quit QEMU (the wav backend writes its header then); the frames played */
+static GArray *wav_play_finish(WavPlay *p)
+{
+    GArray *frames = g_array_new(false, false, sizeof(uint16_t));
+    g_autofree char *data = NULL;
+    gsize len;
+    size_t i;
+
+    fixture_stop(&p->f);
+    g_assert_true(g_file_get_contents(p->wav, &data, &len, NULL));
+    unlink(p->wav);
+    g_free(p->wav);
     g_assert_cmpuint(len, >=, 44);
     for (i = 44; i + 4 <= len; i += 4) {
         uint16_t l = lduw_le_p(data + i), r = lduw_le_p(data + i + 2);
@@ -394,6 +430,19 @@ static GArray *play_counter(const char *codec, int timer_period_us,
         g_array_append_val(frames, l);
     }
     return frames;
+}
+
+/* Play the counter for @play_ms, stop, quit: the frames that were played */
+static GArray *play_counter(const char *codec, int timer_period_us,
+                            int play_ms)
+{
+    WavPlay p;
+
+    wav_play_init(&p, codec, timer_period_us);
+    wav_play_run(&p);
+    wav_play_step(&p, play_ms);
+    stream_run(&p.f, false);
+    return wav_play_finish(&p);
 }
 
 /* Frames of @frames that do not follow the frame before them */
@@ -433,6 +482,196 @@ static void test_output_whole(void)
     g_assert_true(stock->len == 0 || counter_gaps(stock) > 0);
     g_array_free(paiov, true);
     g_array_free(stock, true);
+}
+
+/*
+ * Frames of @frames from @from on: a counter from 0 without a gap; returns
+ * where it ends (the index of the first frame after it)
+ */
+static size_t counter_run(GArray *frames, size_t from)
+{
+    size_t i;
+
+    g_assert_cmpuint(from, <, frames->len);
+    g_assert_cmpuint(g_array_index(frames, uint16_t, from), ==, 0);
+    for (i = from + 1; i < frames->len; i++) {
+        if (g_array_index(frames, uint16_t, i) !=
+            g_array_index(frames, uint16_t, i - 1) + 1) {
+            break;
+        }
+    }
+    return i;
+}
+
+/* The frames of @ms of sound at 44.1 kHz */
+#define TAIL_FRAMES(ms) ((ms) * 441 / 10)
+
+/*
+ * Play the counter for @play_ms on @codec, clear RUN, let the clock run
+ * 200 ms: the frames fetched from the ring by DMA and the frames played
+ */
+static GArray *play_stop(const char *codec, int play_ms, uint32_t *fetched)
+{
+    WavPlay p;
+
+    wav_play_init(&p, codec, 10000);
+    wav_play_run(&p);
+    wav_play_step(&p, play_ms);
+    *fetched = wav_play_stop(&p);
+    wav_play_step(&p, 200);
+    g_assert_false(paiov_timer_armed(p.f.qts));
+    return wav_play_finish(&p);
+}
+
+/*
+ * Guards the tail of a sound: when the guest clears RUN, what the codec
+ * had fetched but not yet handed to its voice (up to its 8 KiB buffer,
+ * 46 ms) was dropped, because the voice was disabled at once; Linux's
+ * snd-hda-intel stops a stream just after its DMA reached the end, so
+ * every sound lost its last 10 to 40 ms.  A paiov codec plays it out
+ * (the DMA stopped, the voice active until the buffer is empty): more
+ * than the 200 ms the stream ran reaches the host, in order (here 9702
+ * frames, 828 of them the tail; LPIB says 10231 were fetched: the 529
+ * between are not accounted for yet).  The stock codec beside it plays
+ * only the 200 ms (8820 frames), deterministically under the virtual
+ * clock.
+ */
+static void test_output_tail(void)
+{
+    uint32_t fetched, fetched_stock;
+    GArray *paiov = play_stop("hda-duplex-paiov", 200, &fetched);
+    GArray *stock = play_stop("hda-duplex", 200, &fetched_stock);
+
+    g_test_message("fetched %u frames, played %u (paiov); "
+                   "fetched %u, played %u (stock)", fetched, paiov->len,
+                   fetched_stock, stock->len);
+    g_assert_cmpuint(fetched, >, 0);
+    g_assert_cmpuint(counter_run(paiov, 0), ==, paiov->len);
+    /* 200 ms of sound and the codec's buffer, at least 10 ms of it */
+    g_assert_cmpuint(paiov->len, >=, TAIL_FRAMES(200) + TAIL_FRAMES(10));
+    /* upstream: the codec's buffer is dropped at the stop */
+    g_assert_cmpuint(counter_run(stock, 0), ==, stock->len);
+    g_assert_cmpuint(stock->len, <=, TAIL_FRAMES(200));
+    g_array_free(paiov, true);
+    g_array_free(stock, true);
+}
+
+/*
+ * Guards a start during the drain: it is a new stream, as a start always
+ * was (the codec's buffer emptied, the DMA from the start of the ring),
+ * and the voice goes on playing it, to its end after the next stop.
+ */
+static void test_output_tail_restart(void)
+{
+    WavPlay p;
+    GArray *frames;
+    uint32_t first, second;
+    size_t end;
+
+    wav_play_init(&p, "hda-duplex-paiov", 10000);
+    wav_play_run(&p);
+    wav_play_step(&p, 200);
+    first = wav_play_stop(&p);
+    stream_run(&p.f, true);
+    wav_play_step(&p, 100);
+    second = wav_play_stop(&p);
+    wav_play_step(&p, 200);
+    g_assert_false(paiov_timer_armed(p.f.qts));
+    frames = wav_play_finish(&p);
+
+    g_test_message("fetched %u then %u frames, played %u", first, second,
+                   frames->len);
+    /* the first stream up to where the restart cut it */
+    end = counter_run(frames, 0);
+    g_assert_cmpuint(end, <=, first);
+    /* the second one whole */
+    g_assert_cmpuint(end, <, frames->len);
+    g_assert_cmpuint(counter_run(frames, end), ==, frames->len);
+    g_assert_cmpuint(frames->len - end, >, TAIL_FRAMES(100));
+    g_array_free(frames, true);
+}
+
+enum {
+    CUT_RESET,      /* a controller reset (GCTL.CRST) resets the codec */
+    CUT_AFG_D3,     /* the codec's function group goes to D3 */
+    CUT_D3HOT,      /* the controller goes to D3hot */
+    CUT_QUIT,       /* QEMU exits (the codec is unrealized) */
+};
+
+/*
+ * Guards the end of a drain by what stops a voice: the voice is
+ * disabled at once (the rest of the tail dropped), the timers stop, no
+ * voice stays active; after a reset, a new stream plays whole.  Quitting
+ * during a drain frees the voice under it (ASAN's run of this test).
+ */
+static void drain_cut(int how)
+{
+    WavPlay p;
+    GArray *frames;
+    uint32_t first, second = 0;
+    size_t end;
+
+    wav_play_init(&p, "hda-duplex-paiov", 10000);
+    wav_play_run(&p);
+    wav_play_step(&p, 200);
+    first = wav_play_stop(&p);
+    switch (how) {
+    case CUT_RESET:
+        qpci_io_writel(p.f.dev, p.f.bar, REG_GCTL, 0);
+        qpci_io_writel(p.f.dev, p.f.bar, REG_GCTL, 1);
+        break;
+    case CUT_AFG_D3:
+        verb(&p.f, NID_AFG, VERB_SET_POWER, 3);
+        break;
+    case CUT_D3HOT:
+        pmcsr_write(&p.f, 3);
+        break;
+    }
+    if (how != CUT_QUIT) {
+        wav_play_step(&p, 200);
+        g_assert_false(paiov_timer_armed(p.f.qts));
+    }
+    if (how == CUT_RESET) {
+        wav_play_run(&p);
+        wav_play_step(&p, 100);
+        second = wav_play_stop(&p);
+        wav_play_step(&p, 200);
+        g_assert_false(paiov_timer_armed(p.f.qts));
+    }
+    frames = wav_play_finish(&p);
+
+    g_test_message("fetched %u then %u frames, played %u", first, second,
+                   frames->len);
+    end = counter_run(frames, 0);
+    g_assert_cmpuint(end, <, first);
+    if (how == CUT_RESET) {
+        g_assert_cmpuint(end, <, frames->len);
+        g_assert_cmpuint(counter_run(frames, end), ==, frames->len);
+        g_assert_cmpuint(frames->len - end, >, TAIL_FRAMES(100));
+    } else {
+        g_assert_cmpuint(end, ==, frames->len);
+    }
+    g_array_free(frames, true);
+}
+
+static void test_output_tail_reset(void)
+{
+    drain_cut(CUT_RESET);
+}
+
+static void test_output_tail_afg_d3(void)
+{
+    drain_cut(CUT_AFG_D3);
+}
+
+static void test_output_tail_d3hot(void)
+{
+    drain_cut(CUT_D3HOT);
+}
+
+static void test_output_tail_quit(void)
+{
+    drain_cut(CUT_QUIT);
 }
 
 /*
@@ -927,6 +1166,17 @@ int main(int argc, char **argv)
     qtest_add_func("/intel-hda-paiov/d3hot", test_d3hot);
     qtest_add_func("/intel-hda-paiov/passive-idle", test_passive_idle);
     qtest_add_func("/intel-hda-paiov/output-whole", test_output_whole);
+    qtest_add_func("/intel-hda-paiov/output-tail", test_output_tail);
+    qtest_add_func("/intel-hda-paiov/output-tail/restart",
+                   test_output_tail_restart);
+    qtest_add_func("/intel-hda-paiov/output-tail/reset",
+                   test_output_tail_reset);
+    qtest_add_func("/intel-hda-paiov/output-tail/afg-d3",
+                   test_output_tail_afg_d3);
+    qtest_add_func("/intel-hda-paiov/output-tail/d3hot",
+                   test_output_tail_d3hot);
+    qtest_add_func("/intel-hda-paiov/output-tail/quit",
+                   test_output_tail_quit);
     qtest_add_func("/intel-hda-paiov/two-codecs", test_two_codecs);
     qtest_add_func("/intel-hda-paiov/align/follower", test_align_follower);
     qtest_add_func("/intel-hda-paiov/align/shared-strict",
