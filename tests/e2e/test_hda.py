@@ -176,8 +176,9 @@ def test_recording_whole(qemu):
               % runs)
         # Exact: the samples of each tone against /sound.wav's.  The
         # resampling to 8 kHz and the first and last half wave below the
-        # level cost a few samples; the codec dropping its buffer (46 ms)
-        # or a host stream resumed late costs hundreds.
+        # level cost a few samples; the codec dropping its buffer (46 ms:
+        # on an overrun, or, stock, the tail it holds when the guest
+        # stops the stream) or a host stream resumed late costs hundreds.
         tones = tone_samples(rec)
         missing = [expected - t for t in tones]
         print('# tones %r samples at 8 kHz, /sound.wav %d: missing %r'
