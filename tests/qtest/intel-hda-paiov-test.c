@@ -343,11 +343,10 @@ typedef struct WavPlay {
     char *wav;
 } WavPlay;
 
-/* QEMU with @codec on a wav audiodev, the counter in guest memory */
-static void wav_play_init(WavPlay *p, const char *codec, int timer_period_us)
+/* QEMU with @codec on a wav audiodev (@extra: more options, or "") */
+static void wav_play_qemu(WavPlay *p, const char *codec, int timer_period_us,
+                          const char *extra)
 {
-    uint16_t *ring = g_new(uint16_t, WHOLE_FRAMES * 2);
-    size_t i;
     int fd;
 
     fd = g_file_open_tmp("hda-paiov-whole-XXXXXX.wav", &p->wav, NULL);
@@ -356,8 +355,17 @@ static void wav_play_init(WavPlay *p, const char *codec, int timer_period_us)
     p->f.qts = qtest_initf("-M pc -audiodev wav,id=snd0,path=%s,"
                            "timer-period=%d "
                            "-device ich9-intel-hda-paiov,id=hda,addr=04.0 "
-                           "-device %s,audiodev=snd0,bus=hda.0,mixer=off",
-                           p->wav, timer_period_us, codec);
+                           "-device %s,audiodev=snd0,bus=hda.0,mixer=off %s",
+                           p->wav, timer_period_us, codec, extra);
+}
+
+/* QEMU with @codec on a wav audiodev, the counter in guest memory */
+static void wav_play_init(WavPlay *p, const char *codec, int timer_period_us)
+{
+    uint16_t *ring = g_new(uint16_t, WHOLE_FRAMES * 2);
+    size_t i;
+
+    wav_play_qemu(p, codec, timer_period_us, "");
     fixture_attach(&p->f);
 
     for (i = 0; i < WHOLE_FRAMES; i++) {
@@ -672,6 +680,48 @@ static void test_output_tail_d3hot(void)
 static void test_output_tail_quit(void)
 {
     drain_cut(CUT_QUIT);
+}
+
+/*
+ * Guards migration during a drain: the drain is not migrated (its tail
+ * is lost on the destination, by design), but the destination's stream
+ * is stopped with no voice left active (the timers stop), and a new
+ * stream there plays whole.
+ */
+static void test_output_tail_migrate(void)
+{
+    WavPlay p, dst;
+    g_autofree char *uri = NULL;
+    g_autofree char *incoming = NULL;
+    GArray *src_frames, *frames;
+
+    wav_play_init(&p, "hda-duplex-paiov", 10000);
+    wav_play_run(&p);
+    wav_play_step(&p, 200);
+    wav_play_stop(&p);
+    uri = paiov_migrate_to_file(p.f.qts, "intel-hda-paiov");
+
+    incoming = g_strdup_printf("-incoming %s", uri);
+    wav_play_qemu(&dst, "hda-duplex-paiov", 10000, incoming);
+    paiov_wait_running(dst.f.qts);
+    fixture_attach(&dst.f);
+    wav_play_step(&dst, 200);
+    g_assert_false(paiov_timer_armed(dst.f.qts));
+    wav_play_run(&dst);
+    wav_play_step(&dst, 100);
+    wav_play_stop(&dst);
+    wav_play_step(&dst, 200);
+    g_assert_false(paiov_timer_armed(dst.f.qts));
+    frames = wav_play_finish(&dst);
+    src_frames = wav_play_finish(&p);
+    unlink(uri + strlen("file:"));
+
+    g_test_message("source played %u frames, destination %u",
+                   src_frames->len, frames->len);
+    g_assert_cmpuint(counter_run(frames, 0), ==, frames->len);
+    g_assert_cmpuint(frames->len, >, TAIL_FRAMES(100));
+    g_array_free(src_frames, true);
+    g_array_free(frames, true);
 }
 
 /*
@@ -1177,6 +1227,8 @@ int main(int argc, char **argv)
                    test_output_tail_d3hot);
     qtest_add_func("/intel-hda-paiov/output-tail/quit",
                    test_output_tail_quit);
+    qtest_add_func("/intel-hda-paiov/output-tail/migrate",
+                   test_output_tail_migrate);
     qtest_add_func("/intel-hda-paiov/two-codecs", test_two_codecs);
     qtest_add_func("/intel-hda-paiov/align/follower", test_align_follower);
     qtest_add_func("/intel-hda-paiov/align/shared-strict",
