@@ -224,9 +224,9 @@ check-qtest: test-bins
 check-e2e: qemu guest guest-6.12 paiovd
 	$(RUN_TESTS) $(foreach t,$(E2E_TESTS),-- $(t) $(QEMU))
 
-# A known failure, kept out of make check until it is fixed
-# (docs/testing.md, "Known failures"): sound lost from an intel-hda-paiov
-# tone after the host stream is uncorked, in about one run of three
+# test_hda.py's test_recording_whole alone (it is in make check too), to
+# run it again and again under load (docs/testing.md, "The HDA
+# recording")
 check-hda-recording: qemu guest
 	$(RUN_TESTS) --env PAIOV_HDA_RECORDING=1 -- tests/e2e/test_hda.py $(QEMU)
 
