@@ -515,6 +515,29 @@ static size_t counter_run(GArray *frames, size_t from)
 #define TAIL_FRAMES(ms) ((ms) * 441 / 10)
 
 /*
+ * The stream plays @ms, RUN is cleared, the clock runs 200 ms: no timer
+ * of the device is left armed.  Returns the frames fetched by DMA.
+ */
+static uint32_t wav_play_for(WavPlay *p, int ms)
+{
+    uint32_t fetched;
+
+    wav_play_step(p, ms);
+    fetched = wav_play_stop(p);
+    wav_play_step(p, 200);
+    g_assert_false(paiov_timer_armed(p->f.qts));
+    return fetched;
+}
+
+/* From @end on, @frames hold a second stream whole (more than 100 ms) */
+static void assert_second_stream(GArray *frames, size_t end)
+{
+    g_assert_cmpuint(end, <, frames->len);
+    g_assert_cmpuint(counter_run(frames, end), ==, frames->len);
+    g_assert_cmpuint(frames->len - end, >, TAIL_FRAMES(100));
+}
+
+/*
  * Play the counter for @play_ms on @codec, clear RUN, let the clock run
  * 200 ms: the frames fetched from the ring by DMA and the frames played
  */
@@ -524,10 +547,7 @@ static GArray *play_stop(const char *codec, int play_ms, uint32_t *fetched)
 
     wav_play_init(&p, codec, 10000);
     wav_play_run(&p);
-    wav_play_step(&p, play_ms);
-    *fetched = wav_play_stop(&p);
-    wav_play_step(&p, 200);
-    g_assert_false(paiov_timer_armed(p.f.qts));
+    *fetched = wav_play_for(&p, play_ms);
     return wav_play_finish(&p);
 }
 
@@ -583,10 +603,7 @@ static void test_output_tail_restart(void)
     wav_play_step(&p, 200);
     first = wav_play_stop(&p);
     stream_run(&p.f, true);
-    wav_play_step(&p, 100);
-    second = wav_play_stop(&p);
-    wav_play_step(&p, 200);
-    g_assert_false(paiov_timer_armed(p.f.qts));
+    second = wav_play_for(&p, 100);
     frames = wav_play_finish(&p);
 
     g_test_message("fetched %u then %u frames, played %u", first, second,
@@ -595,9 +612,7 @@ static void test_output_tail_restart(void)
     end = counter_run(frames, 0);
     g_assert_cmpuint(end, <=, first);
     /* the second one whole */
-    g_assert_cmpuint(end, <, frames->len);
-    g_assert_cmpuint(counter_run(frames, end), ==, frames->len);
-    g_assert_cmpuint(frames->len - end, >, TAIL_FRAMES(100));
+    assert_second_stream(frames, end);
     g_array_free(frames, true);
 }
 
@@ -643,10 +658,7 @@ static void drain_cut(int how)
     }
     if (how == CUT_RESET) {
         wav_play_run(&p);
-        wav_play_step(&p, 100);
-        second = wav_play_stop(&p);
-        wav_play_step(&p, 200);
-        g_assert_false(paiov_timer_armed(p.f.qts));
+        second = wav_play_for(&p, 100);
     }
     frames = wav_play_finish(&p);
 
@@ -655,9 +667,7 @@ static void drain_cut(int how)
     end = counter_run(frames, 0);
     g_assert_cmpuint(end, <, first);
     if (how == CUT_RESET) {
-        g_assert_cmpuint(end, <, frames->len);
-        g_assert_cmpuint(counter_run(frames, end), ==, frames->len);
-        g_assert_cmpuint(frames->len - end, >, TAIL_FRAMES(100));
+        assert_second_stream(frames, end);
     } else {
         g_assert_cmpuint(end, ==, frames->len);
     }
@@ -710,10 +720,7 @@ static void test_output_tail_migrate(void)
     wav_play_step(&dst, 200);
     g_assert_false(paiov_timer_armed(dst.f.qts));
     wav_play_run(&dst);
-    wav_play_step(&dst, 100);
-    wav_play_stop(&dst);
-    wav_play_step(&dst, 200);
-    g_assert_false(paiov_timer_armed(dst.f.qts));
+    wav_play_for(&dst, 100);
     frames = wav_play_finish(&dst);
     src_frames = wav_play_finish(&p);
     unlink(uri + strlen("file:"));
