@@ -224,7 +224,7 @@ check-qtest: test-bins
 check-e2e: qemu guest guest-6.12 paiovd
 	$(RUN_TESTS) $(foreach t,$(E2E_TESTS),-- $(t) $(QEMU))
 
-# test_hda.py's test_recording_whole alone (it is in make check too), to
+# test_hda.py's recordings alone (they are in make check too), to
 # run it again and again under load (docs/testing.md, "The HDA
 # recording")
 check-hda-recording: qemu guest
