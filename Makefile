@@ -225,7 +225,7 @@ check-e2e: qemu guest guest-6.12 paiovd
 	$(RUN_TESTS) $(foreach t,$(E2E_TESTS),-- $(t) $(QEMU))
 
 # test_hda.py's recordings alone (they are in make check too), to
-# run it again and again under load (docs/testing.md, "The HDA
+# run them again and again under load (docs/testing.md, "The HDA
 # recording")
 check-hda-recording: qemu guest
 	$(RUN_TESTS) --env PAIOV_HDA_RECORDING=1 -- tests/e2e/test_hda.py $(QEMU)

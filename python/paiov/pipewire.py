@@ -31,6 +31,8 @@ import subprocess
 import tempfile
 import time
 
+from paiov import recording
+
 # WirePlumber suspends after session.suspend-timeout-seconds; TCG and a
 # busy machine are slow, allow plenty
 SETTLE = 30
@@ -236,12 +238,7 @@ class PipeWire:
     def record_monitor(self, path, rate=48000, channels=2):
         """Record the null sink's monitor into PATH (raw S16 LE) through
         pipewire-pulse; return the parec process (terminate() it)."""
-        with open(path, 'wb') as out:
-            return subprocess.Popen(
-                ['parec', '-s', self.server, '-d', 'paiov_null.monitor',
-                 '--raw', '--format=s16le', '--channels=%d' % channels,
-                 '--rate=%d' % rate],
-                env=self.env(), stdin=subprocess.DEVNULL, stdout=out)
+        return recording.record_monitor(self, path, rate, channels)
 
     def pid(self):
         p = self.procs.get('pipewire')

@@ -4,6 +4,19 @@ write them), measured by the tests that check that a sound was played
 whole (Python 3 stdlib only)."""
 
 import array
+import subprocess
+
+
+def record_monitor(server, path, rate=48000, channels=2):
+    """Record the null sink's monitor of SERVER (paiov.pulse.Pulse, or
+    paiov.pipewire.PipeWire through pipewire-pulse) into PATH (raw
+    S16 LE); return the parec process (terminate() it)."""
+    with open(path, 'wb') as out:
+        return subprocess.Popen(
+            ['parec', '-s', server.server, '-d', 'paiov_null.monitor',
+             '--raw', '--format=s16le', '--channels=%d' % channels,
+             '--rate=%d' % rate],
+            env=server.env(), stdin=subprocess.DEVNULL, stdout=out)
 
 
 def loud_stretches(path, channels=1, level=1000, gap=40):

@@ -19,7 +19,6 @@ build/guest)
 
 import array
 import os
-import subprocess
 import sys
 import time
 
@@ -27,7 +26,7 @@ from paiov import guest
 from paiov.guest import paiov_info, play_and_watch, played_at_boot
 from paiov.pipewire import PipeWire
 from paiov.pulse import SETTLE, Pulse
-from paiov.recording import loud_stretches
+from paiov.recording import loud_stretches, record_monitor
 from paiov.tap import check, main
 
 PAIOV = ['-device', 'ich9-intel-hda-paiov,id=hda',
@@ -155,11 +154,7 @@ def recording_whole(qemu, server, audiodev, env=None):
     check(rc == 0, 'wc /sound.wav: %r' % out)
     expected = (int(out.split()[-1]) - 44) // 4 * 8000 // 44100
     rec = os.path.join(server.dir, 'monitor.raw')
-    out = open(rec, 'wb')
-    parec = subprocess.Popen(
-        ['parec', '-s', server.server, '-d', 'paiov_null.monitor',
-         '--raw', '--format=s16le', '--channels=1', '--rate=8000'],
-        env=server.env(), stdin=subprocess.DEVNULL, stdout=out)
+    parec = record_monitor(server, rec, rate=8000, channels=1)
     try:
         wait_codec_d3(g, 30)
         play_and_watch(g, server)
@@ -169,7 +164,6 @@ def recording_whole(qemu, server, audiodev, env=None):
     finally:
         parec.terminate()
         parec.wait(10)
-        out.close()
         g.shutdown()
     runs = loud_runs(rec)
     print('# %d bytes recorded from the monitor, tones %r ms'
@@ -208,8 +202,8 @@ def test_recording_whole_pipewire(qemu):
 
 
 if __name__ == '__main__':
-    # PAIOV_HDA_RECORDING=1 (make check-hda-recording): only
-    # test_recording_whole, for repeated runs under load
+    # PAIOV_HDA_RECORDING=1 (make check-hda-recording): only the two
+    # recordings, for repeated runs under load
     TESTS = [test_paiov_power_save, test_stock_sink_stays_running,
              test_recording_whole, test_recording_whole_pipewire]
     if os.environ.get('PAIOV_HDA_RECORDING'):
