@@ -31,7 +31,13 @@ Measured over --window seconds after --settle seconds:
 
   wakeup instants/s  distinct 1 ms windows in which any thread of any of
                      the VMs' QEMUs was woken (sched:sched_wakeup of
-                     every CPU, perf record), per second
+                     every CPU, perf record on CLOCK_MONOTONIC), per
+                     second; split into those on a tick (the window
+                     that starts at a tick of the grid; off: the grid
+                     the daemon would give) and off it, and the off-tick
+                     ones by the name of the woken thread (CPU n/TCG,
+                     the main loop's qemu-system-x86, ...): what the
+                     grid did not gather
   ctxsw/s            context switches of the QEMUs' threads
                      (/proc/PID/task/*/status), per second
   cpu %              utime + stime of the QEMUs (/proc/PID/stat), in % of
@@ -146,26 +152,56 @@ def cpu_ticks(pids):
     return total
 
 
-WAKEUP = re.compile(r'^\s*(\d+\.\d+):.*?\bpid=(\d+)')
+WAKEUP = re.compile(r'^\s*(\d+)\.(\d+):.*?\bcomm=(.*?) pid=(\d+)')
 
 
-def wakeup_instants(workdir, window, qemu_tids):
+def thread_class(comm):
+    """A QEMU thread's name with its numbers taken out ('CPU 3/TCG' is
+    'CPU n/TCG', 'worker7' is 'workern')"""
+    return re.sub(r'\d+', 'n', comm)
+
+
+def wakeup_instants(workdir, window, qemu_tids, grid=(0, 0)):
+    """Wakeups of the QEMU threads QEMU_TIDS over WINDOW s of every CPU
+    (perf, sched:sched_wakeup, timestamps on CLOCK_MONOTONIC: the clock
+    of paiovd's grid).  Returns a dict of per-second rates: instants
+    (distinct 1 ms windows with any such wakeup), wakeups, on-grid
+    (those of the 1 ms windows that start at a tick of GRID = (period
+    us, phase us); 0 without a grid), off-grid (the rest; a wakeup off
+    a tick counts in its millisecond of the clock), and by-thread: for each thread class, its off-grid instants (the 1 ms
+    windows away from a tick in which a thread of the class was woken:
+    the wakeups the grid did not gather)."""
     data = os.path.join(workdir, 'perf.data')
-    subprocess.run(['perf', 'record', '-q', '-a', '-e', 'sched:sched_wakeup',
-                    '-o', data, '--', 'sleep', str(window)],
+    subprocess.run(['perf', 'record', '-q', '-a', '-k', 'CLOCK_MONOTONIC',
+                    '-e', 'sched:sched_wakeup', '-o', data, '--', 'sleep',
+                    str(window)],
                    check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
     out = subprocess.run(['perf', 'script', '-i', data, '-F', 'time,trace'],
                          check=True, capture_output=True, text=True).stdout
+    period_us, phase_us = grid
     windows = set()
+    classes = {}
     wakeups = 0
     for line in out.splitlines():
         m = WAKEUP.match(line)
-        if m and int(m.group(2)) in qemu_tids:
-            wakeups += 1
-            windows.add(int(float(m.group(1)) * 1000))
+        if not m or int(m.group(4)) not in qemu_tids:
+            continue
+        wakeups += 1
+        us = int(m.group(1)) * 1000000 + int(m.group(2)[:6].ljust(6, '0'))
+        if period_us and (us - phase_us) % period_us < 1000:
+            # within 1 ms of a tick of the grid
+            w = ('tick', (us - phase_us) // period_us)
+        else:
+            w = ('ms', us // 1000)
+            classes.setdefault(thread_class(m.group(3)), set()).add(w)
+        windows.add(w)
     os.unlink(data)
-    return len(windows) / window, wakeups / window
+    on_grid = sum(1 for w in windows if w[0] == 'tick')
+    return {'instants': len(windows) / window, 'wakeups': wakeups / window,
+            'on-grid': on_grid / window,
+            'off-grid': (len(windows) - on_grid) / window,
+            'by-thread': {c: len(ws) / window for c, ws in classes.items()}}
 
 
 def start_paiovd(args, workdir):
@@ -212,7 +248,9 @@ def run_one(args, workdir, n, mode):
                 else:
                     raise RuntimeError('a VM did not get the grid')
         time.sleep(args.settle)
-        return measure(args, workdir, [p.pid for p, _ in vms])
+        # the daemon's grid has phase 0; off: counted on the same grid
+        return measure(args, workdir, [p.pid for p, _ in vms],
+                       (args.period_us, 0))
     finally:
         for proc, qmp in vms:
             try:
@@ -248,14 +286,14 @@ def wait_active(g, timeout):
     raise RuntimeError('the guest did not start playing in %d s' % timeout)
 
 
-def measure(args, workdir, pids):
+def measure(args, workdir, pids, grid):
     c0, t0, w0 = ctxsw(pids), cpu_ticks(pids), time.monotonic()
-    inst, wk = wakeup_instants(workdir, args.window, tids(pids))
+    r = wakeup_instants(workdir, args.window, tids(pids), grid)
     el = time.monotonic() - w0
     hz = os.sysconf('SC_CLK_TCK')
-    return {'instants': inst, 'wakeups': wk,
-            'ctxsw': (ctxsw(pids) - c0) / el,
-            'cpu': (cpu_ticks(pids) - t0) * 100.0 / hz / el}
+    r.update({'ctxsw': (ctxsw(pids) - c0) / el,
+              'cpu': (cpu_ticks(pids) - t0) * 100.0 / hz / el})
+    return r
 
 
 def run_play(args, workdir, n, modes, rep):
@@ -312,7 +350,7 @@ def run_play(args, workdir, n, modes, rep):
                 qom_set(g.qmp, 'sla', 'strict' if mode == 'mixed' and i == 0
                         else 'relaxed')
             time.sleep(args.settle)
-            out[mode] = measure(args, workdir, pids)
+            out[mode] = measure(args, workdir, pids, grid)
             # the guests still playing (es1370-paiov active) at its end
             out[mode]['playing'] = sum(
                 any(d['state'] == 'active' for d in g.qmp.cmd('query-paiov'))
@@ -423,24 +461,41 @@ def main(argv=None):
     with open(os.path.join(args.out, 'results.json'), 'w') as f:
         json.dump(results, f, indent=1)
     lines = ['| workload | VMs | coordination | wakeup instants/s | '
-             'QEMU wakeups/s | QEMU ctxsw/s | QEMU CPU % | load (1 min) |',
-             '|---|---|---|---|---|---|---|---|']
+             'on a tick / off (medians) | QEMU wakeups/s | QEMU ctxsw/s | '
+             'QEMU CPU % | load (1 min) |',
+             '|---|---|---|---|---|---|---|---|---|']
+    threads = ['', '| workload | VMs | coordination | off-tick instants/s '
+               'by woken thread (medians; a window can count for several '
+               'threads) |', '|---|---|---|---|']
     for wl in workloads:
         for n in sorted(set(ns) | set(play_ns)):
             for mode in modes:
                 rs = results.get('%s/%d/%s' % (wl, n, mode))
                 if not rs:
                     continue
-                lines.append('| %s | %d | %s | %s | %s | %s | %s | %s |' % (
-                    wl, n, mode, fmt([r['instants'] for r in rs]),
-                    fmt([r['wakeups'] for r in rs]),
-                    fmt([r['ctxsw'] for r in rs]),
-                    fmt([r['cpu'] for r in rs]),
-                    fmt([r['load'] for r in rs])))
+                lines.append('| %s | %d | %s | %s | %.1f / %.1f | %s | %s '
+                             '| %s | %s |' % (
+                                 wl, n, mode,
+                                 fmt([r['instants'] for r in rs]),
+                                 statistics.median(r['on-grid'] for r in rs),
+                                 statistics.median(r['off-grid']
+                                                   for r in rs),
+                                 fmt([r['wakeups'] for r in rs]),
+                                 fmt([r['ctxsw'] for r in rs]),
+                                 fmt([r['cpu'] for r in rs]),
+                                 fmt([r['load'] for r in rs])))
+                names = set().union(*(r['by-thread'] for r in rs))
+                med = sorted(((statistics.median(
+                    r['by-thread'].get(c, 0) for r in rs), c)
+                    for c in names), reverse=True)
+                threads.append('| %s | %d | %s | %s |' % (
+                    wl, n, mode, ', '.join('%s %.1f' % (c, v)
+                                           for v, c in med if v >= 0.5)))
     lines += ['', 'min / median / max over %d repetitions, %g s windows, '
               'grid %d us; load average %s at the start, %s at the end'
               % (args.reps, args.window, args.period_us,
                  ' '.join(load0.split()[:3]), ' '.join(load1.split()[:3]))]
+    lines += threads
     lines += ['FAILED: ' + f for f in failures]
     with open(os.path.join(args.out, 'results.md'), 'w') as f:
         f.write('\n'.join(lines) + '\n')
