@@ -168,9 +168,10 @@ def wakeup_instants(workdir, window, qemu_tids, grid=(0, 0)):
     (distinct 1 ms windows with any such wakeup), wakeups, on-grid
     (those of the 1 ms windows that start at a tick of GRID = (period
     us, phase us); 0 without a grid), off-grid (the rest; a wakeup off
-    a tick counts in its millisecond of the clock), and by-thread: for each thread class, its off-grid instants (the 1 ms
-    windows away from a tick in which a thread of the class was woken:
-    the wakeups the grid did not gather)."""
+    a tick counts in its millisecond of the clock), and by-thread: for
+    each thread class, its off-grid instants (the 1 ms windows away from
+    a tick in which a thread of the class was woken: the wakeups the
+    grid did not gather)."""
     data = os.path.join(workdir, 'perf.data')
     subprocess.run(['perf', 'record', '-q', '-a', '-k', 'CLOCK_MONOTONIC',
                     '-e', 'sched:sched_wakeup', '-o', data, '--', 'sleep',
