@@ -4,6 +4,7 @@ write them), measured by the tests that check that a sound was played
 whole (Python 3 stdlib only)."""
 
 import array
+import os
 import subprocess
 
 
@@ -41,3 +42,59 @@ def loud_stretches(path, channels=1, level=1000, gap=40):
     if start is not None:
         stretches.append(last + 1 - start)
     return stretches
+
+
+def loud_runs(path, rate=8000, block_ms=10, level=1000):
+    """Lengths in ms of the runs of loud BLOCK_MS blocks (a sample above
+    LEVEL) of the raw S16 mono recording PATH at RATE"""
+    data = array.array('h')
+    with open(path, 'rb') as f:
+        raw = f.read()
+    data.frombytes(raw[:len(raw) // 2 * 2])
+    n = rate * block_ms // 1000
+    runs, cur = [], 0
+    for i in range(0, len(data) - n + 1, n):
+        if max(abs(x) for x in data[i:i + n]) > level:
+            cur += 1
+        elif cur:
+            runs.append(cur * block_ms)
+            cur = 0
+    if cur:
+        runs.append(cur * block_ms)
+    return runs
+
+
+def wav_frames(g, path='/sound.wav', rate=8000):
+    """The length of the guest G's PATH (a 44-byte header, then 44.1
+    kHz S16 stereo: the test guest's /sound.wav) in frames at RATE."""
+    rc, out = g.run('wc -c < %s' % path, timeout=30)
+    if rc != 0:
+        raise AssertionError('wc %s: %r' % (path, out))
+    return (int(out.split()[-1]) - 44) // 4 * rate // 44100
+
+
+def tones_whole(path, count, expected, what='', rate=8000, slack=80):
+    """AssertionError unless the raw S16 mono recording PATH at RATE
+    holds COUNT tones of 2 s (10 ms blocks), each EXPECTED samples long
+    to within SLACK (sample-exact: a quieter stretch of more than 5 ms
+    ends a tone; a 440 Hz sine at level 1000 of 16384 is quiet for less
+    than a sample at its zero crossings).  The resampling and the first
+    and last half wave below the level cost a few samples; a device that
+    drops its buffer (tens of ms) or a host stream resumed late costs
+    hundreds.  Returns the samples missing from each tone."""
+    runs = loud_runs(path, rate)
+    print('# %s%d bytes recorded from the monitor, tones %r ms'
+          % (what and what + ': ', os.path.getsize(path), runs))
+    if len(runs) != count or not all(1950 <= r <= 2050 for r in runs):
+        raise AssertionError('%stones in the recording: %r ms (expected '
+                             '%d of 2000)' % (what and what + ': ', runs,
+                                              count))
+    tones = loud_stretches(path, gap=rate * 5 // 1000)
+    missing = [expected - t for t in tones]
+    print('# %stones %r samples at %d Hz, expected %d: missing %r'
+          % (what and what + ': ', tones, rate, expected, missing))
+    if len(tones) != count or not all(abs(m) <= slack for m in missing):
+        raise AssertionError('%ssamples missing from the tones: %r of %d '
+                             '(at most %d)' % (what and what + ': ',
+                                               missing, expected, slack))
+    return missing

@@ -17,7 +17,6 @@ Usage: test_hda.py QEMU_BINARY   (guest from $PAIOV_GUEST_DIR or
 build/guest)
 """
 
-import array
 import os
 import sys
 import time
@@ -26,7 +25,7 @@ from paiov import guest
 from paiov.guest import paiov_info, play_and_watch, played_at_boot
 from paiov.pipewire import PipeWire
 from paiov.pulse import SETTLE, Pulse
-from paiov.recording import loud_stretches, record_monitor
+from paiov.recording import record_monitor, tones_whole, wav_frames
 from paiov.tap import check, main
 
 PAIOV = ['-device', 'ich9-intel-hda-paiov,id=hda',
@@ -110,34 +109,6 @@ def test_stock_sink_stays_running(qemu):
             g.shutdown()
 
 
-def loud_runs(path, rate=8000, block_ms=10, level=1000):
-    """Lengths in ms of the runs of loud 10 ms blocks of a raw S16 mono
-    recording"""
-    data = array.array('h')
-    with open(path, 'rb') as f:
-        raw = f.read()
-    data.frombytes(raw[:len(raw) // 2 * 2])
-    n = rate * block_ms // 1000
-    runs, cur = [], 0
-    for i in range(0, len(data) - n + 1, n):
-        if max(abs(x) for x in data[i:i + n]) > level:
-            cur += 1
-        elif cur:
-            runs.append(cur * block_ms)
-            cur = 0
-    if cur:
-        runs.append(cur * block_ms)
-    return runs
-
-
-def tone_samples(path, rate=8000, gap_ms=5):
-    """Sample-exact lengths of the tones of a raw S16 mono recording at
-    RATE: a quieter stretch of more than GAP_MS ends a tone (a 440 Hz
-    sine at level 1000 of 16384 is quiet for less than a sample at its
-    zero crossings)."""
-    return loud_stretches(path, gap=rate * gap_ms // 1000)
-
-
 def recording_whole(qemu, server, audiodev, env=None):
     """The sink's monitor of SERVER (paiov.pulse.Pulse or
     paiov.pipewire.PipeWire), recorded while the guest plays /sound.wav
@@ -149,10 +120,7 @@ def recording_whole(qemu, server, audiodev, env=None):
     rc, out = g.run('amixer -q sset Master 100% unmute; '
                     'amixer', timeout=60)
     print('# ' + out.replace('\n', '\n# ')[:600])
-    # /sound.wav's own length: a 44-byte header, then 44.1 kHz S16 stereo
-    rc, out = g.run('wc -c < /sound.wav', timeout=30)
-    check(rc == 0, 'wc /sound.wav: %r' % out)
-    expected = (int(out.split()[-1]) - 44) // 4 * 8000 // 44100
+    expected = wav_frames(g)
     rec = os.path.join(server.dir, 'monitor.raw')
     parec = record_monitor(server, rec, rate=8000, channels=1)
     try:
@@ -165,23 +133,7 @@ def recording_whole(qemu, server, audiodev, env=None):
         parec.terminate()
         parec.wait(10)
         g.shutdown()
-    runs = loud_runs(rec)
-    print('# %d bytes recorded from the monitor, tones %r ms'
-          % (os.path.getsize(rec), runs))
-    check(len(runs) == 2 and all(1950 <= r <= 2050 for r in runs),
-          'tones in the recording: %r ms (expected two of 2000)' % runs)
-    # Exact: the samples of each tone against /sound.wav's.  The
-    # resampling to 8 kHz and the first and last half wave below the
-    # level cost a few samples; the codec dropping its buffer (46 ms:
-    # on an overrun, or, stock, the tail it holds when the guest
-    # stops the stream) or a host stream resumed late costs hundreds.
-    tones = tone_samples(rec)
-    missing = [expected - t for t in tones]
-    print('# tones %r samples at 8 kHz, /sound.wav %d: missing %r'
-          % (tones, expected, missing))
-    check(len(tones) == 2 and all(abs(m) <= 80 for m in missing),
-          'samples missing from the tones: %r of %d (at most 80 = 10 ms)'
-          % (missing, expected))
+    tones_whole(rec, 2, expected)
 
 
 def test_recording_whole(qemu):
