@@ -17,9 +17,10 @@ A sound card model is one entry of CARDS (ES1370; ich9-intel-hda with
 an hda-duplex codec): its paiov and stock type names, its QEMU devices
 and how to play, stop and read the DMA position through its registers.
 test_guest_plays boots the test guest (tests/guest) instead and lets
-its own driver play (es1370, and snd-hda-intel with power_save=1
-playing at driver load and after a quiet spell): there a card is one
-entry of GUEST_CARDS, its QEMU arguments and kernel command line.
+its own driver play (es1370; snd-hda-intel with power_save=1 and, on
+the 6.12 guest, virtio_snd, both playing at driver load and after a
+quiet spell): there a card is one entry of GUEST_CARDS, its QEMU
+arguments, kernel command line and guest.
 
 Usage: test_pipewire.py QEMU_BINARY
 """
@@ -28,11 +29,12 @@ import os
 import sys
 import time
 
+from paiov import TOP
 from paiov.guest import boot, paiov_info, play_and_watch, played_at_boot
 from paiov.pipewire import SETTLE, PipeWire
 from paiov.qtestvm import QtestVM
 from paiov.recording import loud_stretches
-from paiov.tap import check, main
+from paiov.tap import Skip, check, main
 
 MS = 1000 * 1000
 SLOT = 4
@@ -188,16 +190,23 @@ CARDS = [ES1370, HDA]
 
 # The same cards under the test guest's own drivers (tests/guest): name,
 # QEMU arguments (the audiodev is snd0, the proxy PMA pma0), kernel
-# command line.  paiov.play: the guest's init plays the moment the driver
-# loads; snd-hda-intel's power_save=1 (Debian 12's default) puts the
-# codec's function group to D3 a second after each sound.
+# command line, the guest (None: build/guest, Linux 6.1), and whether
+# the device has passive idle (a guest playing silence).  paiov.play:
+# the guest's init plays the moment the driver loads; snd-hda-intel's
+# power_save=1 (Debian 12's default) puts the codec's function group to
+# D3 a second after each sound.  virtio_snd needs the 6.12 guest.
+GUEST612 = (os.environ.get('PAIOV_GUEST612_DIR')
+            or os.path.join(TOP, 'build', 'guest-6.12'))
 GUEST_CARDS = [
     ('es1370-paiov', ['-device', 'es1370-paiov,audiodev=snd0,pma=pma0'],
-     ''),
+     '', None, True),
     ('intel-hda-paiov', ['-device', 'ich9-intel-hda-paiov,id=hda,pma=pma0',
                          '-device', 'hda-duplex-paiov,audiodev=snd0,'
                          'bus=hda.0'],
-     'paiov.play snd_hda_intel.power_save=1'),
+     'paiov.play snd_hda_intel.power_save=1', None, True),
+    ('virtio-sound-pci-paiov',
+     ['-device', 'virtio-sound-pci-paiov,audiodev=snd0,pma=pma0'],
+     'paiov.play', GUEST612, False),
 ]
 
 # the two ways to a PipeWire daemon
@@ -686,16 +695,20 @@ def test_guest_plays(qemu):
     """The test guest's own driver plays a sound (with paiov.play: the
     moment it loads, then again after a quiet spell), then silence,
     through each backend: the sink runs while it plays, suspends after
-    it stopped (cork ok) and while the guest plays silence (passive
-    idle), and the silence takes its time (the guest is not stalled)."""
-    for name, args, append in GUEST_CARDS:
+    it stopped (cork ok) and, for a device with passive idle, while the
+    guest plays silence, and the silence takes its time (the guest is
+    not stalled)."""
+    for name, args, append, guest_dir, passive in GUEST_CARDS:
+        if guest_dir and not os.path.exists(os.path.join(guest_dir,
+                                                         'initrd.img')):
+            raise Skip('no guest in %s (make guest-6.12)' % guest_dir)
         for backend in BACKENDS:
             what = '%s, %s, guest' % (name, backend)
             with PipeWire() as pw:
                 g = boot(qemu, audiodev(backend, pw),
                          ['-object', 'paiov-pma,id=pma0,'
                           'idle-timeout-ms=%d' % IDLE_MS] + args,
-                         append, env=pw.env())
+                         append, guest_dir=guest_dir, env=pw.env())
                 try:
                     if 'paiov.play' in append:
                         played_at_boot(g, what=what)
@@ -712,6 +725,10 @@ def test_guest_plays(qemu):
                     check(state == 'suspended', '%s: sink %s after playing'
                           % (what, state))
                     guest_corked(g, what)
+                    if not passive:
+                        print('# %s: suspended after the sound at load and '
+                              'after playing' % what)
+                        continue
                     t0 = time.monotonic()
                     g.send('aplay -q -t raw -f S16_LE -c 2 -r 44100 -d 12 '
                            '/dev/zero')
