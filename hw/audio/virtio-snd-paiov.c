@@ -13,10 +13,14 @@
  * - d3hot: the guest wrote D3hot to PMCSR.
  * In idle and d3hot no voice is active, so the audio timer stops once the
  * samples QEMU buffered are played out; the proxy PMA then corks (idle) or
- * releases (d3hot) the host streams.  A stream the guest RELEASEs gives
- * its host stream back at once (VirtIOSoundClass.release_voices); PREPARE
- * opens it again.  A stream left started when the guest entered D3hot is
- * paused and resumes on D0; a device reset stops every stream.
+ * releases (d3hot) the host streams, after what they hold is played out.
+ * A stream the guest RELEASEs (Linux does when a program closes the PCM)
+ * keeps its voice, as stock virtio-sound does: closing it there cut off
+ * the end of every sound, what the host stream still held.  The idle
+ * device's host streams are corked or released as the proxy PMA's
+ * audio-idle says.  A released stream starts only after a new PREPARE.
+ * A stream left started when the guest entered D3hot is paused and
+ * resumes on D0; a device reset stops every stream.
  *
  * PCM requests the virtio sound specification does not allow in the
  * stream's state (and stream ids out of range) are logged as guest errors
@@ -54,6 +58,7 @@ struct VirtIOSoundPCIPaiov {
 
     PaiovVPSA vpsa;
     PaiovHost host;
+    unsigned long *prepared;    /* streams PREPAREd and not RELEASEd */
 };
 
 struct VirtIOSoundPCIPaiovClass {
@@ -112,10 +117,12 @@ static void virtio_snd_paiov_functions(VirtIOSound *s, bool started)
     }
 }
 
-static bool virtio_snd_paiov_has_voice(VirtIOSoundPCMStream *stream)
+static bool virtio_snd_paiov_prepared(VirtIOSound *s, uint32_t id)
 {
-    return stream->info.direction == VIRTIO_SND_D_OUTPUT ?
-           stream->voice.out != NULL : stream->voice.in != NULL;
+    VirtIOSoundPCIPaiov *ps = virtio_snd_paiov_proxy(s);
+
+    return ps->prepared && id < s->snd_conf.streams &&
+           test_bit(id, ps->prepared);
 }
 
 /* Activate the voices of the started streams, or pause all of them */
@@ -169,7 +176,7 @@ static bool virtio_snd_paiov_pcm_request(VirtIOSound *s, uint32_t code,
     } else if (code == VIRTIO_SND_R_PCM_START) {
         if (stream->active) {
             why = "stream already started";
-        } else if (!virtio_snd_paiov_has_voice(stream)) {
+        } else if (!virtio_snd_paiov_prepared(s, stream_id)) {
             why = "stream released, not prepared";
         }
     } else if (code == VIRTIO_SND_R_PCM_STOP) {
@@ -196,6 +203,16 @@ static bool virtio_snd_paiov_pcm_request(VirtIOSound *s, uint32_t code,
 static void virtio_snd_paiov_pcm_done(VirtIOSound *s, uint32_t code,
                                       uint32_t stream_id, uint32_t status)
 {
+    VirtIOSoundPCIPaiov *ps = virtio_snd_paiov_proxy(s);
+
+    if (status == VIRTIO_SND_S_OK && ps->prepared &&
+        stream_id < s->snd_conf.streams) {
+        if (code == VIRTIO_SND_R_PCM_PREPARE) {
+            set_bit(stream_id, ps->prepared);
+        } else if (code == VIRTIO_SND_R_PCM_RELEASE) {
+            clear_bit(stream_id, ps->prepared);
+        }
+    }
     virtio_snd_paiov_functions(s, virtio_snd_paiov_any_started(s));
 }
 
@@ -217,6 +234,9 @@ static void virtio_snd_paiov_reset(VirtIODevice *vdev)
     }
     virtio_snd_paiov_voices_run(s, false);
     virtio_snd_paiov_functions(s, false);
+    if (virtio_snd_paiov_proxy(s)->prepared) {
+        bitmap_zero(virtio_snd_paiov_proxy(s)->prepared, s->snd_conf.streams);
+    }
 }
 
 static void virtio_snd_paiov_power_changed(PaiovVPSA *vpsa,
@@ -302,6 +322,7 @@ static void virtio_snd_pci_paiov_realize(PCIDevice *dev, Error **errp)
         }
     }
     ps->host.card = &ps->parent_obj.vdev.card;
+    ps->prepared = bitmap_new(ps->parent_obj.vdev.snd_conf.streams);
     paiov_vpsa_realize(&ps->vpsa);
 }
 
@@ -311,6 +332,8 @@ static void virtio_snd_pci_paiov_unrealize(PCIDevice *dev)
 
     paiov_pci_unrealize(dev, &VIRTIO_SND_PCI_PAIOV_GET_CLASS(dev)->parent,
                         &ps->vpsa, &ps->host);
+    g_free(ps->prepared);
+    ps->prepared = NULL;
 }
 
 static void virtio_snd_pci_paiov_reset_hold(Object *obj, ResetType type)
@@ -356,7 +379,6 @@ static void virtio_snd_paiov_class_init(ObjectClass *klass, void *data)
     vdc->reset = virtio_snd_paiov_reset;
     vsc->pcm_request = virtio_snd_paiov_pcm_request;
     vsc->pcm_done = virtio_snd_paiov_pcm_done;
-    vsc->release_voices = true;
     /* only inside a virtio-sound-pci-paiov */
     dc->user_creatable = false;
 }

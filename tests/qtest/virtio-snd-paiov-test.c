@@ -192,8 +192,10 @@ static void test_capability(void)
 /*
  * Guards the stream life cycle: idle until START, active while a stream
  * runs (host stream running, audio timer armed), idle on STOP (host
- * stream corked, no timer), and still idle through RELEASE and a new
- * PREPARE; a released stream starts again after PREPARE.
+ * stream corked, no timer), and still idle through RELEASE (still
+ * corked, by the proxy PMA once the stream played out: RELEASE no longer
+ * closes the voice at once, which cut off the end of every sound) and a
+ * new PREPARE; a released stream starts again after PREPARE.
  */
 static void test_lifecycle(void)
 {
@@ -231,6 +233,8 @@ static void test_lifecycle(void)
     g_assert_cmpuint(pcm(&f, VIRTIO_SND_R_PCM_RELEASE, OUT_STREAM), ==,
                      VIRTIO_SND_S_OK);
     paiov_assert_state(f.qts, "idle");
+    qtest_clock_step(f.qts, 200 * SCALE_MS);
+    assert_action(f.qts, "cork");
 
     /* a released stream does not start before PREPARE */
     g_assert_cmpuint(pcm(&f, VIRTIO_SND_R_PCM_START, OUT_STREAM), ==,
