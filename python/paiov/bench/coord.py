@@ -156,9 +156,9 @@ WAKEUP = re.compile(r'^\s*(\d+)\.(\d+):.*?\bcomm=(.*?) pid=(\d+)')
 
 
 def thread_class(comm):
-    """A QEMU thread's name with its numbers taken out ('CPU 3/TCG' is
-    'CPU n/TCG', 'worker7' is 'workern')"""
-    return re.sub(r'\d+', 'n', comm)
+    """A QEMU thread's name with its index taken out: 'CPU 3/TCG' is
+    'CPU n/TCG' (the main loop's 'qemu-system-x86' stays as it is)"""
+    return re.sub(r'(?<= )\d+', 'n', comm)
 
 
 def wakeup_instants(workdir, window, qemu_tids, grid=(0, 0)):
