@@ -404,7 +404,7 @@ bench-toggle: qemu
 
 # Host wakeup instants of N = 1, 2, 4, 8 TCG VMs, coordination by paiovd
 # off vs on, firmware VMs with a running DAC and test guests playing
-# (docs/coordinator.md); root (perf); e.g.
+# (docs/coordinator.md); root (tracefs); e.g.
 # make bench-coord COORD_ARGS='-r 5 --window 5 --play-vms 1,4'
 COORD_ARGS ?=
 bench-coord: qemu paiovd guest

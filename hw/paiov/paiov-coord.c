@@ -41,6 +41,7 @@
 #define PAIOV_COORD_MAX_DELAY_MAX_MS 60000u
 #define PAIOV_COORD_PERIOD_MAX_US 60000000u
 #define PAIOV_COORD_RECONNECT_MS 1000
+#define PAIOV_COORD_SLOP_NS 1000
 
 /* The grid as the proxy PMA's settings give it */
 static void paiov_coord_grid(PaiovPMA *pma, PaiovAlign *a)
@@ -69,10 +70,18 @@ static int64_t paiov_coord_place(PaiovPMA *pma, QEMUClockType type,
     if (qtest_enabled()) {
         t = paiov_align_deadline(&a, deadline);
     } else {
-        /* the grid is on CLOCK_MONOTONIC (get_clock()), host-wide */
+        /*
+         * The grid is on CLOCK_MONOTONIC (get_clock()), host-wide.  The
+         * two clocks are read one after the other, so a deadline made on
+         * a tick (the audio timer's next period) comes out up to the
+         * time between the reads off it, and a few ns past a tick would
+         * wait a whole period: within PAIOV_COORD_SLOP_NS of a tick it is
+         * on the tick.  Callers never run work before its deadline.
+         */
         now = qemu_clock_get_ns(type);
         host_now = get_clock();
-        t = paiov_align_deadline(&a, deadline - now + host_now) -
+        t = paiov_align_deadline(&a, deadline - now + host_now -
+                                     PAIOV_COORD_SLOP_NS) -
             host_now + now;
     }
     if (!account) {

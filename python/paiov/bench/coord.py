@@ -31,10 +31,11 @@ Measured over --window seconds after --settle seconds:
 
   wakeup instants/s  distinct 1 ms windows in which any thread of any of
                      the VMs' QEMUs was woken (sched:sched_wakeup of
-                     every CPU, perf record on CLOCK_MONOTONIC), per
-                     second; split into those on a tick (the window
-                     that starts at a tick of the grid; off: the grid
-                     the daemon would give) and off it, and the off-tick
+                     every CPU from tracefs, trace clock mono: the
+                     CLOCK_MONOTONIC of the grid), per second; split
+                     into those on a tick (the window that starts at a
+                     tick of the grid; off: the grid the daemon would
+                     give) and off it, and the off-tick
                      ones by the name of the woken thread (CPU n/TCG,
                      the main loop's qemu-system-x86, ...): what the
                      grid did not gather
@@ -45,7 +46,7 @@ Measured over --window seconds after --settle seconds:
 
 min/median/max over the repetitions, with the load average; markdown
 table on stdout and in --out DIR/results.md, all runs in
-DIR/results.json.  Needs root (perf on every CPU).  A benchmark:
+DIR/results.json.  Needs root (tracefs).  A benchmark:
 nothing is asserted; not part of make check.
 
   tools/paiov-bench-coord [--qemu build/qemu-system-x86_64]
@@ -152,7 +153,8 @@ def cpu_ticks(pids):
     return total
 
 
-WAKEUP = re.compile(r'^\s*(\d+)\.(\d+):.*?\bcomm=(.*?) pid=(\d+)')
+WAKEUP = re.compile(r'\s(\d+)\.(\d+): sched_wakeup: comm=(.*?) pid=(\d+) ')
+TRACEFS = ('/sys/kernel/tracing', '/sys/kernel/debug/tracing')
 
 
 def thread_class(comm):
@@ -161,10 +163,66 @@ def thread_class(comm):
     return re.sub(r'(?<= )\d+', 'n', comm)
 
 
-def wakeup_instants(workdir, window, qemu_tids, grid=(0, 0)):
+def tracefs():
+    for d in TRACEFS:
+        if os.path.exists(os.path.join(d, 'trace_clock')):
+            return d
+    return None
+
+
+def trace_wakeups(window, qemu_tids):
+    """sched:sched_wakeup events of the threads QEMU_TIDS over WINDOW s
+    of every CPU, from tracefs with the trace clock on CLOCK_MONOTONIC
+    (mono: the clock of paiovd's grid): [(us, comm)].  tracefs's own
+    settings are put back.  (perf record -a dropped most of these events
+    in some windows on the development machine, a VM without a PMU:
+    19 QEMU wakeups/s where tracefs saw 136 in the same second.)"""
+    t = tracefs()
+    ev = os.path.join(t, 'events', 'sched', 'sched_wakeup')
+    files = ['trace_clock', 'buffer_size_kb', 'tracing_on',
+             os.path.join(ev, 'enable'), os.path.join(ev, 'filter')]
+    saved = {}
+    for f in files:
+        with open(os.path.join(t, f)) as fh:
+            saved[f] = fh.read()
+
+    def put(f, value):
+        with open(os.path.join(t, f), 'w') as fh:
+            fh.write(value)
+
+    try:
+        put('tracing_on', '0')
+        put('trace_clock', 'mono')
+        put('buffer_size_kb', '16384')
+        put(os.path.join(ev, 'filter'),
+            ' || '.join('pid == %d' % tid for tid in sorted(qemu_tids)))
+        put('trace', '')
+        put(os.path.join(ev, 'enable'), '1')
+        put('tracing_on', '1')
+        time.sleep(window)
+        put('tracing_on', '0')
+        with open(os.path.join(t, 'trace')) as fh:
+            text = fh.read()
+    finally:
+        put(os.path.join(ev, 'enable'), saved[os.path.join(ev, 'enable')])
+        put(os.path.join(ev, 'filter'), '0')
+        put('trace_clock', re.search(r'\[(\S+)\]',
+                                     saved['trace_clock']).group(1))
+        put('buffer_size_kb', saved['buffer_size_kb'].split()[0])
+        put('trace', '')
+        put('tracing_on', saved['tracing_on'].strip())
+    out = []
+    for line in text.splitlines():
+        m = WAKEUP.search(line)
+        if m and int(m.group(4)) in qemu_tids:
+            out.append((int(m.group(1)) * 1000000 +
+                        int(m.group(2)[:6].ljust(6, '0')), m.group(3)))
+    return out
+
+
+def wakeup_instants(window, qemu_tids, grid=(0, 0)):
     """Wakeups of the QEMU threads QEMU_TIDS over WINDOW s of every CPU
-    (perf, sched:sched_wakeup, timestamps on CLOCK_MONOTONIC: the clock
-    of paiovd's grid).  Returns a dict of per-second rates: instants
+    (trace_wakeups()).  Returns a dict of per-second rates: instants
     (distinct 1 ms windows with any such wakeup), wakeups, on-grid
     (those of the 1 ms windows that start at a tick of GRID = (period
     us, phase us); 0 without a grid), off-grid (the rest; a wakeup off
@@ -172,34 +230,21 @@ def wakeup_instants(workdir, window, qemu_tids, grid=(0, 0)):
     each thread class, its off-grid instants (the 1 ms windows away from
     a tick in which a thread of the class was woken: the wakeups the
     grid did not gather)."""
-    data = os.path.join(workdir, 'perf.data')
-    subprocess.run(['perf', 'record', '-q', '-a', '-k', 'CLOCK_MONOTONIC',
-                    '-e', 'sched:sched_wakeup', '-o', data, '--', 'sleep',
-                    str(window)],
-                   check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
-    out = subprocess.run(['perf', 'script', '-i', data, '-F', 'time,trace'],
-                         check=True, capture_output=True, text=True).stdout
     period_us, phase_us = grid
     windows = set()
     classes = {}
-    wakeups = 0
-    for line in out.splitlines():
-        m = WAKEUP.match(line)
-        if not m or int(m.group(4)) not in qemu_tids:
-            continue
-        wakeups += 1
-        us = int(m.group(1)) * 1000000 + int(m.group(2)[:6].ljust(6, '0'))
+    wakeups = trace_wakeups(window, qemu_tids)
+    for us, comm in wakeups:
         if period_us and (us - phase_us) % period_us < 1000:
             # within 1 ms of a tick of the grid
             w = ('tick', (us - phase_us) // period_us)
         else:
             w = ('ms', us // 1000)
-            classes.setdefault(thread_class(m.group(3)), set()).add(w)
+            classes.setdefault(thread_class(comm), set()).add(w)
         windows.add(w)
-    os.unlink(data)
     on_grid = sum(1 for w in windows if w[0] == 'tick')
-    return {'instants': len(windows) / window, 'wakeups': wakeups / window,
+    return {'instants': len(windows) / window,
+            'wakeups': len(wakeups) / window,
             'on-grid': on_grid / window,
             'off-grid': (len(windows) - on_grid) / window,
             'by-thread': {c: len(ws) / window for c, ws in classes.items()}}
@@ -289,7 +334,7 @@ def wait_active(g, timeout):
 
 def measure(args, workdir, pids, grid):
     c0, t0, w0 = ctxsw(pids), cpu_ticks(pids), time.monotonic()
-    r = wakeup_instants(workdir, args.window, tids(pids), grid)
+    r = wakeup_instants(args.window, tids(pids), grid)
     el = time.monotonic() - w0
     hz = os.sysconf('SC_CLK_TCK')
     r.update({'ctxsw': (ctxsw(pids) - c0) / el,
@@ -398,8 +443,9 @@ def main(argv=None):
     ap.add_argument('--period-us', type=int, default=10000)
     ap.add_argument('--out', default=os.path.join(TOP, 'build/bench-coord'))
     args = ap.parse_args(argv)
-    if not shutil.which('perf'):
-        print('paiov-bench-coord: perf is needed', file=sys.stderr)
+    if not tracefs() or os.geteuid() != 0:
+        print('paiov-bench-coord: needs root and tracefs (%s)'
+              % ' or '.join(TRACEFS), file=sys.stderr)
         return 1
     ns = [int(x) for x in args.vms.split(',')]
     play_ns = [int(x) for x in (args.play_vms or args.vms).split(',')]
