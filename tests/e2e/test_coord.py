@@ -11,7 +11,9 @@ a filter-buffer object (object-add), all undone on release (the previous
 policy back, the idle rate off); the throttle command forces it on
 and off; a VM joining while throttled is throttled; the daemon's SIGTERM
 lifts it; the filters a SIGKILLed daemon left are removed by the next,
-which also sets back the policies it journaled.
+which also sets back the policies it journaled.  A TCG VM whose audio
+timer runs (its DAC on) on a grid of the timer's own period fires on
+every tick, not every other one.
 
 Usage: test_coord.py QEMU_BINARY   ($PAIOVD: the daemon binary)
 """
@@ -23,6 +25,7 @@ import sys
 import tempfile
 import time
 
+from paiov.bench.coord import dac_on, start_vm
 from paiov.paiovctl import request
 from paiov.qtestvm import QtestVM
 from paiov.tap import check, main
@@ -258,6 +261,46 @@ def test_thermal(qemu):
         tree.cleanup()
 
 
+def test_audio_timer_every_tick(qemu):
+    """Regression: the audio timer of a VM on a grid of its own period
+    (10 ms) fired on every other tick only: its next period was counted
+    from when its handler ran, a little after the tick, so every next
+    deadline was moved to the following tick (all of them "aligned",
+    none "not-aligned", 9.9 ms late on average), and the VMs of a host
+    split between even and odd ticks.  Now each next deadline is on a
+    tick already.  Real time (TCG, firmware idle, the DAC on through the
+    monitor): what is checked are the PMA's counts over 200 deadlines."""
+    tree = Tree()
+    tree.config(extra_main='align-period-us=10000\nthermal-interval-s=0\n')
+    d = Daemon(tree)
+    proc = qmp = None
+    try:
+        proc, qmp = start_vm(qemu, tree.top, 0, tree.sock)
+        dac_on(qmp)
+        wait_for(lambda: qmp.cmd('query-paiov-pma')[0]['coordination']
+                 ['align-period-us'] == 10000, 'grid given')
+        c0 = qmp.cmd('query-paiov-pma')[0]['coordination']
+        wait_for(lambda: (qmp.cmd('query-paiov-pma')[0]['coordination']
+                          ['not-aligned'] - c0['not-aligned'] +
+                          qmp.cmd('query-paiov-pma')[0]['coordination']
+                          ['aligned'] - c0['aligned']) >= 200,
+                 '200 audio timer deadlines')
+        c1 = qmp.cmd('query-paiov-pma')[0]['coordination']
+        moved = c1['aligned'] - c0['aligned']
+        kept = c1['not-aligned'] - c0['not-aligned']
+        print('# deadlines moved to a tick %d, on a tick already %d'
+              % (moved, kept))
+        check(kept >= 4 * moved, 'moved %d, on a tick %d: %r'
+              % (moved, kept, c1))
+    finally:
+        if qmp:
+            qmp.cmd('quit')
+            proc.wait(10)
+            qmp.close()
+        d.signal(signal.SIGTERM)
+        tree.cleanup()
+
+
 def pma_policies(d):
     return sorted(p['policy'] for vm in d.status()['vms']
                   for p in vm['pmas'])
@@ -311,5 +354,6 @@ def test_throttle_toggle(qemu):
 
 
 if __name__ == '__main__':
-    main([test_join_and_grid, test_thermal, test_throttle_toggle],
+    main([test_join_and_grid, test_thermal, test_throttle_toggle,
+          test_audio_timer_every_tick],
          sys.argv[1])
