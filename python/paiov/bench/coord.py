@@ -14,9 +14,11 @@ N = 1, 2, 4, 8 TCG VMs (--vms), two workloads (--workloads):
           audiodev none, 10 ms timer): the guest's own interrupts and
           timers run as well.  N guests boot once per repetition and N,
           all joined to one private paiovd; the modes are switched in
-          that boot by qom-set on every PMA (align-period-us 0 for off,
-          the daemon's grid back for on, sla for mixed), one after the
-          other.  Boots are what it costs: --play-vms to run fewer N.
+          that boot by qom-set on every PMA (for off a grid of its own
+          at a random phase per VM, as VMs started apart have: a paiov
+          card's audio timer keeps the phase it has; the daemon's grid
+          back for on, sla for mixed), one after the other.  Boots are
+          what it costs: --play-vms to run fewer N.
 
 Modes (--modes), interleaved (their order rotates each repetition):
 
@@ -57,6 +59,7 @@ nothing is asserted; not part of make check.
 import argparse
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -347,12 +350,13 @@ def run_play(args, workdir, n, modes, rep):
     on es1370-paiov (audiodev none, 10 ms timer), all joined to one
     private paiovd.  The modes are measured in the same boot, one after
     the other in the order given: on (the grid the daemon gave), off
-    (align-period-us 0 set on every PMA: each VM at its own phase), mixed
+    (each VM on a grid of its own, at a random phase), mixed
     (the daemon's grid again, the first VM sla=strict, the others
     relaxed).  Returns {mode: result}."""
     daemon, sock = start_paiovd(args, workdir)
     guests = []
     out = {}
+    rng = random.Random(1000 * rep + n)
     try:
         for i in range(n):
             g = Guest(guest_dir=args.guest, accel='tcg',
@@ -389,10 +393,15 @@ def run_play(args, workdir, n, modes, rep):
             if mode == 'mixed' and n == 1:
                 continue
             for i, g in enumerate(guests):
-                qom_set(g.qmp, 'align-period-us',
-                        0 if mode == 'off' else grid[0])
-                if mode != 'off':
-                    qom_set(g.qmp, 'align-phase-us', grid[1])
+                # off: each VM on a grid of its own, at a random phase.
+                # The audio timer of a paiov card counts each period
+                # from its last deadline, so with align-period-us 0 the
+                # VMs would keep the common grid's phase; VMs started
+                # without a daemon each have a phase of their own.
+                qom_set(g.qmp, 'align-period-us', grid[0])
+                qom_set(g.qmp, 'align-phase-us',
+                        rng.randrange(grid[0]) if mode == 'off'
+                        else grid[1])
                 qom_set(g.qmp, 'sla', 'strict' if mode == 'mixed' and i == 0
                         else 'relaxed')
             time.sleep(args.settle)
