@@ -86,7 +86,7 @@ def start_vm(qemu, workdir, n, sock=None, sla=None):
     if sla:
         pma += ',sla=' + sla
     args = [qemu, '-M', 'pc', '-accel', 'tcg', '-m', '64', '-nodefaults',
-            '-display', 'none', '-name', 'bench%d' % n,
+            '-display', 'none', '-name', 'bench%d,debug-threads=on' % n,
             '-qmp', 'unix:%s,server=on,wait=off' % qmp_path,
             '-object', pma,
             '-audiodev', 'none,id=a0,timer-period=10000',
@@ -362,7 +362,8 @@ def run_play(args, workdir, n, modes, rep):
             g = Guest(guest_dir=args.guest, accel='tcg',
                       memory=args.play_mem)
             g.start(args.qemu, [
-                '-name', 'bench%d' % i, '-vga', 'none', '-nic', 'none',
+                '-name', 'bench%d,debug-threads=on' % i,
+                '-vga', 'none', '-nic', 'none',
                 '-object', 'paiov-pma,id=pma0,paiovd=' + sock,
                 '-audiodev', 'none,id=a0,timer-period=10000',
                 '-device', 'es1370-paiov,audiodev=a0,id=snd0,pma=pma0'],
