@@ -220,6 +220,7 @@ static void virtio_snd_paiov_pcm_done(VirtIOSound *s, uint32_t code,
 static void virtio_snd_paiov_reset(VirtIODevice *vdev)
 {
     VirtIOSound *s = VIRTIO_SND(vdev);
+    VirtIOSoundPCIPaiov *ps = virtio_snd_paiov_proxy(s);
     VirtIOSoundPCMStream *stream;
     uint32_t i;
 
@@ -234,8 +235,8 @@ static void virtio_snd_paiov_reset(VirtIODevice *vdev)
     }
     virtio_snd_paiov_voices_run(s, false);
     virtio_snd_paiov_functions(s, false);
-    if (virtio_snd_paiov_proxy(s)->prepared) {
-        bitmap_zero(virtio_snd_paiov_proxy(s)->prepared, s->snd_conf.streams);
+    if (ps->prepared) {
+        bitmap_zero(ps->prepared, s->snd_conf.streams);
     }
 }
 

@@ -62,6 +62,15 @@ def paiov_info(g):
     return devs[0]
 
 
+def audio_action(info):
+    """The last audio host action (a dict: backend, action, result...)
+    in INFO, a device of query-paiov; AssertionError when it has none."""
+    for a in info.get('host-actions', []):
+        if a.get('backend') == 'audio':
+            return a
+    raise AssertionError('no audio host action: %r' % info)
+
+
 def boot(qemu, audiodev, devices, append='', guest_dir=None, env=None):
     """The test guest started with -audiodev AUDIODEV (e.g.
     'pa,id=snd0,server=unix:...') and DEVICES (more QEMU arguments),
@@ -267,6 +276,9 @@ class Guest:
             if os.path.isdir(d):
                 args += ['-L', d]
         args += list(extra_args)
+        # more arguments for diagnosis, e.g. PAIOV_QEMU_ARGS='-msg
+        # timestamp=on -trace pw_*' (the trace lands in qemu.log)
+        args += shlex.split(os.environ.get('PAIOV_QEMU_ARGS', ''))
         self.args = args
 
         log = open(os.path.join(self.workdir, 'qemu.log'), 'wb')

@@ -237,7 +237,7 @@ class PipeWire:
 
     def record_monitor(self, path, rate=48000, channels=2):
         """Record the null sink's monitor into PATH (raw S16 LE) through
-        pipewire-pulse; return the parec process (terminate() it)."""
+        pipewire-pulse: a paiov.recording.MonitorRecording (stop() it)."""
         return recording.record_monitor(self, path, rate, channels)
 
     def pid(self):

@@ -6,18 +6,87 @@ whole (Python 3 stdlib only)."""
 import array
 import os
 import subprocess
+import sys
+import time
+
+
+# pipewire-pulse hands a record stream its data a fragment at a time, 2 s
+# by default (pulse.default.frag), and keeps the last one back until it
+# is full; when the sink stops after the last sound, the end of the
+# recording never reaches parec (the virtio-sound recording on PipeWire
+# lost 70 to 450 ms of its second tone in 4 of 8 runs, the file a whole
+# number of 2 s fragments).  Silence played into the sink for longer
+# than a fragment pushes that one out.  PulseAudio sends what it has.
+FLUSH_S = 2.5
+FRAGMENT_S = 2
+
+
+class MonitorRecording:
+    """parec recording the null sink's monitor of SERVER
+    (paiov.pulse.Pulse, or paiov.pipewire.PipeWire through
+    pipewire-pulse) into PATH (raw S16 LE, RATE, CHANNELS); stop() it
+    to have all of it in PATH."""
+
+    def __init__(self, server, path, rate=48000, channels=2):
+        self.server, self.path = server, path
+        self.frame = 2 * channels
+        self.rate = rate
+        with open(path, 'wb') as out:
+            self.proc = subprocess.Popen(
+                ['parec', '-s', server.server, '-d', 'paiov_null.monitor',
+                 '--raw', '--format=s16le', '--channels=%d' % channels,
+                 '--rate=%d' % rate],
+                env=server.env(), stdin=subprocess.DEVNULL, stdout=out)
+
+    def _size(self):
+        return os.path.getsize(self.path)
+
+    def stop(self, timeout=10):
+        """Flush (FLUSH_S of silence into the sink), wait until at least
+        a fragment more has reached PATH (at most TIMEOUT seconds), then
+        end parec.  Returns the bytes the flush brought."""
+        before = self._size()
+        flushed = 0
+        if self.proc.poll() is None:
+            try:
+                subprocess.run(
+                    ['pacat', '-s', self.server.server, '-d', 'paiov_null',
+                     '--raw', '--format=s16le', '--channels=1',
+                     '--rate=8000'],
+                    input=bytes(int(FLUSH_S * 8000) * 2),
+                    env=self.server.env(), stdout=subprocess.DEVNULL,
+                    timeout=timeout + FLUSH_S, check=True)
+                want = before + FRAGMENT_S * self.rate * self.frame
+                deadline = time.monotonic() + timeout
+                while (self._size() < want and self.proc.poll() is None
+                       and time.monotonic() < deadline):
+                    time.sleep(0.1)
+            except (OSError, subprocess.SubprocessError) as e:
+                print('# recording: no flush: %s' % e)
+            flushed = self._size() - before
+            print('# recording: %d ms more after the flush'
+                  % (flushed * 1000 // (self.rate * self.frame)))
+            self.proc.terminate()
+        self.proc.wait(timeout)
+        return flushed
 
 
 def record_monitor(server, path, rate=48000, channels=2):
-    """Record the null sink's monitor of SERVER (paiov.pulse.Pulse, or
-    paiov.pipewire.PipeWire through pipewire-pulse) into PATH (raw
-    S16 LE); return the parec process (terminate() it)."""
-    with open(path, 'wb') as out:
-        return subprocess.Popen(
-            ['parec', '-s', server.server, '-d', 'paiov_null.monitor',
-             '--raw', '--format=s16le', '--channels=%d' % channels,
-             '--rate=%d' % rate],
-            env=server.env(), stdin=subprocess.DEVNULL, stdout=out)
+    """Record the null sink's monitor of SERVER into PATH: a
+    MonitorRecording (stop() it)."""
+    return MonitorRecording(server, path, rate, channels)
+
+
+def _samples(path):
+    """The S16 LE samples of the raw recording PATH (a trailing odd
+    byte, from a recorder stopped mid-sample, left out)."""
+    data = array.array('h')
+    with open(path, 'rb') as f:
+        raw = f.read()
+    data.frombytes(raw[:len(raw) // 2 * 2])
+    if sys.byteorder == 'big':
+        data.byteswap()
+    return data
 
 
 def loud_stretches(path, channels=1, level=1000, gap=40):
@@ -26,12 +95,8 @@ def loud_stretches(path, channels=1, level=1000, gap=40):
     first sample above LEVEL to its last; a quieter run of more than GAP
     frames ends a stretch (a sine at a level well above LEVEL is quiet
     for less than a frame at its zero crossings)."""
-    data = array.array('h')
-    with open(path, 'rb') as f:
-        raw = f.read()
-    data.frombytes(raw[:len(raw) // 2 * 2])
     stretches, start, last = [], None, None
-    for i, x in enumerate(data[0::channels]):
+    for i, x in enumerate(_samples(path)[0::channels]):
         if abs(x) > level:
             if start is None:
                 start = i
@@ -47,10 +112,7 @@ def loud_stretches(path, channels=1, level=1000, gap=40):
 def loud_runs(path, rate=8000, block_ms=10, level=1000):
     """Lengths in ms of the runs of loud BLOCK_MS blocks (a sample above
     LEVEL) of the raw S16 mono recording PATH at RATE"""
-    data = array.array('h')
-    with open(path, 'rb') as f:
-        raw = f.read()
-    data.frombytes(raw[:len(raw) // 2 * 2])
+    data = _samples(path)
     n = rate * block_ms // 1000
     runs, cur = [], 0
     for i in range(0, len(data) - n + 1, n):

@@ -15,7 +15,7 @@ import sys
 import time
 
 from paiov import guest
-from paiov.guest import paiov_info, play_and_watch
+from paiov.guest import audio_action, paiov_info, play_and_watch
 from paiov.pulse import SETTLE, Pulse
 from paiov.tap import check, main
 
@@ -46,7 +46,7 @@ def test_paiov_sink_suspends(qemu):
             check(info['transitions'] >= 2,
                   'transitions %d' % info['transitions'])
             check(not info['timer-armed'], 'audio timer still armed')
-            audio = info['host-actions'][0]
+            audio = audio_action(info)
             check(audio['action'] == 'cork' and audio['result'] == 'ok',
                   'host action %r' % audio)
             # and it plays again after having been corked
@@ -101,7 +101,7 @@ def test_pulse_killed(qemu):
         rc, out = g.run('echo alive', timeout=60)
         check(rc == 0 and 'alive' in out, 'guest: %d %r' % (rc, out))
         info = paiov_info(g)
-        audio = info['host-actions'][0]
+        audio = audio_action(info)
         check(audio['result'] == 'failed' and audio['failures'] >= 1,
               'host action %r' % audio)
         check(audio.get('error'), 'no error text in %r' % audio)
@@ -118,7 +118,7 @@ def test_pulse_unreachable_at_start(qemu):
     try:
         rc, out = g.run('aplay -q /sound.wav', timeout=120)
         check(rc == 0, 'aplay into the void failed (%d): %s' % (rc, out))
-        audio = paiov_info(g)['host-actions'][0]
+        audio = audio_action(paiov_info(g))
         check(audio['result'] == 'failed', 'host action %r' % audio)
         check('connect' in audio.get('error', ''), 'error %r' % audio)
         with open(g.workdir + '/qemu.log') as f:
@@ -130,7 +130,7 @@ def test_pulse_unreachable_at_start(qemu):
         check('RUNNING' in seen, 'server came back, sink %r' % seen)
         state = pulse.wait_sink_state('SUSPENDED', SETTLE)
         check(state == 'SUSPENDED', 'sink %s after playback' % state)
-        audio = paiov_info(g)['host-actions'][0]
+        audio = audio_action(paiov_info(g))
         check(audio['action'] == 'cork' and audio['result'] == 'ok',
               'host action %r' % audio)
     finally:

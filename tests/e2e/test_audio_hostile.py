@@ -17,7 +17,7 @@ import signal
 import sys
 import time
 
-from paiov.guest import Guest, played_at_boot
+from paiov.guest import Guest, audio_action, played_at_boot
 from paiov.pulse import Pulse
 from paiov.qtestvm import QtestVM
 from paiov.tap import check, main
@@ -70,11 +70,7 @@ def control(vm, bits):
 
 
 def audio_record(vm):
-    info = vm.qmp.cmd('query-paiov')[0]
-    for a in info.get('host-actions', []):
-        if a.get('backend') == 'audio':
-            return a
-    raise AssertionError('no audio host action: %r' % info)
+    return audio_action(vm.qmp.cmd('query-paiov')[0])
 
 
 def settle(vm, real=0.4):

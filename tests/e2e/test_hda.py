@@ -22,7 +22,8 @@ import sys
 import time
 
 from paiov import guest
-from paiov.guest import paiov_info, play_and_watch, played_at_boot
+from paiov.guest import (audio_action, paiov_info, play_and_watch,
+                         played_at_boot)
 from paiov.pipewire import PipeWire
 from paiov.pulse import SETTLE, Pulse
 from paiov.recording import record_monitor, tones_whole, wav_frames
@@ -76,7 +77,7 @@ def test_paiov_power_save(qemu):
             check(info['type'] == 'ich9-intel-hda-paiov',
                   'type %s' % info['type'])
             check(info['state'] == 'idle', 'state %s' % info['state'])
-            audio = info['host-actions'][0]
+            audio = audio_action(info)
             check(audio['action'] == 'cork' and audio['result'] == 'ok',
                   'host action %r' % audio)
 
@@ -122,7 +123,7 @@ def recording_whole(qemu, server, audiodev, env=None):
     print('# ' + out.replace('\n', '\n# ')[:600])
     expected = wav_frames(g)
     rec = os.path.join(server.dir, 'monitor.raw')
-    parec = record_monitor(server, rec, rate=8000, channels=1)
+    recorder = record_monitor(server, rec, rate=8000, channels=1)
     try:
         wait_codec_d3(g, 30)
         play_and_watch(g, server)
@@ -130,8 +131,7 @@ def recording_whole(qemu, server, audiodev, env=None):
         play_and_watch(g, server)
         time.sleep(1)
     finally:
-        parec.terminate()
-        parec.wait(10)
+        recorder.stop()
         g.shutdown()
     tones_whole(rec, 2, expected)
 

@@ -30,7 +30,8 @@ import sys
 import time
 
 from paiov import TOP
-from paiov.guest import boot, paiov_info, play_and_watch, played_at_boot
+from paiov.guest import (audio_action, boot, paiov_info, play_and_watch,
+                         played_at_boot)
 from paiov.pipewire import SETTLE, PipeWire
 from paiov.qtestvm import QtestVM
 from paiov.recording import loud_stretches
@@ -231,10 +232,7 @@ def start_vm(qemu, pw, card, backend, paiov=True, pma='', trace=()):
 
 def audio_record(vm):
     info = vm.qmp.cmd('query-paiov')[0]
-    for a in info.get('host-actions', []):
-        if a.get('backend') == 'audio':
-            return info, a
-    raise AssertionError('no audio host action: %r' % info)
+    return info, audio_action(info)
 
 
 def check_host(vm, action, what, state=None):
@@ -573,7 +571,7 @@ def test_tail_played(qemu):
         what = '%s, %s' % (card.paiov if paiov else card.stock, backend)
         with PipeWire() as pw:
             path = os.path.join(pw.dir, 'monitor.raw')
-            parec = pw.record_monitor(path, rate=sink_rate)
+            recorder = pw.record_monitor(path, rate=sink_rate)
             vm = start_vm(qemu, pw, card, backend, paiov=paiov)
             try:
                 c = card(vm).setup()
@@ -591,8 +589,7 @@ def test_tail_played(qemu):
             finally:
                 rc = vm.stop()
                 time.sleep(0.5)
-                parec.terminate()
-                parec.wait(10)
+                recorder.stop()
             check(rc == 0, '%s: QEMU exit %s:\n%s'
                   % (what, rc, vm.log()[-3000:]))
             stretches = loud_stretches(path, channels=2, gap=48)
@@ -685,8 +682,7 @@ def test_daemon_absent_at_start(qemu):
 
 
 def guest_corked(g, what):
-    info = paiov_info(g)
-    rec = [a for a in info['host-actions'] if a['backend'] == 'audio'][0]
+    rec = audio_action(paiov_info(g))
     check(rec['action'] == 'cork' and rec['result'] == 'ok',
           '%s: query-paiov %r' % (what, rec))
 

@@ -19,13 +19,12 @@ $PAIOV_GUEST612_DIR or build/guest-6.12)
 """
 
 import os
-import shutil
 import sys
 import time
 
 from paiov import TOP
 from paiov import guest
-from paiov.guest import paiov_info, played_at_boot
+from paiov.guest import audio_action, paiov_info, played_at_boot
 from paiov.pipewire import PipeWire
 from paiov.pulse import SETTLE, Pulse
 from paiov.recording import record_monitor, tones_whole, wav_frames
@@ -72,7 +71,7 @@ def test_paiov_sink_suspends(qemu):
             check(info['transitions'] >= 2,
                   'transitions %d' % info['transitions'])
             check(not info['timer-armed'], 'audio timer still armed')
-            audio = info['host-actions'][0]
+            audio = audio_action(info)
             check(audio['action'] == 'cork' and audio['result'] == 'ok',
                   'host action %r' % audio)
             seen = play_and_watch(g, pulse)
@@ -103,8 +102,7 @@ def wait_corked(g, timeout, what):
     deadline = time.monotonic() + timeout
     while True:
         info = paiov_info(g)
-        audio = ([a for a in info['host-actions']
-                  if a['backend'] == 'audio'] or [{}])[0]
+        audio = audio_action(info)
         done = (info['state'] == 'idle' and audio.get('action') == 'cork'
                 and audio.get('result') == 'ok')
         if done or time.monotonic() > deadline:
@@ -114,8 +112,7 @@ def wait_corked(g, timeout, what):
                                                   audio))
 
 
-def recording_whole(qemu, server, audiodev, what, env=None,
-                    device='virtio-sound-pci-paiov'):
+def recording_whole(qemu, server, audiodev, what, env=None):
     """The sink's monitor of SERVER (paiov.pulse.Pulse or
     paiov.pipewire.PipeWire), recorded from before the guest boots:
     virtio_snd plays /sound.wav (2 s, 440 Hz) the moment it loads, the
@@ -124,27 +121,22 @@ def recording_whole(qemu, server, audiodev, what, env=None,
     voice at once, 34 to 49 ms of the end of each tone were lost; stock
     virtio-sound-pci, which keeps the voice, lost nothing)."""
     rec = os.path.join(server.dir, 'monitor.raw')
-    parec = record_monitor(server, rec, rate=8000, channels=1)
+    recorder = record_monitor(server, rec, rate=8000, channels=1)
     g = None
     try:
-        g = boot(qemu, audiodev, device, env)
+        g = boot(qemu, audiodev, 'virtio-sound-pci-paiov', env)
         played_at_boot(g, 60, what)
         expected = wav_frames(g)
-        if device.endswith('-paiov'):
-            wait_corked(g, SETTLE, what + ', after the sound at load')
+        wait_corked(g, SETTLE, what + ', after the sound at load')
         time.sleep(3)               # a quiet spell
         guest.play_and_watch(g, server, 'aplay -q -D hw:0,0 /sound.wav',
                              timeout=60, what=what)
-        if device.endswith('-paiov'):
-            wait_corked(g, SETTLE, what + ', after the second sound')
+        wait_corked(g, SETTLE, what + ', after the second sound')
         time.sleep(1)
     finally:
-        parec.terminate()
-        parec.wait(10)
+        recorder.stop()
         if g:
             g.shutdown()
-        if os.environ.get('PAIOV_KEEP_RECORDING'):
-            shutil.copy(rec, os.environ['PAIOV_KEEP_RECORDING'])
     tones_whole(rec, 2, expected, what)
 
 
@@ -166,11 +158,5 @@ def test_recording_whole_pipewire(qemu):
 
 
 if __name__ == '__main__':
-    # test_recording_whole_pipewire lost 280 ms of a tone in 1 of 5
-    # runs (docs/testing.md, "Known failures"): not in make check until
-    # that is understood; PAIOV_VIRTIO_PW_RECORDING=1 runs it too
-    TESTS = [test_paiov_sink_suspends, test_stock_sink_stays_running,
-             test_recording_whole]
-    if os.environ.get('PAIOV_VIRTIO_PW_RECORDING'):
-        TESTS.append(test_recording_whole_pipewire)
-    main(TESTS, sys.argv[1])
+    main([test_paiov_sink_suspends, test_stock_sink_stays_running,
+          test_recording_whole, test_recording_whole_pipewire], sys.argv[1])
