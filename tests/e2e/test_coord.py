@@ -276,16 +276,20 @@ def test_audio_timer_every_tick(qemu):
     proc = qmp = None
     try:
         proc, qmp = start_vm(qemu, tree.top, 0, tree.sock)
+
+        def coordination():
+            return qmp.cmd('query-paiov-pma')[0]['coordination']
+
+        def deadlines(c):
+            return c['aligned'] + c['not-aligned']
+
         dac_on(qmp)
-        wait_for(lambda: qmp.cmd('query-paiov-pma')[0]['coordination']
-                 ['align-period-us'] == 10000, 'grid given')
-        c0 = qmp.cmd('query-paiov-pma')[0]['coordination']
-        wait_for(lambda: (qmp.cmd('query-paiov-pma')[0]['coordination']
-                          ['not-aligned'] - c0['not-aligned'] +
-                          qmp.cmd('query-paiov-pma')[0]['coordination']
-                          ['aligned'] - c0['aligned']) >= 200,
+        wait_for(lambda: coordination()['align-period-us'] == 10000,
+                 'grid given')
+        c0 = coordination()
+        wait_for(lambda: deadlines(coordination()) - deadlines(c0) >= 200,
                  '200 audio timer deadlines')
-        c1 = qmp.cmd('query-paiov-pma')[0]['coordination']
+        c1 = coordination()
         moved = c1['aligned'] - c0['aligned']
         kept = c1['not-aligned'] - c0['not-aligned']
         print('# deadlines moved to a tick %d, on a tick already %d'

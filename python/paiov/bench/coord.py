@@ -208,7 +208,9 @@ def trace_wakeups(window, qemu_tids):
             text = fh.read()
     finally:
         put(os.path.join(ev, 'enable'), saved[os.path.join(ev, 'enable')])
-        put(os.path.join(ev, 'filter'), '0')
+        # 'none' reads back where no filter is set; '0' clears one
+        old = saved[os.path.join(ev, 'filter')].strip()
+        put(os.path.join(ev, 'filter'), '0' if old == 'none' else old)
         put('trace_clock', re.search(r'\[(\S+)\]',
                                      saved['trace_clock']).group(1))
         put('buffer_size_kb', saved['buffer_size_kb'].split()[0])
@@ -298,7 +300,7 @@ def run_one(args, workdir, n, mode):
                     raise RuntimeError('a VM did not get the grid')
         time.sleep(args.settle)
         # the daemon's grid has phase 0; off: counted on the same grid
-        return measure(args, workdir, [p.pid for p, _ in vms],
+        return measure(args, [p.pid for p, _ in vms],
                        (args.period_us, 0))
     finally:
         for proc, qmp in vms:
@@ -335,7 +337,7 @@ def wait_active(g, timeout):
     raise RuntimeError('the guest did not start playing in %d s' % timeout)
 
 
-def measure(args, workdir, pids, grid):
+def measure(args, pids, grid):
     c0, t0, w0 = ctxsw(pids), cpu_ticks(pids), time.monotonic()
     r = wakeup_instants(args.window, tids(pids), grid)
     el = time.monotonic() - w0
@@ -406,7 +408,7 @@ def run_play(args, workdir, n, modes, rep):
                 qom_set(g.qmp, 'sla', 'strict' if mode == 'mixed' and i == 0
                         else 'relaxed')
             time.sleep(args.settle)
-            out[mode] = measure(args, workdir, pids, grid)
+            out[mode] = measure(args, pids, grid)
             # the guests still playing (es1370-paiov active) at its end
             out[mode]['playing'] = sum(
                 any(d['state'] == 'active' for d in g.qmp.cmd('query-paiov'))
