@@ -295,11 +295,15 @@ check-asan: asan guest paiovd-asan
 
 # generic-fuzz (tests/qtest/fuzz, patch 0012) for each paiov device, with
 # ASAN+UBSan; seeds from tests/fuzz/make-seeds.py, crash inputs kept in
-# tests/fuzz/crashes/ replayed as regression tests.
+# tests/fuzz/crashes/ replayed as regression tests, inputs as slow on the
+# stock models kept in tests/fuzz/stock-slow/ compared with them again.
 FUZZ_BIN    = $(FUZZ_OBJ)/qemu-fuzz-x86_64
 FUZZ_TARGETS = es1370-paiov e1000-paiov vga-paiov paiov-powersave \
 	intel-hda-paiov virtio-sound-pci-paiov
 FUZZ_SMOKE_TIME ?= 30
+# seconds a slow input may run on a paiov target and on its stock twin
+# when tools/paiov-fuzz compares them (tests/fuzz/stock-slow/)
+FUZZ_TRIAGE_CAP ?= 20
 FUZZ_TIME   ?= 600
 FUZZ_MIGRATION_SMOKE ?= 25
 FUZZ_MIGRATION_RUNS ?= 300
@@ -317,6 +321,7 @@ fuzz-smoke: fuzz-bin asan
 	$(RUN_TESTS) $(FUZZ_SMOKE_CHECKS)
 
 FUZZ_SMOKE_CHECKS = -- $(PAIOV_FUZZ) --replay tests/fuzz/crashes \
+	-- $(PAIOV_FUZZ) --cap $(FUZZ_TRIAGE_CAP) --triage tests/fuzz/stock-slow \
 	$(foreach t,$(FUZZ_TARGETS),-- $(PAIOV_FUZZ) \
 		--time $(FUZZ_SMOKE_TIME) $(t)) \
 	-- $(MIGRATION_FUZZ) --runs $(FUZZ_MIGRATION_SMOKE)
@@ -326,6 +331,8 @@ FUZZ_SMOKE_CHECKS = -- $(PAIOV_FUZZ) --replay tests/fuzz/crashes \
 fuzz: fuzz-bin asan
 	$(RUN_TESTS) --timeout $(shell expr $(FUZZ_TIME) + 3600) \
 		-- $(PAIOV_FUZZ) --replay tests/fuzz/crashes \
+		-- $(PAIOV_FUZZ) --cap $(FUZZ_TRIAGE_CAP) \
+			--triage tests/fuzz/stock-slow \
 		$(foreach t,$(FUZZ_TARGETS),-- $(PAIOV_FUZZ) \
 			--time $(FUZZ_TIME) $(t)) \
 		-- $(MIGRATION_FUZZ) --runs $(FUZZ_MIGRATION_RUNS)
