@@ -302,7 +302,8 @@ FUZZ_TARGETS = es1370-paiov e1000-paiov vga-paiov paiov-powersave \
 	intel-hda-paiov virtio-sound-pci-paiov
 FUZZ_SMOKE_TIME ?= 30
 # seconds a slow input may run on a paiov target and on its stock twin
-# when tools/paiov-fuzz compares them (tests/fuzz/stock-slow/)
+# when tools/paiov-fuzz compares them (tests/fuzz/stock-slow/ and what
+# fuzzing finds slow)
 FUZZ_TRIAGE_CAP ?= 20
 FUZZ_TIME   ?= 600
 FUZZ_MIGRATION_SMOKE ?= 25
@@ -323,7 +324,7 @@ fuzz-smoke: fuzz-bin asan
 FUZZ_SMOKE_CHECKS = -- $(PAIOV_FUZZ) --replay tests/fuzz/crashes \
 	-- $(PAIOV_FUZZ) --cap $(FUZZ_TRIAGE_CAP) --triage tests/fuzz/stock-slow \
 	$(foreach t,$(FUZZ_TARGETS),-- $(PAIOV_FUZZ) \
-		--time $(FUZZ_SMOKE_TIME) $(t)) \
+		--cap $(FUZZ_TRIAGE_CAP) --time $(FUZZ_SMOKE_TIME) $(t)) \
 	-- $(MIGRATION_FUZZ) --runs $(FUZZ_MIGRATION_SMOKE)
 
 # The long run: FUZZ_TIME seconds per target, corpus kept in
@@ -334,7 +335,7 @@ fuzz: fuzz-bin asan
 		-- $(PAIOV_FUZZ) --cap $(FUZZ_TRIAGE_CAP) \
 			--triage tests/fuzz/stock-slow \
 		$(foreach t,$(FUZZ_TARGETS),-- $(PAIOV_FUZZ) \
-			--time $(FUZZ_TIME) $(t)) \
+			--cap $(FUZZ_TRIAGE_CAP) --time $(FUZZ_TIME) $(t)) \
 		-- $(MIGRATION_FUZZ) --runs $(FUZZ_MIGRATION_RUNS)
 
 checkpatch: $(TREE)/.paiov-patched
