@@ -20,6 +20,13 @@ import time
 FLUSH_S = 2.5
 FRAGMENT_S = 2
 
+# The first sound a guest plays in a recording may lose the start of its
+# first tone with the stock devices too (docs/testing.md, "The
+# recordings"): up to 19 ms seen, in QEMU's own output, before any host
+# server.  50 ms at 8 kHz for that tone; a host stream resumed late still
+# costs more, and the tones after it are held to the usual 10 ms.
+FIRST_TONE_SLACK = 400
+
 
 class MonitorRecording:
     """parec recording the null sink's monitor of SERVER
@@ -135,7 +142,8 @@ def wav_frames(g, path='/sound.wav', rate=8000):
     return (int(out.split()[-1]) - 44) // 4 * rate // 44100
 
 
-def tones_whole(path, count, expected, what='', rate=8000, slack=80):
+def tones_whole(path, count, expected, what='', rate=8000, slack=80,
+                first_slack=None):
     """AssertionError unless the raw S16 mono recording PATH at RATE
     holds COUNT tones of 2 s (10 ms blocks), each EXPECTED samples long
     to within SLACK (sample-exact: a quieter stretch of more than 5 ms
@@ -143,7 +151,10 @@ def tones_whole(path, count, expected, what='', rate=8000, slack=80):
     than a sample at its zero crossings).  The resampling and the first
     and last half wave below the level cost a few samples; a device that
     drops its buffer (tens of ms) or a host stream resumed late costs
-    hundreds.  Returns the samples missing from each tone."""
+    hundreds.  FIRST_SLACK, if given, is the allowance of the first tone
+    instead (the first sound a guest plays in a recording may lose its
+    start with the stock device too: docs/testing.md).  Returns the
+    samples missing from each tone."""
     runs = loud_runs(path, rate)
     print('# %s%d bytes recorded from the monitor, tones %r ms'
           % (what and what + ': ', os.path.getsize(path), runs))
@@ -155,8 +166,12 @@ def tones_whole(path, count, expected, what='', rate=8000, slack=80):
     missing = [expected - t for t in tones]
     print('# %stones %r samples at %d Hz, expected %d: missing %r'
           % (what and what + ': ', tones, rate, expected, missing))
-    if len(tones) != count or not all(abs(m) <= slack for m in missing):
+    allowed = [slack] * count
+    if first_slack is not None:
+        allowed[0] = first_slack
+    if len(tones) != count or not all(abs(m) <= a
+                                      for m, a in zip(missing, allowed)):
         raise AssertionError('%ssamples missing from the tones: %r of %d '
-                             '(at most %d)' % (what and what + ': ',
-                                               missing, expected, slack))
+                             '(at most %r)' % (what and what + ': ',
+                                               missing, expected, allowed))
     return missing

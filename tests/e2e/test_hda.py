@@ -26,7 +26,8 @@ from paiov.guest import (audio_action, paiov_info, play_and_watch,
                          played_at_boot)
 from paiov.pipewire import PipeWire
 from paiov.pulse import SETTLE, Pulse
-from paiov.recording import record_monitor, tones_whole, wav_frames
+from paiov.recording import (FIRST_TONE_SLACK, record_monitor,
+                             tones_whole, wav_frames)
 from paiov.tap import check, main
 
 PAIOV = ['-device', 'ich9-intel-hda-paiov,id=hda',
@@ -133,7 +134,7 @@ def recording_whole(qemu, server, audiodev, env=None):
     finally:
         recorder.stop()
         g.shutdown()
-    tones_whole(rec, 2, expected)
+    tones_whole(rec, 2, expected, first_slack=FIRST_TONE_SLACK)
 
 
 def test_recording_whole(qemu):
