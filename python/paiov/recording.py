@@ -20,11 +20,12 @@ import time
 FLUSH_S = 2.5
 FRAGMENT_S = 2
 
-# The first sound a guest plays in a recording may lose the start of its
-# first tone with the stock devices too (docs/testing.md, "The
-# recordings"): up to 19 ms seen, in QEMU's own output, before any host
-# server.  50 ms at 8 kHz for that tone; a host stream resumed late still
-# costs more, and the tones after it are held to the usual 10 ms.
+# The first tone of a recording may lose its start in the guest, with
+# the stock devices too (docs/testing.md, "The recordings"): ALSA's dmix
+# mixes a new sound in at the DMA position it read while QEMU's codec
+# reads on, so whole 1 ms DMA ticks of it are never in the buffer (up to
+# 19 ms seen).  50 ms at 8 kHz for that tone; a host stream resumed late
+# still costs more, and the tones after it are held to the usual 10 ms.
 FIRST_TONE_SLACK = 400
 
 
@@ -152,9 +153,8 @@ def tones_whole(path, count, expected, what='', rate=8000, slack=80,
     and last half wave below the level cost a few samples; a device that
     drops its buffer (tens of ms) or a host stream resumed late costs
     hundreds.  FIRST_SLACK, if given, is the allowance of the first tone
-    instead (the first sound a guest plays in a recording may lose its
-    start with the stock device too: docs/testing.md).  Returns the
-    samples missing from each tone."""
+    instead (its start may be lost in the guest, FIRST_TONE_SLACK).
+    Returns the samples missing from each tone."""
     runs = loud_runs(path, rate)
     print('# %s%d bytes recorded from the monitor, tones %r ms'
           % (what and what + ': ', os.path.getsize(path), runs))

@@ -27,8 +27,7 @@ from paiov import guest
 from paiov.guest import audio_action, paiov_info, played_at_boot
 from paiov.pipewire import PipeWire
 from paiov.pulse import SETTLE, Pulse
-from paiov.recording import (FIRST_TONE_SLACK, record_monitor,
-                             tones_whole, wav_frames)
+from paiov.recording import record_monitor, tones_whole, wav_frames
 from paiov.tap import Skip, check, main
 
 GUEST_DIR = (os.environ.get('PAIOV_GUEST612_DIR')
@@ -138,7 +137,7 @@ def recording_whole(qemu, server, audiodev, what, env=None):
         recorder.stop()
         if g:
             g.shutdown()
-    tones_whole(rec, 2, expected, what, first_slack=FIRST_TONE_SLACK)
+    tones_whole(rec, 2, expected, what)
 
 
 def test_recording_whole(qemu):
