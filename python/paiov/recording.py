@@ -97,41 +97,30 @@ def _samples(path):
     return data
 
 
-def loud_stretches(path, channels=1, level=1000, gap=40):
-    """Lengths in frames of the loud stretches of the raw S16 LE
-    recording PATH (its first channel of CHANNELS): from a stretch's
-    first sample above LEVEL to its last; a quieter run of more than GAP
-    frames ends a stretch (a sine at a level well above LEVEL is quiet
-    for less than a frame at its zero crossings)."""
-    stretches, start, last = [], None, None
+def loud_spans(path, channels=1, level=1000, gap=40):
+    """The loud stretches of the raw S16 LE recording PATH (its first
+    channel of CHANNELS) as (first, last) frame indexes: from a
+    stretch's first sample above LEVEL to its last; a quieter run of
+    more than GAP frames ends a stretch (a sine at a level well above
+    LEVEL is quiet for less than a frame at its zero crossings)."""
+    spans, start, last = [], None, None
     for i, x in enumerate(_samples(path)[0::channels]):
         if abs(x) > level:
             if start is None:
                 start = i
             elif i - last > gap:
-                stretches.append(last + 1 - start)
+                spans.append((start, last))
                 start = i
             last = i
     if start is not None:
-        stretches.append(last + 1 - start)
-    return stretches
+        spans.append((start, last))
+    return spans
 
 
-def loud_runs(path, rate=8000, block_ms=10, level=1000):
-    """Lengths in ms of the runs of loud BLOCK_MS blocks (a sample above
-    LEVEL) of the raw S16 mono recording PATH at RATE"""
-    data = _samples(path)
-    n = rate * block_ms // 1000
-    runs, cur = [], 0
-    for i in range(0, len(data) - n + 1, n):
-        if max(abs(x) for x in data[i:i + n]) > level:
-            cur += 1
-        elif cur:
-            runs.append(cur * block_ms)
-            cur = 0
-    if cur:
-        runs.append(cur * block_ms)
-    return runs
+def loud_stretches(path, channels=1, level=1000, gap=40):
+    """Lengths in frames of the loud stretches of PATH (loud_spans())."""
+    return [last + 1 - first
+            for first, last in loud_spans(path, channels, level, gap)]
 
 
 def wav_frames(g, path='/sound.wav', rate=8000):
@@ -144,34 +133,63 @@ def wav_frames(g, path='/sound.wav', rate=8000):
 
 
 def tones_whole(path, count, expected, what='', rate=8000, slack=80,
-                first_slack=None):
+                first_slack=None, max_gap_ms=20):
     """AssertionError unless the raw S16 mono recording PATH at RATE
-    holds COUNT tones of 2 s (10 ms blocks), each EXPECTED samples long
-    to within SLACK (sample-exact: a quieter stretch of more than 5 ms
-    ends a tone; a 440 Hz sine at level 1000 of 16384 is quiet for less
-    than a sample at its zero crossings).  The resampling and the first
-    and last half wave below the level cost a few samples; a device that
-    drops its buffer (tens of ms) or a host stream resumed late costs
-    hundreds.  FIRST_SLACK, if given, is the allowance of the first tone
-    instead (its start may be lost in the guest, FIRST_TONE_SLACK).
-    Returns the samples missing from each tone."""
-    runs = loud_runs(path, rate)
+    holds COUNT tones (seconds apart), each with EXPECTED samples
+    to within SLACK (sample-exact: the samples of its loud stretches,
+    a quieter stretch of more than 5 ms ending one; a 440 Hz sine at
+    level 1000 of 16384 is quiet for less than a sample at its zero
+    crossings).  The resampling and the first and last half wave below
+    the level cost a few samples; a device that drops its buffer (tens
+    of ms) or a host stream resumed late costs hundreds.  FIRST_SLACK,
+    if given, is the allowance of the first tone instead (its start may
+    be lost in the guest, FIRST_TONE_SLACK).
+
+    A quiet gap inside a tone, up to MAX_GAP_MS, is the host server's:
+    it played a cycle without the stream's data, because QEMU's stream
+    thread was not scheduled in time on a busy machine (a PipeWire
+    quantum, 5.3 ms, each; QEMU's own output had every sample,
+    docs/testing.md).  The data came in the next cycle or was dropped
+    with the late one, so a tone with gaps passes if its length lies
+    between its loud samples and its span, first to last.  A longer
+    gap fails.  Returns the samples missing from each tone (gaps
+    counted as lost).
+    """
+    # the tones are seconds apart: stretches closer than 0.5 s are one
+    tones = []
+    for first, last in loud_spans(path, gap=rate * 5 // 1000):
+        if tones and first - tones[-1][-1][1] - 1 <= rate // 2:
+            tones[-1].append((first, last))
+        else:
+            tones.append([(first, last)])
+    extents = [(t[-1][1] + 1 - t[0][0]) * 1000 // rate for t in tones]
     print('# %s%d bytes recorded from the monitor, tones %r ms'
-          % (what and what + ': ', os.path.getsize(path), runs))
-    if len(runs) != count or not all(1950 <= r <= 2050 for r in runs):
+          % (what and what + ': ', os.path.getsize(path), extents))
+    if len(tones) != count:
         raise AssertionError('%stones in the recording: %r ms (expected '
-                             '%d of 2000)' % (what and what + ': ', runs,
-                                              count))
-    tones = loud_stretches(path, gap=rate * 5 // 1000)
-    missing = [expected - t for t in tones]
+                             '%d)' % (what and what + ': ', extents, count))
+    samples = [sum(last + 1 - first for first, last in t) for t in tones]
+    spans = [t[-1][1] + 1 - t[0][0] for t in tones]
+    gaps = [[b[0] - a[1] - 1 for a, b in zip(t, t[1:])] for t in tones]
+    missing = [expected - n for n in samples]
     print('# %stones %r samples at %d Hz, expected %d: missing %r'
-          % (what and what + ': ', tones, rate, expected, missing))
+          % (what and what + ': ', samples, rate, expected, missing))
+    if any(gaps):
+        print('# %sgaps inside the tones: %r ms; spans %r samples'
+              % (what and what + ': ',
+                 [[g * 1000 / rate for g in t] for t in gaps], spans))
     allowed = [slack] * count
     if first_slack is not None:
         allowed[0] = first_slack
-    if len(tones) != count or not all(abs(m) <= a
-                                      for m, a in zip(missing, allowed)):
+    if not all(n - a <= expected <= span + a
+               for n, span, a in zip(samples, spans, allowed)):
         raise AssertionError('%ssamples missing from the tones: %r of %d '
-                             '(at most %r)' % (what and what + ': ',
-                                               missing, expected, allowed))
+                             '(at most %r; spans %r)'
+                             % (what and what + ': ', missing, expected,
+                                allowed, spans))
+    longest = max(g for t in gaps for g in t + [0])
+    if longest > rate * max_gap_ms // 1000:
+        raise AssertionError('%sa gap of %g ms inside a tone (at most %d)'
+                             % (what and what + ': ', longest * 1000 / rate,
+                                max_gap_ms))
     return missing
