@@ -162,14 +162,14 @@ def tones_whole(path, count, expected, what='', rate=8000, slack=80,
             tones[-1].append((first, last))
         else:
             tones.append([(first, last)])
-    extents = [(t[-1][1] + 1 - t[0][0]) * 1000 // rate for t in tones]
+    spans = [t[-1][1] + 1 - t[0][0] for t in tones]
+    extents = [n * 1000 // rate for n in spans]
     print('# %s%d bytes recorded from the monitor, tones %r ms'
           % (what and what + ': ', os.path.getsize(path), extents))
     if len(tones) != count:
         raise AssertionError('%stones in the recording: %r ms (expected '
                              '%d)' % (what and what + ': ', extents, count))
     samples = [sum(last + 1 - first for first, last in t) for t in tones]
-    spans = [t[-1][1] + 1 - t[0][0] for t in tones]
     gaps = [[b[0] - a[1] - 1 for a, b in zip(t, t[1:])] for t in tones]
     missing = [expected - n for n in samples]
     print('# %stones %r samples at %d Hz, expected %d: missing %r'
