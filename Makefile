@@ -270,12 +270,13 @@ test_server_takes_nothing,test_no_server_every_device
 # pipewire-pulse) with es1370-paiov and intel-hda-paiov under qtest:
 # cork, passive idle, release in D3hot, the daemon killed mid-play and
 # absent at start, a sink that comes late, the drain before the cork
-# and stop/start toggles within it.  ASAN_PW_ONLY= (empty) runs all of
-# test_pipewire.py, the guest boots of test_guest_plays included.
+# and stop/start toggles within it and after it.  ASAN_PW_ONLY= (empty)
+# runs all of test_pipewire.py, the guest boots of test_guest_plays
+# included.
 ASAN_PW_E2E ?= tests/e2e/test_pipewire.py
 ASAN_PW_ONLY ?= test_sink_suspends,test_release_in_d3hot,$\
 test_daemon_killed,test_daemon_absent_at_start,test_sink_comes_late,$\
-test_tail_played,test_stop_start_toggles
+test_tail_played,test_stop_start_toggles,test_start_after_drain
 # $(call asan-e2e,TEST,ONLY): an e2e test file with the ASAN QEMU
 asan-e2e = -- $(SAN_RUN) --logs $(SAN_LOGS)/$(basename $(notdir $(1))) \
 	$(if $(2),--env PAIOV_E2E_ONLY=$(2)) $(1) $(ASAN_OBJ)/qemu-system-x86_64

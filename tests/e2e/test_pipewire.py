@@ -646,18 +646,21 @@ def test_stop_start_toggles(qemu):
 
 
 def test_start_after_drain(qemu):
-    """Regression: a card that played again right after its stream had
-    played out what it held and was paused (-audiodev pipewire), before
-    PipeWire reported the pause, stayed paused: the drain started on
-    the stream that no longer ran, and when the voice came back it was
-    taken for a drain that never stopped the stream.  The DMA stood
-    still while the sink ran (CI: "DMA moved 0 frames in 500 ms" after
-    the toggles of test_stop_start_toggles).  $PAIOV_DRAIN_ROUNDS
-    (30) rounds of 1 to 12 stops and starts at random (a fixed seed) 0
-    to 120 ms apart, each ending in a start: the DMA moves at least at
-    half the real rate in the 500 ms after every round; in the end the
-    card stops and corks.  Before the fix 3 of 3 runs stuck (es1370
-    twice in round 6, "DMA moved 0 frames", intel-hda in round 24)."""
+    """Regression: a card that played again soon after a stop could
+    find its stream stuck (-audiodev pipewire): the DMA stood still
+    while the sink ran (CI: "DMA moved 0 frames in 500 ms" after the
+    toggles of test_stop_start_toggles).  Two causes: a drain started
+    on a stream paused a moment before (its state still STREAMING)
+    left it paused when the voice came back; and a stream drained with
+    pw_stream_flush(drain), paused and made active again sometimes
+    never had its process callback called again (PipeWire 0.3.65).
+    $PAIOV_DRAIN_ROUNDS (30) rounds of 1 to 12 stops and starts at
+    random (a fixed seed) 0 to 120 ms apart, each ending in a start:
+    the DMA moves at least at half the real rate in the 500 ms after
+    every round; in the end the card stops and corks.  Before the
+    fixes 3 of 3 runs stuck (es1370 twice in round 6, "DMA moved 0
+    frames", intel-hda in round 24); with the first fix only, 1 of 4
+    runs under load still did."""
     rounds = int(os.environ.get('PAIOV_DRAIN_ROUNDS', '30'))
     for card in CARDS:
         what = '%s, pipewire' % card.paiov
