@@ -607,6 +607,16 @@ def test_tail_played(qemu):
               % (what, want, stretches, missing))
 
 
+def stop_to_cork(pw, vm, c, what):
+    """The card stops: the sink suspends and the proxy PMA's last audio
+    action is a cork PipeWire confirmed."""
+    c.stop()
+    state = wait_sink(pw, vm, 'suspended')
+    check(state == 'suspended', '%s: sink %s after the stop'
+          % (what, state))
+    check_host(vm, 'cork', what + ': after the stop')
+
+
 def test_stop_start_toggles(qemu):
     """A card that starts again while its stopped stream still plays out
     what it holds (-audiodev pipewire: the drain of test_tail_played,
@@ -634,11 +644,7 @@ def test_stop_start_toggles(qemu):
                 check(moved >= card.rate // 4,
                       '%s: DMA moved %d frames in 500 ms' % (what, moved))
                 check_host(vm, 'run', what + ': while playing')
-                c.stop()
-                state = wait_sink(pw, vm, 'suspended')
-                check(state == 'suspended', '%s: sink %s after the stop'
-                      % (what, state))
-                check_host(vm, 'cork', what + ': after the stop')
+                stop_to_cork(pw, vm, c, what)
             finally:
                 rc = vm.stop()
             check(rc == 0, '%s: QEMU exit %s:\n%s'
@@ -688,10 +694,8 @@ def test_start_after_drain(qemu):
                     c.stop()
                     pause = rnd.choice((0, 10, 300))
                     run(vm, pause, real=rnd.uniform(0, 0.3))
-                state = wait_sink(pw, vm, 'suspended')
-                check(state == 'suspended', '%s: sink %s after the stop'
-                      % (what, state))
-                check_host(vm, 'cork', what + ': after the stop')
+                c.play()
+                stop_to_cork(pw, vm, c, what)
             finally:
                 rc = vm.stop()
             check(rc == 0, '%s: QEMU exit %s:\n%s'
